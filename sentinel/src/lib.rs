@@ -1,0 +1,2 @@
+//! Stub.
+pub use sentinel_macros::trace;
