@@ -1,2 +1,95 @@
-//! Stub.
+//! Structured span logging for Rust services: put `#[trace]` on a function
+//! (sync or async) and get one JSON line per call on disk, written by a
+//! background task so the caller's hot path only reads clocks and hands over
+//! plain data.
+//!
+//! ```
+//! use sentinel::{AsyncLogger, SentinelConfig, trace};
+//!
+//! #[trace(label = "checkout")]
+//! fn checkout(order: u32) -> Result<u32, std::num::ParseIntError> {
+//!     let total = price(order)?;
+//!     Ok(total)
+//! }
+//!
+//! #[trace]
+//! fn price(order: u32) -> Result<u32, std::num::ParseIntError> {
+//!     "12".parse::<u32>().map(|p| p * order)
+//! }
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = tempfile::tempdir()?;
+//! let path = dir.path().join("app.jsonl");
+//! sentinel::set_default_logger(AsyncLogger::new(SentinelConfig::new(&path))?);
+//!
+//! assert_eq!(checkout(3)?, 36);
+//! sentinel::default_logger().flush_blocking(std::time::Duration::from_secs(5));
+//!
+//! // price finished first, then checkout: children precede parents.
+//! let text = std::fs::read_to_string(&path)?;
+//! let lines: Vec<serde_json::Value> =
+//!     text.lines().map(serde_json::from_str).collect::<Result<_, _>>()?;
+//! assert_eq!(lines[0]["function"], "price");
+//! assert_eq!(lines[1]["function"], "checkout[checkout]");
+//! assert_eq!(lines[0]["parent_span_id"], lines[1]["span_id"]);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Async functions work the same way; the span travels with the future and
+//! its `cpu_time_ms` counts only the time spent inside polls:
+//!
+//! ```
+//! # use sentinel::trace;
+//! #[trace(slow_ms = 250, sample = 0.1)]
+//! async fn handler(id: u64) -> std::io::Result<u64> {
+//!     tokio::task::yield_now().await;
+//!     Ok(id)
+//! }
+//! ```
+//!
+//! # Modules
+//!
+//! - [`writer`]: [`AsyncLogger`], the handle to the JSONL writer, with its
+//!   backpressure, shutdown and failure rules.
+//! - [`context`]: trace and span ids, the current span, and carrying context
+//!   into spawned tasks and threads.
+//! - [`tags`]: scoped key/value pairs added to every record in scope.
+//! - [`record`]: the line format.
+//! - [`tail`] and [`stats`]: the logic of the `sentinel` command-line tool.
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
+#![doc(test(attr(deny(warnings))))]
+
+mod clock;
+mod config;
+pub mod context;
+mod error;
+mod global;
+pub mod record;
+mod sampling;
+mod span;
+pub mod stats;
+pub mod tags;
+pub mod tail;
+mod worker;
+pub mod writer;
+
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
+
+pub use config::{DEFAULT_LOG_FILE, DEFAULT_MAX_QUEUE_SIZE, SentinelConfig};
+pub use context::{SpanContext, SpanId, TraceId, current_span_id, current_trace_id};
+pub use error::{Error, Result};
+pub use global::{default_logger, set_default_logger};
+pub use record::Status;
+pub use span::{Instrumented, TimeBlock, TimeBlockBuilder};
+pub use tags::{Tags, tag};
+pub use writer::{AsyncLogger, LoggerStats};
+
+/// Traces a function: one record per call, written to the default logger or
+/// to `logger = EXPR`.
+///
+/// See the crate documentation of `sentinel-macros` for every argument and
+/// what the attribute expands to.
 pub use sentinel_macros::trace;

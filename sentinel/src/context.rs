@@ -1,0 +1,390 @@
+//! Trace context: ids, the current span, and carrying both across threads and
+//! tasks.
+//!
+//! The current span lives in a thread-local slot. Synchronous nesting just
+//! works; a `#[trace]` future carries its own context and re-enters it on every
+//! poll, whichever worker thread polls it. A task or thread started by the user
+//! begins with no context unless asked: wrap its future with
+//! [`FutureExt::in_current_context`] or its closure with [`Context::wrap`].
+//!
+//! ```
+//! use sentinel::context::{Context, FutureExt};
+//! use sentinel::{AsyncLogger, SentinelConfig};
+//!
+//! #[sentinel::trace(logger = logger)]
+//! async fn handler(logger: &AsyncLogger) {
+//!     let trace = sentinel::current_trace_id();
+//!     assert!(trace.is_some());
+//!     // The spawned task joins this trace because it was asked to.
+//!     let child = tokio::spawn(async move { sentinel::current_trace_id() }.in_current_context());
+//!     assert_eq!(child.await.unwrap(), trace);
+//!     // A thread too.
+//!     let t = std::thread::spawn(Context::current().wrap(sentinel::current_trace_id));
+//!     assert_eq!(t.join().unwrap(), trace);
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let logger = AsyncLogger::from_writer(std::io::sink(), SentinelConfig::default()).unwrap();
+//! handler(&logger).await;
+//! # }
+//! ```
+
+use std::cell::Cell;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+
+use crate::tags::TagSet;
+
+macro_rules! hex_id {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(pub u64);
+
+        impl $name {
+            /// A fresh random id (never zero).
+            pub fn random() -> Self {
+                $name(random_nonzero())
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{:016x}", self.0)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({:016x})", stringify!($name), self.0)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = crate::Error;
+
+            /// Parses exactly 16 hex digits, as written in records.
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                if s.len() != 16 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return Err(crate::Error::InvalidId(s.to_owned()));
+                }
+                u64::from_str_radix(s, 16)
+                    .ok()
+                    .filter(|v| *v != 0)
+                    .map($name)
+                    .ok_or_else(|| crate::Error::InvalidId(s.to_owned()))
+            }
+        }
+    };
+}
+
+hex_id! {
+    /// Identifies one trace: 64 random bits, written as 16 lowercase hex digits.
+    TraceId
+}
+
+hex_id! {
+    /// Identifies one span within a trace: 64 random bits, written as 16
+    /// lowercase hex digits.
+    SpanId
+}
+
+/// The identity of one active span, as seen by its children.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SpanContext {
+    /// The trace this span belongs to.
+    pub trace_id: TraceId,
+    /// This span.
+    pub span_id: SpanId,
+    /// Whether the trace's root decided to keep this trace.
+    pub sampled: bool,
+}
+
+thread_local! {
+    static CURRENT: Cell<Option<SpanContext>> = const { Cell::new(None) };
+    static TAGS: Cell<Option<Arc<TagSet>>> = const { Cell::new(None) };
+    static RNG: Cell<u64> = const { Cell::new(0) };
+}
+
+/// The trace id of the active span, or `None` outside any span.
+pub fn current_trace_id() -> Option<TraceId> {
+    current_span().map(|s| s.trace_id)
+}
+
+/// The span id of the active span, or `None` outside any span.
+pub fn current_span_id() -> Option<SpanId> {
+    current_span().map(|s| s.span_id)
+}
+
+/// The active span, or `None` outside any span.
+#[inline]
+pub fn current_span() -> Option<SpanContext> {
+    CURRENT.with(Cell::get)
+}
+
+/// Makes `span` the active span until the returned value is passed to
+/// [`restore_span`]; used by span guards and the tracing bridge.
+#[inline]
+pub(crate) fn replace_span(span: Option<SpanContext>) -> Option<SpanContext> {
+    CURRENT.with(|c| c.replace(span))
+}
+
+#[inline]
+pub(crate) fn restore_span(previous: Option<SpanContext>) {
+    CURRENT.with(|c| c.set(previous));
+}
+
+/// The tags in scope on this thread.
+#[inline]
+pub(crate) fn current_tags() -> Option<Arc<TagSet>> {
+    TAGS.with(|t| {
+        let tags = t.take();
+        let copy = tags.clone();
+        t.set(tags);
+        copy
+    })
+}
+
+#[inline]
+pub(crate) fn replace_tags(tags: Option<Arc<TagSet>>) -> Option<Arc<TagSet>> {
+    TAGS.with(|t| t.replace(tags))
+}
+
+/// A non-zero pseudo-random u64 from a per-thread wyrand generator.
+///
+/// Ids need uniqueness, not secrecy; wyrand costs about a nanosecond and each
+/// thread seeds its own state from `RandomState` (OS entropy at process start).
+#[inline]
+pub(crate) fn random_nonzero() -> u64 {
+    RNG.with(|state| {
+        let mut s = state.get();
+        if s == 0 {
+            s = seed();
+        }
+        loop {
+            s = s.wrapping_add(0xa076_1d64_78bd_642f);
+            let t = u128::from(s).wrapping_mul(u128::from(s ^ 0xe703_7ed1_a0b4_28db));
+            let v = ((t >> 64) as u64) ^ (t as u64);
+            if v != 0 {
+                state.set(s);
+                return v;
+            }
+        }
+    })
+}
+
+/// A uniform float in [0, 1) for sampling decisions.
+#[inline]
+pub(crate) fn random_unit() -> f64 {
+    (random_nonzero() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+}
+
+fn seed() -> u64 {
+    use std::collections::hash_map::RandomState;
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = RandomState::new().build_hasher();
+    h.write_u64(crate::clock::now_ns());
+    std::thread::current().id().hash_into(&mut h);
+    h.finish() | 1
+}
+
+trait HashInto {
+    fn hash_into(&self, h: &mut impl std::hash::Hasher);
+}
+
+impl HashInto for std::thread::ThreadId {
+    fn hash_into(&self, h: &mut impl std::hash::Hasher) {
+        std::hash::Hash::hash(self, h);
+    }
+}
+
+/// A snapshot of everything that flows with the code: the active span and the
+/// tags in scope.
+///
+/// Take one with [`Context::current`] and re-enter it elsewhere, typically in
+/// a spawned thread ([`Context::wrap`]) or task
+/// ([`FutureExt::in_current_context`]).
+#[derive(Clone, Default)]
+pub struct Context {
+    span: Option<SpanContext>,
+    tags: Option<Arc<TagSet>>,
+}
+
+impl fmt::Debug for Context {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Context")
+            .field("span", &self.span)
+            .field("tags", &self.tags.as_deref())
+            .finish()
+    }
+}
+
+impl Context {
+    /// The context active on this thread right now.
+    pub fn current() -> Self {
+        Context {
+            span: current_span(),
+            tags: current_tags(),
+        }
+    }
+
+    /// The span in this context, if any.
+    pub fn span(&self) -> Option<SpanContext> {
+        self.span
+    }
+
+    /// A context whose active span is `span` and which has no tags; the
+    /// tracing bridge uses this to make `#[trace]` children of `tracing`
+    /// spans.
+    pub fn with_span(span: Option<SpanContext>) -> Self {
+        Context { span, tags: None }
+    }
+
+    /// Makes this context active on the current thread until the guard drops.
+    pub fn attach(&self) -> ContextGuard {
+        ContextGuard {
+            span: replace_span(self.span),
+            tags: replace_tags(self.tags.clone()),
+            _not_send: std::marker::PhantomData,
+        }
+    }
+
+    /// Runs `f` with this context active.
+    pub fn run<R>(&self, f: impl FnOnce() -> R) -> R {
+        let _guard = self.attach();
+        f()
+    }
+
+    /// Wraps a closure so that it runs in this context, wherever it is called
+    /// (for example in `std::thread::spawn`).
+    pub fn wrap<R>(self, f: impl FnOnce() -> R) -> impl FnOnce() -> R {
+        move || self.run(f)
+    }
+}
+
+/// Restores the previous context when dropped. Returned by [`Context::attach`].
+#[must_use = "the context is detached again when the guard drops"]
+pub struct ContextGuard {
+    span: Option<SpanContext>,
+    tags: Option<Arc<TagSet>>,
+    // The guard restores thread-local state, so it must drop on the thread
+    // that created it.
+    _not_send: std::marker::PhantomData<*const ()>,
+}
+
+impl fmt::Debug for ContextGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ContextGuard").finish_non_exhaustive()
+    }
+}
+
+impl Drop for ContextGuard {
+    fn drop(&mut self) {
+        restore_span(self.span);
+        replace_tags(self.tags.take());
+    }
+}
+
+/// Carries a [`Context`] with a future: entered on every poll, left after.
+///
+/// Created by [`FutureExt::in_current_context`] and [`FutureExt::with_context`].
+#[derive(Debug)]
+#[must_use = "futures do nothing unless polled"]
+pub struct WithContext<F> {
+    inner: F,
+    context: Context,
+}
+
+impl<F: Future> Future for WithContext<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
+        // SAFETY: `inner` is structurally pinned: never moved out of `self`,
+        // and `WithContext` has no `Drop` impl or `Unpin` impl of its own.
+        let this = unsafe { self.get_unchecked_mut() };
+        let _guard = this.context.attach();
+        // SAFETY: see above.
+        unsafe { Pin::new_unchecked(&mut this.inner) }.poll(cx)
+    }
+}
+
+/// Extension methods that make futures carry trace context.
+pub trait FutureExt: Future + Sized {
+    /// Captures the current context (span and tags) and re-enters it on every
+    /// poll of `self`: use it on futures handed to `tokio::spawn` so that their
+    /// spans join the caller's trace.
+    fn in_current_context(self) -> WithContext<Self> {
+        self.with_context(Context::current())
+    }
+
+    /// Runs `self` inside `context` on every poll.
+    fn with_context(self, context: Context) -> WithContext<Self> {
+        WithContext {
+            inner: self,
+            context,
+        }
+    }
+}
+
+impl<F: Future> FutureExt for F {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_display_as_sixteen_lowercase_hex_digits() {
+        let id = TraceId(0xab);
+        assert_eq!(id.to_string(), "00000000000000ab");
+        let s = SpanId::random().to_string();
+        assert_eq!(s.len(), 16);
+        assert!(
+            s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        );
+    }
+
+    #[test]
+    fn ids_parse_back_and_reject_bad_text() {
+        let id = TraceId::random();
+        assert_eq!(id.to_string().parse::<TraceId>().unwrap(), id);
+        assert!("xyz".parse::<TraceId>().is_err());
+        assert!("0000000000000000".parse::<SpanId>().is_err());
+        assert!("00000000000000001".parse::<SpanId>().is_err());
+    }
+
+    #[test]
+    fn random_ids_differ() {
+        let ids: std::collections::HashSet<u64> = (0..10_000).map(|_| random_nonzero()).collect();
+        assert_eq!(ids.len(), 10_000);
+    }
+
+    #[test]
+    fn random_unit_stays_in_range() {
+        for _ in 0..10_000 {
+            let v = random_unit();
+            assert!((0.0..1.0).contains(&v));
+        }
+    }
+
+    #[test]
+    fn attached_context_is_restored_on_drop() {
+        assert_eq!(current_span(), None);
+        let ctx = Context::with_span(Some(SpanContext {
+            trace_id: TraceId(1),
+            span_id: SpanId(2),
+            sampled: true,
+        }));
+        {
+            let _g = ctx.attach();
+            assert_eq!(current_trace_id(), Some(TraceId(1)));
+            assert_eq!(current_span_id(), Some(SpanId(2)));
+        }
+        assert_eq!(current_span(), None);
+    }
+}

@@ -1,0 +1,37 @@
+//! Errors returned by this crate.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong when building or using a logger.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A configuration value is out of range.
+    #[error("invalid sentinel config: `{field}` = {value}: {reason}")]
+    InvalidConfig {
+        /// The field's name in [`crate::SentinelConfig`].
+        field: &'static str,
+        /// The rejected value, rendered.
+        value: String,
+        /// What the field accepts.
+        reason: &'static str,
+    },
+    /// The log file (or its parent directory) could not be created or opened.
+    #[error("cannot open log file `{}`", path.display())]
+    Open {
+        /// The path from the config.
+        path: PathBuf,
+        /// The operating system's reason.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The writer thread could not be started.
+    #[error("cannot start the sentinel writer thread")]
+    Spawn(#[source] std::io::Error),
+    /// Text that should be a 16-digit hex trace or span id is not.
+    #[error("invalid id `{0}`: expected 16 hex digits, not all zero")]
+    InvalidId(String),
+}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

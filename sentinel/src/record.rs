@@ -1,0 +1,554 @@
+//! The wire format: one JSON object per line.
+//!
+//! Span records keep the key order of the original sentinel-trace, so its
+//! tools read ours:
+//!
+//! ```text
+//! {"timestamp":"2026-11-22T01:02:03.456789+00:00","function":"checkout[payments]",
+//!  "duration_ms":12.345,"cpu_time_ms":1.2,"status":"success","error_type":null,
+//!  "error":null,"trace_id":"9f86d081884c7d65","span_id":"2c26b46b68ffc68f",
+//!  "parent_span_id":null,"tags":{"user":42},"slow":true}
+//! ```
+//!
+//! (one line in the file). A `TimeBlock` writes `label` instead of `function`.
+//! `tags` and `slow` appear only when present; `cpu_time_ms` is omitted when CPU
+//! time is switched off. Encoding happens on the writer thread only.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::clock::Anchor;
+use crate::tags::TagSet;
+
+/// How a span ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Status {
+    /// Returned normally (for a `Result`, returned `Ok`).
+    Success,
+    /// Returned `Err`, panicked, or was marked failed.
+    Error,
+    /// An async call dropped before it completed.
+    Cancelled,
+}
+
+impl Status {
+    /// The value written in the `status` field.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Success => "success",
+            Status::Error => "error",
+            Status::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// What went wrong, captured on the caller's thread (the error value itself is
+/// returned to the caller, so its `Display` must be rendered there).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[doc(hidden)]
+pub struct ErrorInfo {
+    /// `std::any::type_name` of the error, or a fixed word like `"panic"`;
+    /// module paths are stripped by the writer.
+    pub(crate) type_name: Cow<'static, str>,
+    pub(crate) message: String,
+}
+
+/// Whether a span record names a function or a block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum NameKind {
+    Function,
+    Label,
+}
+
+/// One finished span, as sent from the caller to the writer. Plain data: no
+/// formatting has happened yet.
+#[derive(Debug)]
+pub(crate) struct SpanRecord {
+    pub(crate) name: Cow<'static, str>,
+    pub(crate) kind: NameKind,
+    pub(crate) status: Status,
+    pub(crate) slow: bool,
+    pub(crate) start_ns: u64,
+    pub(crate) end_ns: u64,
+    /// `u64::MAX` when CPU time is switched off.
+    pub(crate) cpu_ns: u64,
+    pub(crate) trace_id: u64,
+    pub(crate) span_id: u64,
+    /// Zero for a root span.
+    pub(crate) parent_span_id: u64,
+    pub(crate) tags: Option<Arc<TagSet>>,
+    pub(crate) error: Option<Box<ErrorInfo>>,
+}
+
+pub(crate) const NO_CPU: u64 = u64::MAX;
+
+/// A user record of any serializable type, serialized by the writer.
+pub(crate) trait ErasedRecord: Send {
+    fn to_value(&self) -> Result<serde_json::Value, serde_json::Error>;
+}
+
+impl<T: Serialize + Send> ErasedRecord for T {
+    fn to_value(&self) -> Result<serde_json::Value, serde_json::Error> {
+        serde_json::to_value(self)
+    }
+}
+
+/// What a producer stages for the writer.
+pub(crate) enum Entry {
+    Span(SpanRecord),
+    User {
+        at_ns: u64,
+        record: Box<dyn ErasedRecord>,
+    },
+}
+
+impl std::fmt::Debug for Entry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Entry::Span(s) => s.fmt(f),
+            Entry::User { at_ns, .. } => f.debug_struct("User").field("at_ns", at_ns).finish(),
+        }
+    }
+}
+
+impl Entry {
+    /// The monotonic time the entry was produced, used to order a write batch.
+    pub(crate) fn at_ns(&self) -> u64 {
+        match self {
+            Entry::Span(s) => s.end_ns,
+            Entry::User { at_ns, .. } => *at_ns,
+        }
+    }
+}
+
+/// Why an entry could not be encoded.
+#[derive(Debug)]
+pub(crate) enum EncodeError {
+    /// The record failed to serialize (a `Serialize` impl returned an error).
+    Serialize(serde_json::Error),
+    /// The record serialized to something other than a JSON object.
+    NotAnObject,
+}
+
+/// Encodes entries into JSON lines, caching what repeats between records.
+#[derive(Debug, Default)]
+pub(crate) struct Encoder {
+    /// Second-resolution timestamp prefix (`2026-11-22T01:02:03`) and the unix
+    /// second it renders.
+    second: Option<(i64, [u8; 19])>,
+    /// Serialized form of the most recent tag set, reused while records share it.
+    tags: Option<(Arc<TagSet>, Vec<u8>)>,
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+impl Encoder {
+    /// Appends one JSON line (with its newline) to `out`. On error `out` is
+    /// left as it was.
+    pub(crate) fn encode(
+        &mut self,
+        entry: &Entry,
+        anchor: &Anchor,
+        out: &mut Vec<u8>,
+    ) -> Result<(), EncodeError> {
+        match entry {
+            Entry::Span(span) => {
+                self.encode_span(span, anchor, out);
+                Ok(())
+            }
+            Entry::User { at_ns, record } => {
+                let start = out.len();
+                let result = self.encode_user(*at_ns, record.as_ref(), anchor, out);
+                if result.is_err() {
+                    out.truncate(start);
+                }
+                result
+            }
+        }
+    }
+
+    fn encode_user(
+        &mut self,
+        at_ns: u64,
+        record: &dyn ErasedRecord,
+        anchor: &Anchor,
+        out: &mut Vec<u8>,
+    ) -> Result<(), EncodeError> {
+        let value = record.to_value().map_err(EncodeError::Serialize)?;
+        let serde_json::Value::Object(map) = value else {
+            return Err(EncodeError::NotAnObject);
+        };
+        out.push(b'{');
+        let mut first = true;
+        if !map.contains_key("timestamp") {
+            out.extend_from_slice(b"\"timestamp\":");
+            self.timestamp(anchor.unix_ns(at_ns), out);
+            first = false;
+        }
+        for (k, v) in &map {
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            serde_json::to_writer(&mut *out, k).map_err(EncodeError::Serialize)?;
+            out.push(b':');
+            serde_json::to_writer(&mut *out, v).map_err(EncodeError::Serialize)?;
+        }
+        out.extend_from_slice(b"}\n");
+        Ok(())
+    }
+
+    fn encode_span(&mut self, s: &SpanRecord, anchor: &Anchor, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"timestamp\":");
+        self.timestamp(anchor.unix_ns(s.end_ns), out);
+        out.extend_from_slice(match s.kind {
+            NameKind::Function => b",\"function\":",
+            NameKind::Label => b",\"label\":",
+        });
+        json_str(&s.name, out);
+        out.extend_from_slice(b",\"duration_ms\":");
+        millis(s.end_ns.saturating_sub(s.start_ns), out);
+        if s.cpu_ns != NO_CPU {
+            out.extend_from_slice(b",\"cpu_time_ms\":");
+            millis(s.cpu_ns, out);
+        }
+        out.extend_from_slice(b",\"status\":\"");
+        out.extend_from_slice(s.status.as_str().as_bytes());
+        out.push(b'"');
+        match &s.error {
+            Some(err) => {
+                out.extend_from_slice(b",\"error_type\":");
+                json_str(&short_type_name(&err.type_name), out);
+                out.extend_from_slice(b",\"error\":");
+                json_str(&err.message, out);
+            }
+            None => out.extend_from_slice(b",\"error_type\":null,\"error\":null"),
+        }
+        out.extend_from_slice(b",\"trace_id\":");
+        hex_id(s.trace_id, out);
+        out.extend_from_slice(b",\"span_id\":");
+        hex_id(s.span_id, out);
+        out.extend_from_slice(b",\"parent_span_id\":");
+        if s.parent_span_id == 0 {
+            out.extend_from_slice(b"null");
+        } else {
+            hex_id(s.parent_span_id, out);
+        }
+        if let Some(tags) = s.tags.as_ref().filter(|t| !t.is_empty()) {
+            out.extend_from_slice(b",\"tags\":");
+            self.tags(tags, out);
+        }
+        if s.slow {
+            out.extend_from_slice(b",\"slow\":true");
+        }
+        out.extend_from_slice(b"}\n");
+    }
+
+    fn tags(&mut self, tags: &Arc<TagSet>, out: &mut Vec<u8>) {
+        if let Some((cached, bytes)) = &self.tags {
+            if Arc::ptr_eq(cached, tags) {
+                out.extend_from_slice(bytes);
+                return;
+            }
+        }
+        let mut bytes = Vec::with_capacity(64);
+        bytes.push(b'{');
+        for (i, (k, v)) in tags.iter().enumerate() {
+            if i > 0 {
+                bytes.push(b',');
+            }
+            json_str(k, &mut bytes);
+            bytes.push(b':');
+            // A `Value` always serializes.
+            let _ = serde_json::to_writer(&mut bytes, v);
+        }
+        bytes.push(b'}');
+        out.extend_from_slice(&bytes);
+        self.tags = Some((Arc::clone(tags), bytes));
+    }
+
+    /// `"2026-11-22T01:02:03.456789+00:00"`, with the date part cached per second.
+    fn timestamp(&mut self, unix_ns: i128, out: &mut Vec<u8>) {
+        let secs = unix_ns.div_euclid(1_000_000_000) as i64;
+        let micros = (unix_ns.rem_euclid(1_000_000_000) / 1_000) as u32;
+        let prefix = match self.second {
+            Some((s, p)) if s == secs => p,
+            _ => {
+                let p = render_second(secs);
+                self.second = Some((secs, p));
+                p
+            }
+        };
+        out.push(b'"');
+        out.extend_from_slice(&prefix);
+        out.push(b'.');
+        let mut digits = [b'0'; 6];
+        let mut m = micros;
+        for d in digits.iter_mut().rev() {
+            *d = b'0' + (m % 10) as u8;
+            m /= 10;
+        }
+        out.extend_from_slice(&digits);
+        out.extend_from_slice(b"+00:00\"");
+    }
+}
+
+fn render_second(secs: i64) -> [u8; 19] {
+    let mut buf = [b'0'; 19];
+    let dt =
+        time::OffsetDateTime::from_unix_timestamp(secs).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let fmt = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
+    if let Ok(s) = dt.format(&fmt) {
+        if s.len() == 19 {
+            buf.copy_from_slice(s.as_bytes());
+        }
+    }
+    buf
+}
+
+/// Nanoseconds as a decimal number of milliseconds with up to six fraction
+/// digits, without float formatting (exact, and trailing zeros trimmed).
+fn millis(ns: u64, out: &mut Vec<u8>) {
+    let whole = ns / 1_000_000;
+    let frac = ns % 1_000_000;
+    out.extend_from_slice(itoa_buf(whole).as_bytes());
+    out.push(b'.');
+    if frac == 0 {
+        out.push(b'0');
+        return;
+    }
+    let mut digits = [b'0'; 6];
+    let mut f = frac;
+    for d in digits.iter_mut().rev() {
+        *d = b'0' + (f % 10) as u8;
+        f /= 10;
+    }
+    let mut len = 6;
+    while digits[len - 1] == b'0' {
+        len -= 1;
+    }
+    out.extend_from_slice(&digits[..len]);
+}
+
+struct Itoa {
+    buf: [u8; 20],
+    start: usize,
+}
+
+impl Itoa {
+    fn as_bytes(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+}
+
+fn itoa_buf(mut v: u64) -> Itoa {
+    let mut buf = [0u8; 20];
+    let mut i = 20;
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    Itoa { buf, start: i }
+}
+
+fn hex_id(id: u64, out: &mut Vec<u8>) {
+    let mut buf = [0u8; 18];
+    buf[0] = b'"';
+    buf[17] = b'"';
+    for i in 0..16 {
+        buf[1 + i] = HEX[((id >> (60 - 4 * i)) & 0xf) as usize];
+    }
+    out.extend_from_slice(&buf);
+}
+
+/// A JSON string literal; fast path for text that needs no escaping.
+fn json_str(s: &str, out: &mut Vec<u8>) {
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else {
+        // Serializing a `str` cannot fail.
+        let _ = serde_json::to_writer(&mut *out, s);
+    }
+}
+
+/// `std::io::error::Error` → `Error`; `my::Wrapper<alloc::string::String>` →
+/// `Wrapper<String>`: every path segment but the last is dropped.
+pub(crate) fn short_type_name(full: &str) -> Cow<'_, str> {
+    if !full.contains("::") {
+        return Cow::Borrowed(full);
+    }
+    let mut out = String::with_capacity(full.len());
+    let mut segment_start = 0;
+    let bytes = full.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        if c == b':' && bytes.get(i + 1) == Some(&b':') {
+            // Drop the path segment collected so far.
+            out.truncate(segment_start);
+            i += 2;
+            continue;
+        }
+        out.push(c as char);
+        if !(c.is_ascii_alphanumeric() || c == b'_') {
+            segment_start = out.len();
+        }
+        i += 1;
+    }
+    Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn span() -> SpanRecord {
+        SpanRecord {
+            name: Cow::Borrowed("fetch[db]"),
+            kind: NameKind::Function,
+            status: Status::Success,
+            slow: false,
+            start_ns: 1_000,
+            end_ns: 12_346_000,
+            cpu_ns: 500_000,
+            trace_id: 0x9f86_d081_884c_7d65,
+            span_id: 0x2c26_b46b_68ff_c68f,
+            parent_span_id: 0,
+            tags: None,
+            error: None,
+        }
+    }
+
+    fn encode(entry: &Entry) -> serde_json::Value {
+        let mut out = Vec::new();
+        Encoder::default()
+            .encode(entry, &Anchor::now(), &mut out)
+            .unwrap();
+        assert_eq!(out.last(), Some(&b'\n'));
+        assert_eq!(out.iter().filter(|b| **b == b'\n').count(), 1);
+        serde_json::from_slice(&out).unwrap()
+    }
+
+    #[test]
+    fn span_record_has_original_keys_in_order() {
+        let v = encode(&Entry::Span(span()));
+        let keys: Vec<_> = v.as_object().unwrap().keys().cloned().collect();
+        assert_eq!(
+            keys,
+            [
+                "timestamp",
+                "function",
+                "duration_ms",
+                "cpu_time_ms",
+                "status",
+                "error_type",
+                "error",
+                "trace_id",
+                "span_id",
+                "parent_span_id"
+            ]
+        );
+        assert_eq!(v["duration_ms"], 12.345);
+        assert_eq!(v["cpu_time_ms"], 0.5);
+        assert_eq!(v["trace_id"], "9f86d081884c7d65");
+        assert_eq!(v["parent_span_id"], serde_json::Value::Null);
+        let ts = v["timestamp"].as_str().unwrap();
+        assert_eq!(ts.len(), "2026-11-22T01:02:03.456789+00:00".len());
+        assert!(ts.ends_with("+00:00"));
+        time::OffsetDateTime::parse(ts, &time::format_description::well_known::Rfc3339).unwrap();
+    }
+
+    #[test]
+    fn optional_fields_appear_only_when_present() {
+        let mut s = span();
+        s.kind = NameKind::Label;
+        s.cpu_ns = NO_CPU;
+        s.slow = true;
+        s.parent_span_id = 7;
+        s.status = Status::Error;
+        s.error = Some(Box::new(ErrorInfo {
+            type_name: Cow::Borrowed("std::io::error::Error"),
+            message: "disk \"gone\"\n".into(),
+        }));
+        s.tags = Some(Arc::new(TagSet {
+            entries: vec![(Cow::Borrowed("user"), 42.into())],
+        }));
+        let v = encode(&Entry::Span(s));
+        assert_eq!(v["label"], "fetch[db]");
+        assert!(v.get("function").is_none());
+        assert!(v.get("cpu_time_ms").is_none());
+        assert_eq!(v["slow"], true);
+        assert_eq!(v["parent_span_id"], "0000000000000007");
+        assert_eq!(v["error_type"], "Error");
+        assert_eq!(v["error"], "disk \"gone\"\n");
+        assert_eq!(v["tags"]["user"], 42);
+    }
+
+    #[test]
+    fn user_record_gets_timestamp_first_unless_it_has_one() {
+        let rec = Entry::User {
+            at_ns: crate::clock::now_ns(),
+            record: Box::new(serde_json::json!({"event": "x", "value": 42})),
+        };
+        let v = encode(&rec);
+        let keys: Vec<_> = v.as_object().unwrap().keys().cloned().collect();
+        assert_eq!(keys, ["timestamp", "event", "value"]);
+
+        let rec = Entry::User {
+            at_ns: 0,
+            record: Box::new(
+                serde_json::json!({"event": "x", "timestamp": "2020-01-01T00:00:00+00:00"}),
+            ),
+        };
+        let v = encode(&rec);
+        assert_eq!(v["timestamp"], "2020-01-01T00:00:00+00:00");
+    }
+
+    #[test]
+    fn non_object_user_record_is_an_error_and_writes_nothing() {
+        let mut out = b"keep".to_vec();
+        let rec = Entry::User {
+            at_ns: 0,
+            record: Box::new(5),
+        };
+        let err = Encoder::default().encode(&rec, &Anchor::now(), &mut out);
+        assert!(matches!(err, Err(EncodeError::NotAnObject)));
+        assert_eq!(out, b"keep");
+    }
+
+    #[test]
+    fn millis_are_exact_and_trimmed() {
+        let cases = [
+            (0, "0.0"),
+            (1, "0.000001"),
+            (1_500_000, "1.5"),
+            (12_345_678_000, "12345.678"),
+        ];
+        for (ns, want) in cases {
+            let mut out = Vec::new();
+            millis(ns, &mut out);
+            assert_eq!(String::from_utf8(out).unwrap(), want);
+        }
+    }
+
+    #[test]
+    fn type_names_lose_their_module_paths() {
+        assert_eq!(short_type_name("std::io::error::Error"), "Error");
+        assert_eq!(short_type_name("anyhow::Error"), "Error");
+        assert_eq!(short_type_name("ParseIntError"), "ParseIntError");
+        assert_eq!(
+            short_type_name("my::Wrapper<alloc::string::String, core::num::ParseIntError>"),
+            "Wrapper<String, ParseIntError>"
+        );
+        assert_eq!(short_type_name("&dyn core::error::Error"), "&dyn Error");
+    }
+}

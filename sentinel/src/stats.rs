@@ -1,0 +1,1 @@
+//! Placeholder: the `sentinel stats` logic lands with the CLI.

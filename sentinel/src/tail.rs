@@ -1,0 +1,1 @@
+//! Placeholder: the `sentinel tail` logic lands with the CLI.
