@@ -107,8 +107,21 @@ extern "C" fn drain_at_exit() {
     // Never unwind into the C runtime.
     let _ = std::panic::catch_unwind(|| {
         let live: Vec<_> = lock(&LIVE).iter().filter_map(|w| w.upgrade()).collect();
-        for shared in live {
-            crate::writer::shutdown_shared_blocking(&shared, EXIT_TIMEOUT);
+        if live.is_empty() {
+            return;
+        }
+        // This thread's thread-locals (tokio's context among them) may
+        // already be destroyed at this point of `exit()`: wait on a fresh
+        // thread instead.
+        let waiter = std::thread::Builder::new()
+            .name("sentinel-exit".into())
+            .spawn(move || {
+                for shared in live {
+                    crate::writer::shutdown_shared_blocking(&shared, EXIT_TIMEOUT);
+                }
+            });
+        if let Ok(waiter) = waiter {
+            let _ = waiter.join();
         }
     });
 }

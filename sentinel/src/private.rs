@@ -21,6 +21,15 @@ pub mod probe {
     #[derive(Debug)]
     pub struct Probe<'a, T: ?Sized>(pub &'a T);
 
+    // Manual impls: a derive would require `T: Copy`.
+    impl<T: ?Sized> Clone for Probe<'_, T> {
+        fn clone(&self) -> Self {
+            *self
+        }
+    }
+
+    impl<T: ?Sized> Copy for Probe<'_, T> {}
+
     /// `Result<T, E: Display>`: the error's `Display`.
     pub trait ViaDisplay {
         /// The error, if the value is an `Err`.

@@ -338,7 +338,7 @@ impl<F: Future> Instrumented<F> {
     /// Traces `inner` as fn `name` on `logger`.
     #[doc(hidden)]
     pub fn function_on(
-        logger: &AsyncLogger,
+        logger: AsyncLogger,
         name: &'static str,
         sample: f64,
         slow_ms: f64,
@@ -346,7 +346,7 @@ impl<F: Future> Instrumented<F> {
         inner: F,
     ) -> Self {
         Self::new(
-            Target::of(Some(logger)),
+            Target::of(Some(&logger)),
             Cow::Borrowed(name),
             NameKind::Function,
             sample,
