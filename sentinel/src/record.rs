@@ -248,11 +248,11 @@ impl Encoder {
     }
 
     fn tags(&mut self, tags: &Arc<TagSet>, out: &mut Vec<u8>) {
-        if let Some((cached, bytes)) = &self.tags {
-            if Arc::ptr_eq(cached, tags) {
-                out.extend_from_slice(bytes);
-                return;
-            }
+        if let Some((cached, bytes)) = &self.tags
+            && Arc::ptr_eq(cached, tags)
+        {
+            out.extend_from_slice(bytes);
+            return;
         }
         let mut bytes = Vec::with_capacity(64);
         bytes.push(b'{');
@@ -301,10 +301,10 @@ fn render_second(secs: i64) -> [u8; 19] {
     let dt =
         time::OffsetDateTime::from_unix_timestamp(secs).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     let fmt = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
-    if let Ok(s) = dt.format(&fmt) {
-        if s.len() == 19 {
-            buf.copy_from_slice(s.as_bytes());
-        }
+    if let Ok(s) = dt.format(&fmt)
+        && s.len() == 19
+    {
+        buf.copy_from_slice(s.as_bytes());
     }
     buf
 }

@@ -475,11 +475,11 @@ impl<F: Future> Drop for Instrumented<F> {
                 self.emit(now_ns(), Status::Cancelled, None, false);
             }
             State::Finishing { entry, .. } => {
-                if entry.take().is_some() {
-                    if let Some(core) = &self.core {
-                        core.target
-                            .with(|local| local.count_drop(crate::writer::DropReason::QueueFull));
-                    }
+                if entry.take().is_some()
+                    && let Some(core) = &self.core
+                {
+                    core.target
+                        .with(|local| local.count_drop(crate::writer::DropReason::QueueFull));
                 }
             }
             State::NotStarted | State::Done => {}

@@ -517,10 +517,10 @@ thread_local! {
 pub(crate) fn with_local<R>(shared: &Arc<Shared>, f: impl FnOnce(&Local) -> R) -> R {
     let mut f = Some(f);
     let fast = LOCALS.try_with(|locals| {
-        if let Ok(list) = locals.try_borrow() {
-            if let Some(local) = list.iter().find(|l| l.shared.id == shared.id) {
-                return Some((f.take().expect("called once"))(local));
-            }
+        if let Ok(list) = locals.try_borrow()
+            && let Some(local) = list.iter().find(|l| l.shared.id == shared.id)
+        {
+            return Some((f.take().expect("called once"))(local));
         }
         None
     });

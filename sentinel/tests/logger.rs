@@ -216,7 +216,13 @@ fn enqueue_timeout_waits_for_room_instead_of_dropping() {
     sink.wait_for_write();
     let producer = {
         let logger = logger.clone();
-        std::thread::spawn(move || (1..20).map(|i| logger.log(json!({ "i": i }))).all(|ok| ok))
+        std::thread::spawn(move || {
+            let mut all = true;
+            for i in 1..20 {
+                all &= logger.log(json!({ "i": i }));
+            }
+            all
+        })
     };
     // The producer blocks on the full queue until the writer moves on.
     sink.open();

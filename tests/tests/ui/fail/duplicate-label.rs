@@ -1,0 +1,4 @@
+#[sentinel::trace(label = "a", label = "b")]
+fn f() {}
+
+fn main() {}

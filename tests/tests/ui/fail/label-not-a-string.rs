@@ -1,0 +1,4 @@
+#[sentinel::trace(label = 5)]
+fn f() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[sentinel::trace(logger = 42)]
+fn f() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[sentinel::trace(slow_ms = -3)]
+fn f() {}
+
+fn main() {}

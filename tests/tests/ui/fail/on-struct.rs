@@ -1,0 +1,4 @@
+#[sentinel::trace]
+struct NotAFunction;
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[sentinel::trace(sample = "half")]
+fn f() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[sentinel::trace(sample = 1.5)]
+fn f() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[sentinel::trace(name = "x")]
+fn f() {}
+
+fn main() {}
