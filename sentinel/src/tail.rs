@@ -307,6 +307,12 @@ impl Loose<'_> {
         }
     }
 
+    /// Like [`Loose::text`], but only for Python-truthy values, as the original's
+    /// `record.get("function") or record.get("label")`.
+    pub(crate) fn truthy_text(&self) -> Option<Cow<'_, str>> {
+        if self.truthy() { self.text() } else { None }
+    }
+
     /// The value as a string slice, if it is a non-empty string.
     pub(crate) fn str(&self) -> Option<&str> {
         match self {
@@ -489,8 +495,8 @@ impl Record {
     }
 
     fn from_wire(w: Wire<'_>) -> Record {
-        let name = w.function.text().or_else(|| w.label.text());
-        let error = w.error.text().or_else(|| w.error_type.text());
+        let name = w.function.truthy_text().or_else(|| w.label.truthy_text());
+        let error = w.error.truthy_text().or_else(|| w.error_type.truthy_text());
         let tags = match w.tags {
             Some(serde_json::Value::Object(map)) => map
                 .iter()
@@ -920,7 +926,11 @@ fn render_trace<W: Write + ?Sized>(
             _ => tops.push(i),
         }
     }
-    tops.sort_by(order);
+    // The real root first, then spans whose parent never arrived.
+    tops.sort_by(|a, b| {
+        let orphan = |i: &usize| records[*i].parent_span_id.is_some();
+        orphan(a).cmp(&orphan(b)).then_with(|| order(a, b))
+    });
     for list in children.values_mut() {
         list.sort_by(order);
     }
