@@ -24,7 +24,7 @@
 //! A line counts as a span when it is a JSON object with a numeric `duration_ms` (numeric
 //! strings accepted, negative values counted as 0); other lines (blank, malformed, records
 //! from the generic `log()` without a duration) are skipped and counted in
-//! [`Stats::skipped`]. A span's name is `function`, else `label`, else `?`. `errors` counts
+//! [`Stats::skipped`](crate::stats::Stats::skipped). A span's name is `function`, else `label`, else `?`. `errors` counts
 //! `status == "error"`, `cancelled` counts `status == "cancelled"`, `slow` counts a true
 //! `slow` flag.
 //!
@@ -67,7 +67,7 @@ pub enum SortKey {
 /// Streaming histogram of non-negative durations with ≤ 1% relative error.
 ///
 /// Buckets are indexed by the top bits of the `f64` representation (exponent plus
-/// [`SUB_BUCKET_BITS`] mantissa bits), stored densely between the smallest and largest index
+/// 6 mantissa bits), stored densely between the smallest and largest index
 /// seen, so a name whose durations span six orders of magnitude uses about 1,300 buckets.
 #[derive(Debug, Clone, Default)]
 pub struct Histogram {

@@ -1,7 +1,7 @@
 //! `sentinel tail`: pretty-print sentinel JSONL records, flat or as trace trees.
 //!
 //! Everything the `sentinel tail` command does lives here as plain functions and types over
-//! [`BufRead`] and [`Write`]; the binary only parses arguments and calls [`tail`] or [`follow`].
+//! [`BufRead`](std::io::BufRead) and [`Write`](std::io::Write); the binary only parses arguments and calls [`tail`](crate::tail::tail) or [`follow`](crate::tail::follow).
 //!
 //! # Examples
 //!
@@ -40,7 +40,7 @@
 //!
 //! # Tree mode
 //!
-//! With [`TailOptions::tree`], records are buffered per `trace_id` until the trace's root (a
+//! With [`TailOptions::tree`](crate::tail::TailOptions::tree), records are buffered per `trace_id` until the trace's root (a
 //! record whose `parent_span_id` is missing, null or empty) arrives; the whole trace is then
 //! drawn as a tree with `├─ `, `└─ ` and `│  `, children ordered by start time
 //! (`timestamp` − `duration_ms`, since `timestamp` is when a span ended). A multi-span trace
@@ -50,7 +50,7 @@
 //!
 //! # Orphans and late records
 //!
-//! - At the end of input ([`tail`]) and when a [`follow`] is stopped (Ctrl-C, SIGTERM), every
+//! - At the end of input ([`tail`](crate::tail::tail)) and when a [`follow`](crate::tail::follow) is stopped (Ctrl-C, SIGTERM), every
 //!   trace whose root never arrived is drawn under a `trace TRACE8 (incomplete)` header, its
 //!   spans as children of the missing root.
 //! - A record arriving after its trace was printed (for example a spawned task that outlived
@@ -61,14 +61,14 @@
 //! # Memory
 //!
 //! Flat mode holds one line at a time. Tree mode holds the open (rootless) traces only, and is
-//! capped: a trace reaching [`TailOptions::max_trace_records`] records, or the oldest open trace
-//! whenever all open traces together exceed [`TailOptions::max_buffered_records`], is printed
+//! capped: a trace reaching [`TailOptions::max_trace_records`](crate::tail::TailOptions::max_trace_records) records, or the oldest open trace
+//! whenever all open traces together exceed [`TailOptions::max_buffered_records`](crate::tail::TailOptions::max_buffered_records), is printed
 //! at once as `(incomplete)`; its later records, root included, then print as `(late)` lines.
 //!
 //! # Robust input
 //!
 //! Blank lines, malformed JSON, JSON that is not an object and lines longer than
-//! [`TailOptions::max_line_bytes`] are skipped (over-long lines are discarded while reading,
+//! [`TailOptions::max_line_bytes`](crate::tail::TailOptions::max_line_bytes) are skipped (over-long lines are discarded while reading,
 //! never held whole). Invalid UTF-8 is replaced with `U+FFFD`. Missing, null or wrongly typed
 //! fields fall back to defaults: name `?`, duration `0.00ms`, no status.
 
@@ -1048,7 +1048,7 @@ fn drain<W: Write + ?Sized>(
     while let Some(line) = lines.read_line(reader)? {
         state.line(line, out)?;
         n += 1;
-        if n % STOP_CHECK_LINES == 0 && stop.load(Ordering::Relaxed) {
+        if n.is_multiple_of(STOP_CHECK_LINES) && stop.load(Ordering::Relaxed) {
             break;
         }
     }
@@ -1133,8 +1133,10 @@ mod tests {
     use super::*;
 
     fn run(input: &str, tree: bool) -> String {
-        let mut opts = TailOptions::default();
-        opts.tree = tree;
+        let opts = TailOptions {
+            tree,
+            ..TailOptions::default()
+        };
         let mut out = Vec::new();
         tail(input.as_bytes(), &mut out, &opts).unwrap();
         String::from_utf8(out).unwrap()
@@ -1261,9 +1263,11 @@ mod tests {
 
     #[test]
     fn buffer_cap_flushes_oldest_trace() {
-        let mut opts = TailOptions::default();
-        opts.tree = true;
-        opts.max_buffered_records = 2;
+        let opts = TailOptions {
+            tree: true,
+            max_buffered_records: 2,
+            ..TailOptions::default()
+        };
         let mut state = Tail::new(opts);
         let mut out = Vec::new();
         for (t, s) in [("t1", "a"), ("t2", "b"), ("t3", "c")] {
