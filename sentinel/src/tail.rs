@@ -108,6 +108,7 @@ const BOLD: &str = "\x1b[1m";
 /// Settings for [`tail`], [`follow`] and [`Tail`].
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[must_use = "options do nothing until passed to `tail`, `follow` or `Tail::new`"]
 pub struct TailOptions {
     /// Draw each trace as a tree instead of one line per record. Defaults to `false`.
     pub tree: bool,
