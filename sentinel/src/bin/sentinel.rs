@@ -27,7 +27,7 @@ struct Cli {
 enum Command {
     /// Pretty-print a Sentinel JSONL file.
     Tail(TailArgs),
-    /// Summarise span durations per name (function or label).
+    /// Summarise span durations per name: counts, errors, p50/p95/p99 (within 1%), max, total.
     Stats(StatsArgs),
 }
 
