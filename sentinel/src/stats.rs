@@ -279,11 +279,8 @@ impl Stats {
         let Some(duration) = w.duration_ms.f64() else {
             return false;
         };
-        let name = match (&w.function, &w.label) {
-            (Loose::Str(f), _) if !f.is_empty() => f.as_ref(),
-            (_, Loose::Str(l)) if !l.is_empty() => l.as_ref(),
-            _ => "?",
-        };
+        let name = w.function.truthy_text().or_else(|| w.label.truthy_text());
+        let name = name.as_deref().unwrap_or("?");
         let entry = match self.by_name.get_mut(name) {
             Some(entry) => entry,
             None => self.by_name.entry(name.to_owned()).or_default(),

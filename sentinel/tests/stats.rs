@@ -167,7 +167,7 @@ fn robust_to_bad_records() {
     let path = dir.path().join("log.jsonl");
     fs::write(&path, bytes).unwrap();
     let rows = json_rows(&stats(&["--json", "--sort", "count"], &path));
-    assert_eq!(names(&rows), ["?", "bad\u{fffd}", "neg", "ok"]);
+    assert_eq!(names(&rows), ["5", "bad\u{fffd}", "neg", "ok"]);
     assert_eq!(rows[1]["slow"], 1);
     assert_eq!(rows[2]["max_ms"], 0.0);
     assert_eq!(rows[3]["total_ms"], 2.0);
