@@ -1,1 +1,1286 @@
-//! Placeholder: the `sentinel tail` logic lands with the CLI.
+//! `sentinel tail`: pretty-print sentinel JSONL records, flat or as trace trees.
+//!
+//! Everything the `sentinel tail` command does lives here as plain functions and types over
+//! [`BufRead`](std::io::BufRead) and [`Write`](std::io::Write); the binary only parses arguments and calls [`tail`](crate::tail::tail) or [`follow`](crate::tail::follow).
+//!
+//! # Examples
+//!
+//! ```
+//! use sentinel::tail::{tail, TailOptions};
+//!
+//! let log = br#"{"timestamp":"2026-11-22T01:02:03Z","function":"checkout","duration_ms":12.345,"status":"success","trace_id":"9f86d081884c7d65","tags":{"user":42}}"#;
+//! let mut out = Vec::new();
+//! tail(&log[..], &mut out, &TailOptions::default()).unwrap();
+//! assert_eq!(
+//!     String::from_utf8(out).unwrap(),
+//!     "2026-11-22T01:02:03Z [9f86d081] checkout 12.35ms success [user=42]\n",
+//! );
+//! ```
+//!
+//! # Line layout
+//!
+//! Flat mode prints one line per record, in arrival order, with the same layout as the
+//! Python `sentinel tail` of sentinel-trace 0.2.0:
+//!
+//! ```text
+//! TIMESTAMP [TRACE8] NAME 12.35ms STATUS (ERROR) [k=v k=v]
+//! ```
+//!
+//! - `NAME` is `function`, else `label`, else `?`; `TRACE8` is the first 8 characters of
+//!   `trace_id`. Absent parts (no timestamp, no trace id, no error, no tags) are left out.
+//! - `STATUS` is green `success`, yellow `success SLOW` when `slow` is true, red `error`,
+//!   magenta `cancelled` (an async span dropped before it completed); other values are printed
+//!   uncoloured.
+//! - `(ERROR)` is the `error` message, or `error_type` when there is no message.
+//! - Tag values print like Python's `str()`, so a line reads the same in both tools: strings
+//!   without quotes, numbers as written, `true`/`false`/`null` as `True`/`False`/`None`;
+//!   nested arrays and objects print as compact JSON (Python would print its `repr`).
+//! - Control characters inside any value are escaped (`\n`, `\u{1b}`), so a record can neither
+//!   break the one-line-per-record layout nor send escape sequences to the terminal.
+//!
+//! # Tree mode
+//!
+//! With [`TailOptions::tree`](crate::tail::TailOptions::tree), records are buffered per `trace_id` until the trace's root (a
+//! record whose `parent_span_id` is missing, null or empty) arrives; the whole trace is then
+//! drawn as a tree with `├─ `, `└─ ` and `│  `, children ordered by start time
+//! (`timestamp` − `duration_ms`, since `timestamp` is when a span ended). A multi-span trace
+//! gets a `trace TRACE8` header line; a one-span trace is a single `[TRACE8] node` line. Records
+//! without a trace id are printed flat at once. Spans whose parent is not in the trace are
+//! drawn as extra top-level nodes after the root, so nothing in a buffered trace is dropped.
+//!
+//! # Orphans and late records
+//!
+//! - At the end of input ([`tail`](crate::tail::tail)) and when a [`follow`](crate::tail::follow) is stopped (Ctrl-C, SIGTERM), every
+//!   trace whose root never arrived is drawn under a `trace TRACE8 (incomplete)` header, its
+//!   spans as children of the missing root.
+//! - A record arriving after its trace was printed (for example a spawned task that outlived
+//!   its parent) is printed at once as `[TRACE8] (late) node`. The ids of the last
+//!   10,000 printed traces are remembered for this; an older trace's late record is buffered as
+//!   a new trace and surfaces as an orphan at the latest at the end of input.
+//!
+//! # Memory
+//!
+//! Flat mode holds one line at a time. Tree mode holds the open (rootless) traces only, and is
+//! capped: a trace reaching [`TailOptions::max_trace_records`](crate::tail::TailOptions::max_trace_records) records, or the oldest open trace
+//! whenever all open traces together exceed [`TailOptions::max_buffered_records`](crate::tail::TailOptions::max_buffered_records), is printed
+//! at once as `(incomplete)`; its later records, root included, then print as `(late)` lines.
+//!
+//! # Robust input
+//!
+//! Blank lines, malformed JSON, JSON that is not an object and lines longer than
+//! [`TailOptions::max_line_bytes`](crate::tail::TailOptions::max_line_bytes) are skipped (over-long lines are discarded while reading,
+//! never held whole). Invalid UTF-8 is replaced with `U+FFFD`. Missing, null or wrongly typed
+//! fields fall back to defaults: name `?`, duration `0.00ms`, no status.
+
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::fmt;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Seek, SeekFrom, Write};
+use std::marker::PhantomData;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+/// Longest line read, in bytes, before it is skipped. Defaults for
+/// [`TailOptions::max_line_bytes`]: 1 MiB.
+pub const DEFAULT_MAX_LINE_BYTES: usize = 1 << 20;
+/// Most records buffered for one trace in tree mode; see [`TailOptions::max_trace_records`].
+pub const DEFAULT_MAX_TRACE_RECORDS: usize = 10_000;
+/// Most records buffered over all open traces; see [`TailOptions::max_buffered_records`].
+pub const DEFAULT_MAX_BUFFERED_RECORDS: usize = 200_000;
+/// How many printed trace ids are remembered to recognise late records.
+const REMEMBERED_TRACES: usize = 10_000;
+/// How often [`follow`] checks the stop flag while reading a long backlog.
+const STOP_CHECK_LINES: usize = 4096;
+
+const RESET: &str = "\x1b[0m";
+const RED: &str = "\x1b[31m";
+const GREEN: &str = "\x1b[32m";
+const YELLOW: &str = "\x1b[33m";
+const MAGENTA: &str = "\x1b[35m";
+const GRAY: &str = "\x1b[90m";
+const BOLD: &str = "\x1b[1m";
+
+/// Settings for [`tail`], [`follow`] and [`Tail`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+#[must_use = "options do nothing until passed to `tail`, `follow` or `Tail::new`"]
+pub struct TailOptions {
+    /// Draw each trace as a tree instead of one line per record. Defaults to `false`.
+    pub tree: bool,
+    /// Colour the output with ANSI escape codes. Defaults to `false`; see [`resolve_color`].
+    pub color: bool,
+    /// Lines longer than this many bytes are skipped. Defaults to [`DEFAULT_MAX_LINE_BYTES`].
+    pub max_line_bytes: usize,
+    /// A trace holding this many buffered records is printed as incomplete. Defaults to
+    /// [`DEFAULT_MAX_TRACE_RECORDS`].
+    pub max_trace_records: usize,
+    /// When more records than this are buffered in total, the oldest open traces are printed
+    /// as incomplete. Defaults to [`DEFAULT_MAX_BUFFERED_RECORDS`].
+    pub max_buffered_records: usize,
+}
+
+impl Default for TailOptions {
+    fn default() -> Self {
+        Self {
+            tree: false,
+            color: false,
+            max_line_bytes: DEFAULT_MAX_LINE_BYTES,
+            max_trace_records: DEFAULT_MAX_TRACE_RECORDS,
+            max_buffered_records: DEFAULT_MAX_BUFFERED_RECORDS,
+        }
+    }
+}
+
+/// Counters describing one run of [`tail`] or [`follow`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TailSummary {
+    /// Records printed (flat lines, tree nodes and late lines).
+    pub records: u64,
+    /// Non-blank lines skipped because they were not a JSON object.
+    pub skipped: u64,
+    /// Lines skipped because they exceeded [`TailOptions::max_line_bytes`].
+    pub oversized: u64,
+    /// Records printed as `(late)`, after their trace had been printed.
+    pub late: u64,
+    /// Traces printed as `(incomplete)`: root missing at the end, or buffer cap reached.
+    pub incomplete_traces: u64,
+}
+
+/// Decides whether output is coloured.
+///
+/// Colour is on only when `no_color_flag` is false, the `NO_COLOR` environment variable
+/// (`no_color_env`) is unset or empty (<https://no-color.org>), and stdout is a terminal.
+pub fn resolve_color(
+    no_color_flag: bool,
+    no_color_env: Option<&std::ffi::OsStr>,
+    stdout_is_terminal: bool,
+) -> bool {
+    let env_says_no = no_color_env.is_some_and(|v| !v.is_empty());
+    !no_color_flag && !env_says_no && stdout_is_terminal
+}
+
+// === reading lines ===
+
+/// Splits a byte stream into lines of bounded length.
+///
+/// Unlike [`BufRead::read_until`], a line longer than the limit is discarded while it is read,
+/// so memory stays bounded by the limit. A final line without `\n` is kept back until more
+/// data arrives (see [`LineReader::take_partial`]), which is what following a growing file
+/// needs.
+#[derive(Debug)]
+pub struct LineReader {
+    buf: Vec<u8>,
+    max: usize,
+    complete: bool,
+    discarding: bool,
+    consumed: u64,
+    oversized: u64,
+}
+
+impl LineReader {
+    /// Creates a reader that skips lines longer than `max_line_bytes` bytes.
+    pub fn new(max_line_bytes: usize) -> Self {
+        Self {
+            buf: Vec::new(),
+            max: max_line_bytes,
+            complete: false,
+            discarding: false,
+            consumed: 0,
+            oversized: 0,
+        }
+    }
+
+    /// Returns the next complete line without its `\n`, or `None` at the end of the available
+    /// data (a trailing partial line is kept for the next call).
+    ///
+    /// # Errors
+    ///
+    /// Returns the reader's error; [`io::ErrorKind::Interrupted`] is retried.
+    pub fn read_line<R: BufRead + ?Sized>(&mut self, reader: &mut R) -> io::Result<Option<&[u8]>> {
+        if self.complete {
+            self.buf.clear();
+            self.complete = false;
+        }
+        loop {
+            let chunk = match reader.fill_buf() {
+                Ok(chunk) => chunk,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if chunk.is_empty() {
+                return Ok(None);
+            }
+            let newline = chunk.iter().position(|&b| b == b'\n');
+            let data = &chunk[..newline.unwrap_or(chunk.len())];
+            if !self.discarding {
+                if self.buf.len() + data.len() > self.max {
+                    self.discarding = true;
+                    self.buf.clear();
+                } else {
+                    self.buf.extend_from_slice(data);
+                }
+            }
+            let used = newline.map_or(chunk.len(), |i| i + 1);
+            reader.consume(used);
+            self.consumed += used as u64;
+            if newline.is_some() {
+                if self.discarding {
+                    self.discarding = false;
+                    self.oversized += 1;
+                    continue;
+                }
+                self.complete = true;
+                return Ok(Some(&self.buf));
+            }
+        }
+    }
+
+    /// Takes the trailing partial line (data after the last `\n`), if any; call at the true end
+    /// of the input.
+    pub fn take_partial(&mut self) -> Option<&[u8]> {
+        if self.complete {
+            self.buf.clear();
+            self.complete = false;
+        }
+        if self.discarding {
+            self.discarding = false;
+            self.oversized += 1;
+            return None;
+        }
+        if self.buf.is_empty() {
+            return None;
+        }
+        self.complete = true;
+        Some(&self.buf)
+    }
+
+    /// Forgets any partial line and the byte count, for reading a file again from the start.
+    pub fn reset(&mut self) {
+        self.buf.clear();
+        self.complete = false;
+        self.discarding = false;
+        self.consumed = 0;
+    }
+
+    /// Bytes consumed from the reader since creation or the last [`LineReader::reset`].
+    pub fn consumed(&self) -> u64 {
+        self.consumed
+    }
+
+    /// Number of lines skipped for exceeding the limit.
+    pub fn oversized(&self) -> u64 {
+        self.oversized
+    }
+}
+
+// === lenient field values ===
+
+/// A JSON value of any type, keeping strings borrowed from the input where possible.
+///
+/// Used for every record field so that a wrongly typed field degrades to a default instead
+/// of rejecting the whole record.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) enum Loose<'a> {
+    /// Missing or `null`.
+    #[default]
+    Null,
+    Bool(bool),
+    Num(serde_json::Number),
+    Str(Cow<'a, str>),
+    /// An array or object; its content is not kept.
+    Other,
+}
+
+impl Loose<'_> {
+    /// The value as display text, if it is a non-empty string, a number or a bool.
+    pub(crate) fn text(&self) -> Option<Cow<'_, str>> {
+        match self {
+            Loose::Str(s) if !s.is_empty() => Some(Cow::Borrowed(s)),
+            Loose::Num(n) => Some(Cow::Owned(n.to_string())),
+            Loose::Bool(b) => Some(Cow::Borrowed(if *b { "True" } else { "False" })),
+            _ => None,
+        }
+    }
+
+    /// Like [`Loose::text`], but only for Python-truthy values, as the original's
+    /// `record.get("function") or record.get("label")`.
+    pub(crate) fn truthy_text(&self) -> Option<Cow<'_, str>> {
+        if self.truthy() { self.text() } else { None }
+    }
+
+    /// The value as a string slice, if it is a non-empty string.
+    pub(crate) fn str(&self) -> Option<&str> {
+        match self {
+            Loose::Str(s) if !s.is_empty() => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The value as a number; numeric strings are accepted too.
+    pub(crate) fn f64(&self) -> Option<f64> {
+        match self {
+            Loose::Num(n) => n.as_f64(),
+            Loose::Str(s) => s.trim().parse().ok(),
+            _ => None,
+        }
+    }
+
+    /// Python-like truthiness, as the original's `bool(record.get("slow"))`.
+    pub(crate) fn truthy(&self) -> bool {
+        match self {
+            Loose::Null => false,
+            Loose::Bool(b) => *b,
+            Loose::Num(n) => n.as_f64().is_some_and(|v| v != 0.0),
+            Loose::Str(s) => !s.is_empty(),
+            Loose::Other => true,
+        }
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Loose<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(LooseVisitor(PhantomData))
+    }
+}
+
+struct LooseVisitor<'a>(PhantomData<&'a ()>);
+
+impl<'de: 'a, 'a> Visitor<'de> for LooseVisitor<'a> {
+    type Value = Loose<'a>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(Loose::Bool(v))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(Loose::Num(v.into()))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(Loose::Num(v.into()))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Loose::Null, Loose::Num))
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Loose::Str(Cow::Borrowed(v)))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Loose::Str(Cow::Owned(v.to_owned())))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Loose::Str(Cow::Owned(v)))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Loose::Null)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Loose::Null)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        Loose::deserialize(d)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Loose::Other)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Loose::Other)
+    }
+}
+
+/// Runs `f` on the line as UTF-8, replacing invalid sequences only when there are any.
+pub(crate) fn with_utf8<T>(line: &[u8], f: impl FnOnce(&str) -> T) -> T {
+    match std::str::from_utf8(line) {
+        Ok(s) => f(s),
+        Err(_) => f(&String::from_utf8_lossy(line)),
+    }
+}
+
+/// True when the line looks like a JSON object; serde would also accept a struct written as
+/// an array.
+pub(crate) fn is_object(line: &[u8]) -> bool {
+    line.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
+}
+
+/// True for lines holding nothing but whitespace.
+pub(crate) fn is_blank(line: &[u8]) -> bool {
+    line.iter().all(u8::is_ascii_whitespace)
+}
+
+// === records ===
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Wire<'a> {
+    #[serde(borrow)]
+    timestamp: Loose<'a>,
+    #[serde(borrow)]
+    function: Loose<'a>,
+    #[serde(borrow)]
+    label: Loose<'a>,
+    #[serde(borrow)]
+    duration_ms: Loose<'a>,
+    #[serde(borrow)]
+    status: Loose<'a>,
+    #[serde(borrow)]
+    error_type: Loose<'a>,
+    #[serde(borrow)]
+    error: Loose<'a>,
+    #[serde(borrow)]
+    trace_id: Loose<'a>,
+    #[serde(borrow)]
+    span_id: Loose<'a>,
+    #[serde(borrow)]
+    parent_span_id: Loose<'a>,
+    #[serde(borrow)]
+    slow: Loose<'a>,
+    tags: Option<serde_json::Value>,
+}
+
+/// One record, reduced to what `tail` prints; text fields are already made printable.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    /// `timestamp` as written (the span's end time), empty when missing.
+    pub timestamp: String,
+    /// `function`, else `label`, else `?`.
+    pub name: String,
+    /// `duration_ms`, `0.0` when missing or not a number.
+    pub duration_ms: f64,
+    /// `status`, empty when missing.
+    pub status: String,
+    /// `slow` flag.
+    pub slow: bool,
+    /// `error`, else `error_type`.
+    pub error: Option<String>,
+    /// `trace_id`, when a non-empty string.
+    pub trace_id: Option<String>,
+    /// `span_id`, when a non-empty string or a number.
+    pub span_id: Option<String>,
+    /// `parent_span_id`, when a non-empty string or a number; `None` marks a root.
+    pub parent_span_id: Option<String>,
+    /// `tags` as `(key, value)` pairs in file order, values printed like Python's `str()`.
+    pub tags: Vec<(String, String)>,
+}
+
+impl Record {
+    /// Parses one line; `None` for blank, malformed or non-object lines.
+    pub fn parse(line: &[u8]) -> Option<Record> {
+        if !is_object(line) {
+            return None;
+        }
+        with_utf8(line, |s| {
+            let wire: Wire<'_> = serde_json::from_str(s).ok()?;
+            Some(Record::from_wire(wire))
+        })
+    }
+
+    fn from_wire(w: Wire<'_>) -> Record {
+        let name = w.function.truthy_text().or_else(|| w.label.truthy_text());
+        let error = w.error.truthy_text().or_else(|| w.error_type.truthy_text());
+        let tags = match w.tags {
+            Some(serde_json::Value::Object(map)) => map
+                .iter()
+                .map(|(k, v)| (clean(k).into_owned(), clean(&tag_value(v)).into_owned()))
+                .collect(),
+            _ => Vec::new(),
+        };
+        Record {
+            timestamp: w
+                .timestamp
+                .text()
+                .map_or_else(String::new, |t| owned_clean(&t)),
+            name: name.map_or_else(|| "?".to_owned(), |n| owned_clean(&n)),
+            duration_ms: w.duration_ms.f64().unwrap_or(0.0),
+            status: w
+                .status
+                .text()
+                .map_or_else(String::new, |s| owned_clean(&s)),
+            slow: w.slow.truthy(),
+            error: error.map(|e| owned_clean(&e)),
+            trace_id: w.trace_id.str().map(owned_clean),
+            span_id: w.span_id.text().map(|s| s.into_owned()),
+            parent_span_id: w.parent_span_id.text().map(|s| s.into_owned()),
+            tags,
+        }
+    }
+
+    /// The first 8 characters of the trace id.
+    pub fn short_trace_id(&self) -> Option<&str> {
+        self.trace_id.as_deref().map(short_id)
+    }
+
+    /// Start time in nanoseconds since the Unix epoch (`timestamp` − `duration_ms`), when the
+    /// timestamp is RFC 3339.
+    pub fn start_nanos(&self) -> Option<i128> {
+        let end = parse_timestamp_nanos(&self.timestamp)?;
+        let dur = if self.duration_ms.is_finite() {
+            (self.duration_ms * 1e6) as i128
+        } else {
+            0
+        };
+        Some(end - dur)
+    }
+}
+
+fn short_id(id: &str) -> &str {
+    match id.char_indices().nth(8) {
+        Some((i, _)) => &id[..i],
+        None => id,
+    }
+}
+
+/// Formats a tag value the way Python's `str()` would for JSON scalars.
+fn tag_value(v: &serde_json::Value) -> Cow<'_, str> {
+    match v {
+        serde_json::Value::String(s) => Cow::Borrowed(s),
+        serde_json::Value::Bool(true) => Cow::Borrowed("True"),
+        serde_json::Value::Bool(false) => Cow::Borrowed("False"),
+        serde_json::Value::Null => Cow::Borrowed("None"),
+        other => Cow::Owned(other.to_string()),
+    }
+}
+
+/// Escapes control characters so a value cannot break lines or drive the terminal.
+fn clean(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(char::is_control) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+fn owned_clean(s: &str) -> String {
+    clean(s).into_owned()
+}
+
+/// Parses an RFC 3339 timestamp (`2026-11-22T01:02:03.456789+00:00`, `Z` or no offset
+/// meaning UTC) into nanoseconds since the Unix epoch.
+pub fn parse_timestamp_nanos(s: &str) -> Option<i128> {
+    let b = s.as_bytes();
+    let num = |range: std::ops::Range<usize>| -> Option<i64> {
+        let digits = b.get(range)?;
+        digits.iter().try_fold(0i64, |acc, &d| {
+            d.is_ascii_digit().then(|| acc * 10 + i64::from(d - b'0'))
+        })
+    };
+    let sep = |i: usize, allowed: &[u8]| b.get(i).is_some_and(|c| allowed.contains(c));
+    if !(sep(4, b"-") && sep(7, b"-") && sep(10, b"Tt ") && sep(13, b":") && sep(16, b":")) {
+        return None;
+    }
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hour, min, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || min > 59 || sec > 60 {
+        return None;
+    }
+    let mut i = 19;
+    let mut frac: i128 = 0;
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        let start = i;
+        let mut scale: i128 = 100_000_000;
+        while let Some(d) = b.get(i).filter(|d| d.is_ascii_digit()) {
+            frac += i128::from(d - b'0') * scale;
+            scale /= 10;
+            i += 1;
+        }
+        if i == start {
+            return None;
+        }
+    }
+    let offset_secs = match b.get(i) {
+        None => 0,
+        Some(b'Z' | b'z') if i + 1 == b.len() => 0,
+        Some(&sign @ (b'+' | b'-')) if i + 6 == b.len() && b[i + 3] == b':' => {
+            let secs = num(i + 1..i + 3)? * 3600 + num(i + 4..i + 6)? * 60;
+            if sign == b'-' { -secs } else { secs }
+        }
+        _ => return None,
+    };
+    let secs =
+        days_from_civil(year, month, day) * 86_400 + hour * 3600 + min * 60 + sec - offset_secs;
+    Some(i128::from(secs) * 1_000_000_000 + frac)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+// === formatting ===
+
+fn paint(out: &mut String, text: &str, code: &str, color: bool) {
+    if color {
+        out.push_str(code);
+        out.push_str(text);
+        out.push_str(RESET);
+    } else {
+        out.push_str(text);
+    }
+}
+
+/// Appends the status word: red `error`, magenta `cancelled`, yellow `STATUS SLOW`, green
+/// `success`. Returns false when there was nothing to print.
+fn push_status(out: &mut String, r: &Record, color: bool) -> bool {
+    match r.status.as_str() {
+        "error" => paint(out, "error", RED, color),
+        "cancelled" => paint(out, "cancelled", MAGENTA, color),
+        "" if r.slow => paint(out, "SLOW", YELLOW, color),
+        "" => return false,
+        s if r.slow => paint(out, &format!("{s} SLOW"), YELLOW, color),
+        "success" => paint(out, "success", GREEN, color),
+        s => out.push_str(s),
+    }
+    true
+}
+
+/// Appends `NAME 1.23ms STATUS (ERROR) [k=v ...]`: the node text shared by flat and tree lines.
+pub fn format_node(out: &mut String, r: &Record, color: bool) {
+    use std::fmt::Write as _;
+    paint(out, &r.name, BOLD, color);
+    let _ = write!(out, " {:.2}ms", r.duration_ms);
+    let mark = out.len();
+    out.push(' ');
+    if !push_status(out, r, color) {
+        out.truncate(mark);
+    }
+    if let Some(err) = &r.error {
+        out.push(' ');
+        paint(out, &format!("({err})"), RED, color);
+    }
+    if !r.tags.is_empty() {
+        let mut tags = String::from("[");
+        for (i, (k, v)) in r.tags.iter().enumerate() {
+            if i > 0 {
+                tags.push(' ');
+            }
+            tags.push_str(k);
+            tags.push('=');
+            tags.push_str(v);
+        }
+        tags.push(']');
+        out.push(' ');
+        paint(out, &tags, GRAY, color);
+    }
+}
+
+/// Appends the flat line for `r` (without the newline): `TIMESTAMP [TRACE8] ` then
+/// [`format_node`].
+pub fn format_flat(out: &mut String, r: &Record, color: bool) {
+    if !r.timestamp.is_empty() {
+        paint(out, &r.timestamp, GRAY, color);
+        out.push(' ');
+    }
+    if let Some(short) = r.short_trace_id() {
+        paint(out, &format!("[{short}]"), GRAY, color);
+        out.push(' ');
+    }
+    format_node(out, r, color);
+}
+
+// === the tail state machine ===
+
+/// Incremental `sentinel tail`: feed it lines, it writes what is ready to print.
+///
+/// [`tail`] and [`follow`] drive it; use it directly to tail another kind of source.
+#[derive(Debug)]
+pub struct Tail {
+    opts: TailOptions,
+    open: HashMap<String, Vec<Record>>,
+    /// Open trace ids in first-seen order, for evicting the oldest; may hold ids already
+    /// closed, which are skipped (and compacted away when they pile up).
+    open_order: VecDeque<String>,
+    buffered: usize,
+    printed: HashSet<String>,
+    printed_order: VecDeque<String>,
+    summary: TailSummary,
+    line: String,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Completeness {
+    Complete,
+    Incomplete,
+}
+
+impl Tail {
+    /// Creates a tail with the given options.
+    pub fn new(opts: TailOptions) -> Self {
+        Self {
+            opts,
+            open: HashMap::new(),
+            open_order: VecDeque::new(),
+            buffered: 0,
+            printed: HashSet::new(),
+            printed_order: VecDeque::new(),
+            summary: TailSummary::default(),
+            line: String::new(),
+        }
+    }
+
+    /// Processes one input line (without its `\n`).
+    ///
+    /// # Errors
+    ///
+    /// Returns the writer's error.
+    pub fn line<W: Write + ?Sized>(&mut self, line: &[u8], out: &mut W) -> io::Result<()> {
+        match Record::parse(line) {
+            Some(record) => self.record(record, out),
+            None => {
+                if !is_blank(line) {
+                    self.summary.skipped += 1;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Processes one parsed record.
+    ///
+    /// # Errors
+    ///
+    /// Returns the writer's error.
+    pub fn record<W: Write + ?Sized>(&mut self, record: Record, out: &mut W) -> io::Result<()> {
+        let trace_id = match (&record.trace_id, self.opts.tree) {
+            (Some(id), true) => id.clone(),
+            _ => {
+                self.line.clear();
+                format_flat(&mut self.line, &record, self.opts.color);
+                self.summary.records += 1;
+                return write_line(out, &self.line);
+            }
+        };
+        if self.printed.contains(&trace_id) {
+            self.line.clear();
+            paint(
+                &mut self.line,
+                &format!("[{}] (late)", short_id(&trace_id)),
+                GRAY,
+                self.opts.color,
+            );
+            self.line.push(' ');
+            format_node(&mut self.line, &record, self.opts.color);
+            self.summary.records += 1;
+            self.summary.late += 1;
+            return write_line(out, &self.line);
+        }
+        let is_root = record.parent_span_id.is_none();
+        let records = self.open.entry(trace_id.clone()).or_insert_with(|| {
+            self.open_order.push_back(trace_id.clone());
+            Vec::new()
+        });
+        records.push(record);
+        self.buffered += 1;
+        if is_root {
+            self.close(&trace_id, Completeness::Complete, out)?;
+        } else if records.len() >= self.opts.max_trace_records {
+            self.close(&trace_id, Completeness::Incomplete, out)?;
+        }
+        while self.buffered > self.opts.max_buffered_records {
+            let Some(oldest) = self.open_order.pop_front() else {
+                break;
+            };
+            if self.open.contains_key(&oldest) {
+                self.close(&oldest, Completeness::Incomplete, out)?;
+            }
+        }
+        if self.open_order.len() > 2 * self.open.len() + 1024 {
+            let open = &self.open;
+            self.open_order.retain(|id| open.contains_key(id));
+        }
+        Ok(())
+    }
+
+    /// Prints every open trace as incomplete, oldest first; call at the end of input.
+    ///
+    /// # Errors
+    ///
+    /// Returns the writer's error.
+    pub fn finish<W: Write + ?Sized>(&mut self, out: &mut W) -> io::Result<()> {
+        while let Some(id) = self.open_order.pop_front() {
+            if self.open.contains_key(&id) {
+                self.close(&id, Completeness::Incomplete, out)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Counters so far.
+    pub fn summary(&self) -> TailSummary {
+        self.summary
+    }
+
+    fn close<W: Write + ?Sized>(
+        &mut self,
+        trace_id: &str,
+        completeness: Completeness,
+        out: &mut W,
+    ) -> io::Result<()> {
+        let Some(records) = self.open.remove(trace_id) else {
+            return Ok(());
+        };
+        self.buffered -= records.len();
+        if completeness == Completeness::Incomplete {
+            self.summary.incomplete_traces += 1;
+        }
+        self.summary.records += records.len() as u64;
+        if self.printed_order.len() >= REMEMBERED_TRACES
+            && let Some(old) = self.printed_order.pop_front()
+        {
+            self.printed.remove(&old);
+        }
+        self.printed.insert(trace_id.to_owned());
+        self.printed_order.push_back(trace_id.to_owned());
+        render_trace(
+            out,
+            &mut self.line,
+            trace_id,
+            &records,
+            completeness,
+            self.opts.color,
+        )
+    }
+}
+
+fn write_line<W: Write + ?Sized>(out: &mut W, line: &str) -> io::Result<()> {
+    out.write_all(line.as_bytes())?;
+    out.write_all(b"\n")
+}
+
+/// Draws one trace. Spans whose parent is absent become top-level nodes: drawn without a
+/// connector under a complete trace's header, or as children of the missing root when the
+/// trace is incomplete.
+fn render_trace<W: Write + ?Sized>(
+    out: &mut W,
+    line: &mut String,
+    trace_id: &str,
+    records: &[Record],
+    completeness: Completeness,
+    color: bool,
+) -> io::Result<()> {
+    let short = short_id(trace_id);
+    if completeness == Completeness::Complete && records.len() == 1 {
+        line.clear();
+        paint(line, &format!("[{short}]"), GRAY, color);
+        line.push(' ');
+        format_node(line, &records[0], color);
+        return write_line(out, line);
+    }
+
+    let starts: Vec<Option<i128>> = records.iter().map(Record::start_nanos).collect();
+    let order = |a: &usize, b: &usize| {
+        let key = |i: usize| {
+            let s = starts[i];
+            (
+                s.is_none(),
+                s.unwrap_or(0),
+                records[i].timestamp.as_str(),
+                i,
+            )
+        };
+        key(*a).cmp(&key(*b))
+    };
+    let spans: HashSet<&str> = records
+        .iter()
+        .filter_map(|r| r.span_id.as_deref())
+        .collect();
+    let mut children: HashMap<&str, Vec<usize>> = HashMap::new();
+    let mut tops = Vec::new();
+    for (i, r) in records.iter().enumerate() {
+        match r.parent_span_id.as_deref() {
+            Some(p) if spans.contains(p) && r.span_id.as_deref() != Some(p) => {
+                children.entry(p).or_default().push(i);
+            }
+            _ => tops.push(i),
+        }
+    }
+    // The real root first, then spans whose parent never arrived.
+    tops.sort_by(|a, b| {
+        let orphan = |i: &usize| records[*i].parent_span_id.is_some();
+        orphan(a).cmp(&orphan(b)).then_with(|| order(a, b))
+    });
+    for list in children.values_mut() {
+        list.sort_by(order);
+    }
+
+    line.clear();
+    let header = match completeness {
+        Completeness::Complete => format!("trace {short}"),
+        Completeness::Incomplete => format!("trace {short} (incomplete)"),
+    };
+    paint(line, &header, GRAY, color);
+    write_line(out, line)?;
+
+    let base = usize::from(completeness == Completeness::Incomplete);
+    let mut visited = vec![false; records.len()];
+    // (record, depth, is last sibling); depth 0 is drawn without a connector.
+    let mut stack: Vec<(usize, usize, bool)> = Vec::new();
+    // lasts[k]: whether the ancestor at depth k + 1 was a last sibling.
+    let mut lasts: Vec<bool> = Vec::new();
+    let mut pending_tops = tops;
+    loop {
+        if stack.is_empty() {
+            // Spans caught in a parent cycle are never reached from a top; draw them as tops.
+            if pending_tops.is_empty() {
+                pending_tops = (0..records.len()).filter(|&i| !visited[i]).collect();
+                if pending_tops.is_empty() {
+                    break;
+                }
+            }
+            let n = pending_tops.len();
+            for (k, &i) in pending_tops.iter().enumerate().rev() {
+                visited[i] = true;
+                stack.push((i, base, k + 1 == n));
+            }
+            pending_tops.clear();
+        }
+        let Some((i, depth, last)) = stack.pop() else {
+            break;
+        };
+        line.clear();
+        if depth > 0 {
+            lasts.truncate(depth - 1);
+            for &ancestor_last in &lasts {
+                line.push_str(if ancestor_last { "   " } else { "│  " });
+            }
+            line.push_str(if last { "└─ " } else { "├─ " });
+            lasts.push(last);
+        } else {
+            lasts.clear();
+        }
+        format_node(line, &records[i], color);
+        write_line(out, line)?;
+        if let Some(kids) = records[i].span_id.as_deref().and_then(|s| children.get(s)) {
+            let kids: Vec<usize> = kids.iter().copied().filter(|&k| !visited[k]).collect();
+            let n = kids.len();
+            for (k, &child) in kids.iter().enumerate().rev() {
+                visited[child] = true;
+                stack.push((child, depth + 1, k + 1 == n));
+            }
+        }
+    }
+    Ok(())
+}
+
+// === entry points ===
+
+/// Prints every record of `reader` to `out`, then any incomplete traces, and flushes `out`.
+///
+/// # Errors
+///
+/// Returns the first read or write error; a [`io::ErrorKind::BrokenPipe`] from `out` means
+/// the reader of our output went away.
+pub fn tail<R: BufRead, W: Write + ?Sized>(
+    mut reader: R,
+    out: &mut W,
+    opts: &TailOptions,
+) -> io::Result<TailSummary> {
+    let mut state = Tail::new(opts.clone());
+    let mut lines = LineReader::new(opts.max_line_bytes);
+    while let Some(line) = lines.read_line(&mut reader)? {
+        state.line(line, out)?;
+    }
+    if let Some(line) = lines.take_partial() {
+        state.line(line, out)?;
+    }
+    state.finish(out)?;
+    out.flush()?;
+    let mut summary = state.summary();
+    summary.oversized = lines.oversized();
+    Ok(summary)
+}
+
+/// Identity of the file behind a path, to notice it being replaced.
+fn file_identity(meta: &std::fs::Metadata) -> (u64, u64) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        (meta.dev(), meta.ino())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = meta;
+        (0, 0)
+    }
+}
+
+/// Reads every complete line available now; returns whether anything was read.
+fn drain<W: Write + ?Sized>(
+    reader: &mut BufReader<File>,
+    lines: &mut LineReader,
+    state: &mut Tail,
+    out: &mut W,
+    stop: &AtomicBool,
+) -> io::Result<bool> {
+    let mut n = 0usize;
+    while let Some(line) = lines.read_line(reader)? {
+        state.line(line, out)?;
+        n += 1;
+        if n.is_multiple_of(STOP_CHECK_LINES) && stop.load(Ordering::Relaxed) {
+            break;
+        }
+    }
+    Ok(n > 0)
+}
+
+/// Like [`tail`], then keeps reading `file` (opened from `path`) as it grows, like `tail -f`,
+/// until `stop` becomes true; then prints incomplete traces, flushes and returns.
+///
+/// Output is flushed after each batch of lines. When the file is idle, `path` is checked
+/// every `poll`: if it names a different file (rotation), the rest of the old file is read
+/// and the new one is read from its start; if it got shorter than what was read
+/// (truncation), it is read again from the start. A truncation followed by a rewrite to at
+/// least the old size between two polls cannot be noticed (as with `tail -f`).
+///
+/// # Errors
+///
+/// Returns the first read or write error, or the error of reopening a replaced file.
+pub fn follow<W: Write + ?Sized>(
+    file: File,
+    path: &Path,
+    out: &mut W,
+    opts: &TailOptions,
+    stop: &AtomicBool,
+    poll: Duration,
+) -> io::Result<TailSummary> {
+    let mut state = Tail::new(opts.clone());
+    let mut lines = LineReader::new(opts.max_line_bytes);
+    let mut identity = file_identity(&file.metadata()?);
+    let mut reader = BufReader::with_capacity(1 << 16, file);
+    while !stop.load(Ordering::Relaxed) {
+        if drain(&mut reader, &mut lines, &mut state, out, stop)? {
+            out.flush()?;
+            continue;
+        }
+        if let Ok(meta) = std::fs::metadata(path) {
+            if file_identity(&meta) != identity {
+                if let Ok(new) = File::open(path) {
+                    // Rotated: finish the old file, its writer may still have added lines.
+                    drain(&mut reader, &mut lines, &mut state, out, stop)?;
+                    if let Some(line) = lines.take_partial() {
+                        state.line(line, out)?;
+                    }
+                    out.flush()?;
+                    identity = file_identity(&new.metadata()?);
+                    reader = BufReader::with_capacity(1 << 16, new);
+                    lines.reset();
+                    continue;
+                }
+            } else if meta.len() < lines.consumed() {
+                reader.seek(SeekFrom::Start(0))?;
+                lines.reset();
+                continue;
+            }
+        }
+        sleep_unless_stopped(poll, stop);
+    }
+    if let Some(line) = lines.take_partial() {
+        state.line(line, out)?;
+    }
+    state.finish(out)?;
+    out.flush()?;
+    let mut summary = state.summary();
+    summary.oversized = lines.oversized();
+    Ok(summary)
+}
+
+fn sleep_unless_stopped(poll: Duration, stop: &AtomicBool) {
+    let deadline = Instant::now() + poll;
+    let step = Duration::from_millis(25).min(poll);
+    while !stop.load(Ordering::Relaxed) {
+        let now = Instant::now();
+        if now >= deadline {
+            break;
+        }
+        std::thread::sleep(step.min(deadline - now));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(input: &str, tree: bool) -> String {
+        let opts = TailOptions {
+            tree,
+            ..TailOptions::default()
+        };
+        let mut out = Vec::new();
+        tail(input.as_bytes(), &mut out, &opts).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn timestamp_parses_offsets_and_fractions() {
+        assert_eq!(parse_timestamp_nanos("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(
+            parse_timestamp_nanos("1970-01-01T00:00:01.5+00:00"),
+            Some(1_500_000_000)
+        );
+        assert_eq!(
+            parse_timestamp_nanos("1970-01-01T01:00:00+01:00"),
+            Some(0),
+            "offset is subtracted"
+        );
+        assert_eq!(
+            parse_timestamp_nanos("2026-11-22T01:02:03.456789+00:00"),
+            Some(1_795_309_323_456_789_000)
+        );
+        assert_eq!(parse_timestamp_nanos("ts"), None);
+        assert_eq!(parse_timestamp_nanos("2026-13-01T00:00:00Z"), None);
+        assert_eq!(parse_timestamp_nanos("2026-01-01T00:00:00Zjunk"), None);
+    }
+
+    #[test]
+    fn line_reader_skips_overlong_lines_and_keeps_partials() {
+        let mut lines = LineReader::new(4);
+        let mut input: &[u8] = b"abc\ntoolong\nok\npart";
+        assert_eq!(lines.read_line(&mut input).unwrap(), Some(&b"abc"[..]));
+        assert_eq!(lines.read_line(&mut input).unwrap(), Some(&b"ok"[..]));
+        assert_eq!(lines.read_line(&mut input).unwrap(), None);
+        assert_eq!(lines.oversized(), 1);
+        assert_eq!(lines.take_partial(), Some(&b"part"[..]));
+        assert_eq!(lines.consumed(), 19);
+    }
+
+    #[test]
+    fn loose_fields_fall_back_to_defaults() {
+        let r = Record::parse(
+            br#"{"function":null,"label":7,"duration_ms":"2.5","status":[1],"trace_id":5}"#,
+        )
+        .unwrap();
+        assert_eq!(r.name, "7");
+        assert_eq!(r.duration_ms, 2.5);
+        assert_eq!(r.status, "");
+        assert_eq!(r.trace_id, None);
+        assert!(Record::parse(b"[1,2]").is_none());
+        assert!(Record::parse(b"").is_none());
+    }
+
+    #[test]
+    fn tag_values_print_like_python_str() {
+        let r =
+            Record::parse(br#"{"tags":{"s":"x","i":42,"f":1.0,"t":true,"n":null,"o":{"a":1}}}"#)
+                .unwrap();
+        let mut line = String::new();
+        format_node(&mut line, &r, false);
+        assert_eq!(line, r#"? 0.00ms [s=x i=42 f=1.0 t=True n=None o={"a":1}]"#);
+    }
+
+    #[test]
+    fn control_characters_are_escaped() {
+        let r = Record::parse(br#"{"function":"a\nb\u001b[31m","status":"success"}"#).unwrap();
+        let mut line = String::new();
+        format_node(&mut line, &r, false);
+        assert_eq!(line, r"a\nb\u{1b}[31m 0.00ms success");
+    }
+
+    #[test]
+    fn colour_wraps_each_part() {
+        let r = Record::parse(br#"{"function":"f","duration_ms":1,"status":"cancelled"}"#).unwrap();
+        let mut line = String::new();
+        format_node(&mut line, &r, true);
+        assert_eq!(line, "\x1b[1mf\x1b[0m 1.00ms \x1b[35mcancelled\x1b[0m");
+    }
+
+    #[test]
+    fn resolve_color_rules() {
+        use std::ffi::OsStr;
+        assert!(!resolve_color(true, None, true), "--no-color");
+        assert!(
+            !resolve_color(false, Some(OsStr::new("1")), true),
+            "NO_COLOR"
+        );
+        assert!(
+            resolve_color(false, Some(OsStr::new("")), true),
+            "empty NO_COLOR"
+        );
+        assert!(resolve_color(false, None, true), "terminal");
+        assert!(!resolve_color(false, None, false), "not a terminal");
+    }
+
+    #[test]
+    fn children_are_ordered_by_start_not_end() {
+        // `long` starts first but ends last; `short` ends first.
+        let input = concat!(
+            r#"{"timestamp":"2026-01-01T00:00:00.010Z","function":"short","duration_ms":1,"trace_id":"t","span_id":"b","parent_span_id":"r"}"#,
+            "\n",
+            r#"{"timestamp":"2026-01-01T00:00:00.020Z","function":"long","duration_ms":19,"trace_id":"t","span_id":"a","parent_span_id":"r"}"#,
+            "\n",
+            r#"{"timestamp":"2026-01-01T00:00:00.030Z","function":"root","duration_ms":30,"trace_id":"t","span_id":"r"}"#,
+            "\n",
+        );
+        assert_eq!(
+            run(input, true),
+            "trace t\nroot 30.00ms\n├─ long 19.00ms\n└─ short 1.00ms\n"
+        );
+    }
+
+    #[test]
+    fn parent_cycles_do_not_loop() {
+        let input = concat!(
+            r#"{"function":"a","trace_id":"t","span_id":"a","parent_span_id":"b"}"#,
+            "\n",
+            r#"{"function":"b","trace_id":"t","span_id":"b","parent_span_id":"a"}"#,
+            "\n",
+        );
+        let out = run(input, true);
+        assert!(out.starts_with("trace t (incomplete)\n"), "{out}");
+        assert_eq!(out.lines().count(), 3, "{out}");
+    }
+
+    #[test]
+    fn buffer_cap_flushes_oldest_trace() {
+        let opts = TailOptions {
+            tree: true,
+            max_buffered_records: 2,
+            ..TailOptions::default()
+        };
+        let mut state = Tail::new(opts);
+        let mut out = Vec::new();
+        for (t, s) in [("t1", "a"), ("t2", "b"), ("t3", "c")] {
+            let line = format!(
+                r#"{{"function":"{s}","trace_id":"{t}","span_id":"{s}","parent_span_id":"x"}}"#
+            );
+            state.line(line.as_bytes(), &mut out).unwrap();
+        }
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "trace t1 (incomplete)\n└─ a 0.00ms\n"
+        );
+        assert_eq!(state.summary().incomplete_traces, 1);
+    }
+}

@@ -1,0 +1,191 @@
+//! `sentinel stats`, driven through the built binary on fixture files.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use tempfile::TempDir;
+
+const BIN: &str = env!("CARGO_BIN_EXE_sentinel");
+
+fn fixture(lines: &[String]) -> (TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("log.jsonl");
+    let mut text = lines.join("\n");
+    text.push('\n');
+    fs::write(&path, text).unwrap();
+    (dir, path)
+}
+
+fn stats(args: &[&str], path: &Path) -> Output {
+    Command::new(BIN)
+        .arg("stats")
+        .args(args)
+        .arg(path)
+        .output()
+        .unwrap()
+}
+
+fn span(name: &str, ms: f64, status: &str, slow: bool) -> String {
+    format!(
+        r#"{{"timestamp":"2026-11-22T01:02:03.456789+00:00","function":"{name}","duration_ms":{ms},"status":"{status}","trace_id":"9f86d081884c7d65","span_id":"2c26b46b68ffc68f","parent_span_id":null,"slow":{slow}}}"#
+    )
+}
+
+/// `fetch`: 1..=100 ms, 5 errors, 1 cancelled, 10 slow; `db` (a TimeBlock label): 10 × 50 ms;
+/// `rare`: one 1000 ms error; plus lines that are not spans.
+fn mixed() -> Vec<String> {
+    let mut lines = Vec::new();
+    for i in 1..=100 {
+        let status = match i {
+            _ if i % 20 == 0 => "error",
+            7 => "cancelled",
+            _ => "success",
+        };
+        lines.push(span("fetch", f64::from(i), status, i > 90));
+    }
+    for _ in 0..10 {
+        lines.push(r#"{"label":"db","duration_ms":50.0,"status":"success"}"#.to_owned());
+    }
+    lines.push(span("rare", 1000.0, "error", true));
+    lines.push(r#"{"event":"startup","level":"info"}"#.to_owned());
+    lines.push("not json".to_owned());
+    lines.push(String::new());
+    lines
+}
+
+fn json_rows(out: &Output) -> Vec<serde_json::Value> {
+    assert!(out.status.success(), "{out:?}");
+    serde_json::from_slice::<serde_json::Value>(&out.stdout)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+fn names(rows: &[serde_json::Value]) -> Vec<&str> {
+    rows.iter().map(|r| r["name"].as_str().unwrap()).collect()
+}
+
+#[test]
+fn table_has_one_row_per_name() {
+    let (_dir, path) = fixture(&mixed());
+    let out = stats(&[], &path);
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "\
+name   count  errors    err%   p50_ms   p95_ms   p99_ms   max_ms  total_ms  cancelled  slow
+fetch    100       5    5.0%    50.25    95.50    99.50   100.00   5050.00          1    10
+rare       1       1  100.0%  1000.00  1000.00  1000.00  1000.00   1000.00          0     1
+db        10       0    0.0%    50.00    50.00    50.00    50.00    500.00          0     0
+111 spans, 3 names, 3 shown; percentiles within 1%; 2 non-span lines skipped
+"
+    );
+}
+
+#[test]
+fn json_reports_every_figure() {
+    let (_dir, path) = fixture(&mixed());
+    let rows = json_rows(&stats(&["--json"], &path));
+    let fetch = &rows[0];
+    assert_eq!(fetch["name"], "fetch");
+    assert_eq!(fetch["count"], 100);
+    assert_eq!(fetch["errors"], 5);
+    assert_eq!(fetch["error_rate_pct"], 5.0);
+    assert_eq!(fetch["cancelled"], 1);
+    assert_eq!(fetch["slow"], 10);
+    assert_eq!(fetch["max_ms"], 100.0);
+    assert_eq!(fetch["total_ms"], 5050.0);
+    // Nearest-rank exact values are 50, 95 and 99; the bound is 1%.
+    for (key, exact) in [("p50_ms", 50.0), ("p95_ms", 95.0), ("p99_ms", 99.0)] {
+        let got = fetch[key].as_f64().unwrap();
+        assert!((got - exact).abs() <= exact * 0.01, "{key}: {got}");
+    }
+    let db = rows.iter().find(|r| r["name"] == "db").unwrap();
+    assert_eq!(db["p50_ms"], 50.0, "single-valued names are exact");
+}
+
+#[test]
+fn sort_keys_order_rows() {
+    let (_dir, path) = fixture(&mixed());
+    let order = |key: &str| {
+        let rows = json_rows(&stats(&["--json", "--sort", key], &path));
+        names(&rows)
+            .into_iter()
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(order("total"), ["fetch", "rare", "db"]);
+    assert_eq!(order("p99"), ["rare", "fetch", "db"]);
+    assert_eq!(order("count"), ["fetch", "db", "rare"]);
+    assert_eq!(order("errors"), ["fetch", "rare", "db"]);
+}
+
+#[test]
+fn top_limits_rows() {
+    let (_dir, path) = fixture(&mixed());
+    let rows = json_rows(&stats(&["--json", "--top", "1", "--sort", "count"], &path));
+    assert_eq!(names(&rows), ["fetch"]);
+    let out = String::from_utf8(stats(&["--top", "2"], &path).stdout).unwrap();
+    assert_eq!(out.lines().count(), 4, "{out}");
+    assert!(out.ends_with(
+        "111 spans, 3 names, 2 shown; percentiles within 1%; 2 non-span lines skipped\n"
+    ));
+}
+
+#[test]
+fn rejects_unknown_sort_key() {
+    let (_dir, path) = fixture(&mixed());
+    let out = stats(&["--sort", "median"], &path);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8(out.stderr).unwrap().contains("total"));
+}
+
+#[test]
+fn empty_file_gives_empty_results() {
+    let (_dir, path) = fixture(&[]);
+    assert_eq!(json_rows(&stats(&["--json"], &path)).len(), 0);
+    let out = stats(&[], &path);
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "name  count  errors  err%  p50_ms  p95_ms  p99_ms  max_ms  total_ms  cancelled  slow\n\
+         0 spans, 0 names, 0 shown; percentiles within 1%\n"
+    );
+}
+
+#[test]
+fn robust_to_bad_records() {
+    let mut bytes = Vec::new();
+    bytes.extend_from_slice(b"{\"function\":\"ok\",\"duration_ms\":\"2\",\"status\":null}\n");
+    bytes.extend_from_slice(b"{\"function\":null,\"label\":5,\"duration_ms\":1}\n");
+    bytes.extend_from_slice(b"{\"function\":\"bad\xff\",\"duration_ms\":4,\"slow\":1}\n");
+    bytes.extend_from_slice(b"[1,2,3]\n{\"function\":\"x\",\"duration_ms\":null}\n");
+    bytes.extend_from_slice(&[b'{'; 3 << 20]);
+    bytes.extend_from_slice(b"\n{\"function\":\"neg\",\"duration_ms\":-3}");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("log.jsonl");
+    fs::write(&path, bytes).unwrap();
+    let rows = json_rows(&stats(&["--json", "--sort", "count"], &path));
+    assert_eq!(names(&rows), ["5", "bad\u{fffd}", "neg", "ok"]);
+    assert_eq!(rows[1]["slow"], 1);
+    assert_eq!(rows[2]["max_ms"], 0.0);
+    assert_eq!(rows[3]["total_ms"], 2.0);
+    let table = String::from_utf8(stats(&[], &path).stdout).unwrap();
+    assert!(
+        table.ends_with("4 spans, 4 names, 4 shown; percentiles within 1%; 2 non-span lines skipped; 1 over-long lines skipped\n"),
+        "{table}"
+    );
+}
+
+#[test]
+fn missing_file_exits_1_with_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nope.jsonl");
+    let out = stats(&[], &path);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        format!("sentinel: {}: no such file\n", path.display())
+    );
+}

@@ -1,0 +1,732 @@
+//! `sentinel tail`, driven through the built binary on fixture files.
+//!
+//! Covers every behaviour of sentinel-trace 0.2.0's `tests/test_cli.py` plus issue #4's
+//! rules (tree ordering, orphans, late records, follow with truncation and rotation,
+//! signals, colour, robust input, broken pipes).
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+const BIN: &str = env!("CARGO_BIN_EXE_sentinel");
+/// Generous bound for a followed line to show up; tests never sleep, they wait on output.
+const FOLLOW_TIMEOUT: Duration = Duration::from_secs(30);
+
+fn fixture(lines: &[&str]) -> (TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("log.jsonl");
+    let mut text = lines.join("\n");
+    text.push('\n');
+    fs::write(&path, text).unwrap();
+    (dir, path)
+}
+
+fn sentinel(args: &[&str], path: &Path) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .arg(path)
+        .env_remove("NO_COLOR")
+        .output()
+        .unwrap()
+}
+
+/// Runs `sentinel tail --no-color [extra] PATH`, asserts success and returns stdout.
+fn tail(extra: &[&str], lines: &[&str]) -> String {
+    let (_dir, path) = fixture(lines);
+    let mut args = vec!["tail", "--no-color"];
+    args.extend_from_slice(extra);
+    let out = sentinel(&args, &path);
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn three_span_trace() -> [&'static str; 3] {
+    [
+        r#"{"timestamp":"2026-04-30T00:00:00.001Z","function":"leaf","duration_ms":1.0,"status":"success","trace_id":"t1","span_id":"s_leaf","parent_span_id":"s_mid"}"#,
+        r#"{"timestamp":"2026-04-30T00:00:00.002Z","function":"mid","duration_ms":2.0,"status":"success","trace_id":"t1","span_id":"s_mid","parent_span_id":"s_root"}"#,
+        r#"{"timestamp":"2026-04-30T00:00:00.003Z","function":"root","duration_ms":3.0,"status":"success","trace_id":"t1","span_id":"s_root","parent_span_id":null}"#,
+    ]
+}
+
+// === flat mode (test_cli.py) ===
+
+#[test]
+fn prints_function_records() {
+    let out = tail(
+        &[],
+        &[
+            r#"{"timestamp":"2026-04-30T00:00:00Z","function":"fetch","duration_ms":5.5,"status":"success","trace_id":"abc123def456ghi7"}"#,
+        ],
+    );
+    assert_eq!(
+        out,
+        "2026-04-30T00:00:00Z [abc123de] fetch 5.50ms success\n"
+    );
+}
+
+#[test]
+fn prints_timeblock_label_records() {
+    let out = tail(
+        &[],
+        &[
+            r#"{"timestamp":"ts","label":"ingest_block","duration_ms":1.0,"status":"success","trace_id":"xxxxxxxxxxxxxxxx"}"#,
+        ],
+    );
+    assert_eq!(out, "ts [xxxxxxxx] ingest_block 1.00ms success\n");
+}
+
+#[test]
+fn shows_error_and_message() {
+    let out = tail(
+        &[],
+        &[
+            r#"{"timestamp":"ts","function":"boom","duration_ms":1.0,"status":"error","error":"kaboom!","error_type":"ValueError","trace_id":"t"}"#,
+        ],
+    );
+    assert_eq!(out, "ts [t] boom 1.00ms error (kaboom!)\n");
+}
+
+#[test]
+fn shows_error_type_when_message_missing() {
+    let out = tail(
+        &[],
+        &[r#"{"function":"boom","status":"error","error":null,"error_type":"Timeout"}"#],
+    );
+    assert_eq!(out, "boom 0.00ms error (Timeout)\n");
+}
+
+#[test]
+fn marks_slow_records() {
+    let out = tail(
+        &[],
+        &[
+            r#"{"timestamp":"ts","function":"lag","duration_ms":500.0,"status":"success","slow":true,"trace_id":"t"}"#,
+        ],
+    );
+    assert_eq!(out, "ts [t] lag 500.00ms success SLOW\n");
+}
+
+#[test]
+fn shows_cancelled_status() {
+    let out = tail(
+        &[],
+        &[r#"{"function":"dropped","duration_ms":2,"status":"cancelled","slow":true}"#],
+    );
+    assert_eq!(out, "dropped 2.00ms cancelled\n");
+}
+
+#[test]
+fn renders_tags() {
+    let out = tail(
+        &[],
+        &[
+            r#"{"timestamp":"ts","function":"f","duration_ms":1.0,"status":"success","trace_id":"t","tags":{"user_id":42,"env":"prod","ok":true,"none":null}}"#,
+        ],
+    );
+    assert_eq!(
+        out,
+        "ts [t] f 1.00ms success [user_id=42 env=prod ok=True none=None]\n"
+    );
+}
+
+#[test]
+fn missing_file_exits_1_with_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nope.jsonl");
+    let out = sentinel(&["tail", "--no-color"], &path);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        format!("sentinel: {}: no such file\n", path.display())
+    );
+}
+
+#[test]
+fn directory_exits_1_with_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = sentinel(&["tail"], dir.path());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("is a directory")
+    );
+}
+
+#[test]
+fn skips_malformed_lines_silently() {
+    let (_dir, path) = fixture(&[
+        "not json at all",
+        r#"{"function": "ok", "duration_ms": 1, "status": "success", "trace_id": "t"}"#,
+        r#"{"function": "truncated", "dur"#,
+    ]);
+    let out = sentinel(&["tail", "--no-color"], &path);
+    assert!(out.status.success());
+    assert!(out.stderr.is_empty());
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "[t] ok 1.00ms success\n"
+    );
+}
+
+#[test]
+fn skips_non_object_json_lines() {
+    let out = tail(
+        &[],
+        &[
+            "[1, 2, 3]",
+            r#""a string""#,
+            "42",
+            "null",
+            r#"{"function": "real", "duration_ms": 1, "status": "success", "trace_id": "t"}"#,
+        ],
+    );
+    assert_eq!(out, "[t] real 1.00ms success\n");
+}
+
+#[test]
+fn requires_subcommand() {
+    let out = Command::new(BIN).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8(out.stderr).unwrap().contains("Usage"));
+}
+
+#[test]
+fn skips_blank_lines() {
+    let out = tail(
+        &[],
+        &[
+            "",
+            "  ",
+            "\t\r",
+            r#"{"function": "after_blanks", "duration_ms": 1, "status": "success", "trace_id": "t"}"#,
+        ],
+    );
+    assert_eq!(out, "[t] after_blanks 1.00ms success\n");
+}
+
+#[test]
+fn help_lists_every_subcommand_option() {
+    let out = Command::new(BIN).arg("--help").output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    for needle in [
+        "tail",
+        "stats",
+        "Options for `sentinel tail`:",
+        "-f, --follow",
+        "--tree",
+        "--no-color",
+        "<PATH>",
+        "Options for `sentinel stats`:",
+        "--sort <KEY>",
+        "[total|p99|count|errors]",
+        "--top <N>",
+        "--json",
+        "within 1%",
+    ] {
+        assert!(help.contains(needle), "{needle:?} missing from:\n{help}");
+    }
+}
+
+// === robust input ===
+
+#[test]
+fn missing_null_and_mistyped_fields_use_defaults() {
+    let out = tail(
+        &[],
+        &[
+            "{}",
+            r#"{"function":null,"label":null,"duration_ms":null,"status":null,"trace_id":null,"tags":null,"slow":null}"#,
+            r#"{"function":["x"],"duration_ms":"abc","status":7,"trace_id":{"a":1},"tags":[1,2],"error":false}"#,
+            r#"{"label":"numeric-string","duration_ms":"2.5","status":"success"}"#,
+        ],
+    );
+    assert_eq!(
+        out,
+        "? 0.00ms\n? 0.00ms\n? 0.00ms 7\nnumeric-string 2.50ms success\n"
+    );
+}
+
+#[test]
+fn invalid_utf8_is_replaced_not_fatal() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("log.jsonl");
+    let mut bytes = b"{\"function\":\"caf".to_vec();
+    bytes.extend_from_slice(&[0xff, 0xfe]);
+    bytes.extend_from_slice(b"\",\"duration_ms\":1,\"status\":\"success\"}\n\xff\xff\n");
+    fs::write(&path, bytes).unwrap();
+    let out = sentinel(&["tail", "--no-color"], &path);
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "caf\u{fffd}\u{fffd} 1.00ms success\n"
+    );
+}
+
+#[test]
+fn control_characters_cannot_break_lines() {
+    let out = tail(
+        &[],
+        &[r#"{"function":"two\nlines\u001b[2J","duration_ms":1,"status":"success"}"#],
+    );
+    assert_eq!(out, "two\\nlines\\u{1b}[2J 1.00ms success\n");
+}
+
+#[test]
+fn huge_lines_are_skipped_with_a_note() {
+    let huge = format!(
+        r#"{{"function":"huge","tags":{{"blob":"{}"}}}}"#,
+        "x".repeat(3 << 20)
+    );
+    let (_dir, path) = fixture(&[
+        &huge,
+        r#"{"function":"after","duration_ms":1,"status":"success"}"#,
+    ]);
+    let out = sentinel(&["tail", "--no-color"], &path);
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "after 1.00ms success\n"
+    );
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        format!(
+            "sentinel: {}: skipped 1 line(s) longer than 1048576 bytes\n",
+            path.display()
+        )
+    );
+}
+
+#[test]
+fn last_line_without_newline_is_printed() {
+    let (_dir, path) = fixture(&[]);
+    fs::write(&path, r#"{"function":"last","duration_ms":1}"#).unwrap();
+    let out = sentinel(&["tail", "--no-color"], &path);
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), "last 1.00ms\n");
+}
+
+#[test]
+fn broken_pipe_exits_quietly() {
+    let line = r#"{"timestamp":"2026-11-22T01:02:03.456789+00:00","function":"checkout","duration_ms":12.345,"status":"success","trace_id":"9f86d081884c7d65"}"#;
+    let lines = vec![line; 200_000];
+    let (_dir, path) = fixture(&lines);
+    let mut child = Command::new(BIN)
+        .args(["tail", "--no-color"])
+        .arg(&path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    assert!(first.contains("checkout 12.35ms success"), "{first}");
+    drop(stdout); // like `| head -1`
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8(out.stderr).unwrap(), "");
+}
+
+// === colour ===
+
+#[test]
+fn no_color_when_stdout_is_not_a_terminal() {
+    let (_dir, path) = fixture(&[r#"{"function":"f","duration_ms":1,"status":"success"}"#]);
+    let out = sentinel(&["tail"], &path);
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), "f 1.00ms success\n");
+}
+
+/// Runs `sentinel tail` with stdout on a pseudo-terminal and returns what it printed.
+fn tail_on_terminal(extra: &[&str], no_color_env: Option<&str>) -> String {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let (_dir, path) = fixture(&[r#"{"function":"f","duration_ms":1,"status":"success"}"#]);
+    let (mut master, mut slave) = (0, 0);
+    // SAFETY: out-pointers are valid; name, termios and winsize may be null.
+    let rc = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
+    // SAFETY: openpty returned two fresh descriptors that we now own.
+    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+    let mut cmd = Command::new(BIN);
+    cmd.arg("tail").args(extra).arg(&path).stdout(slave);
+    match no_color_env {
+        Some(v) => cmd.env("NO_COLOR", v),
+        None => cmd.env_remove("NO_COLOR"),
+    };
+    let status = cmd.status().unwrap();
+    // The command still holds the slave end; the master only reports EOF once all are closed.
+    drop(cmd);
+    assert!(status.success());
+    let mut out = Vec::new();
+    // Reading the master ends with EIO once the slave is closed.
+    let _ = File::from(master).read_to_end(&mut out);
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn colour_on_a_terminal() {
+    let out = tail_on_terminal(&[], None);
+    assert_eq!(
+        out, "\x1b[1mf\x1b[0m 1.00ms \x1b[32msuccess\x1b[0m\r\n",
+        "{out:?}"
+    );
+}
+
+#[test]
+fn no_color_env_disables_colour_on_a_terminal() {
+    assert_eq!(tail_on_terminal(&[], Some("1")), "f 1.00ms success\r\n");
+}
+
+#[test]
+fn no_color_flag_disables_colour_on_a_terminal() {
+    assert_eq!(
+        tail_on_terminal(&["--no-color"], None),
+        "f 1.00ms success\r\n"
+    );
+}
+
+// === tree mode (test_cli.py) ===
+
+#[test]
+fn tree_renders_root_and_children_with_box_chars() {
+    let out = tail(&["--tree"], &three_span_trace());
+    assert_eq!(
+        out,
+        "trace t1\n\
+         root 3.00ms success\n\
+         └─ mid 2.00ms success\n\
+         \x20  └─ leaf 1.00ms success\n"
+    );
+}
+
+#[test]
+fn tree_drops_timestamp_in_node_lines() {
+    let out = tail(&["--tree"], &three_span_trace());
+    assert!(!out.contains("2026-04-30T00:00:00"), "{out}");
+}
+
+#[test]
+fn tree_separates_independent_traces() {
+    let out = tail(
+        &["--tree"],
+        &[
+            r#"{"timestamp":"t1","function":"a_root","duration_ms":1.0,"status":"success","trace_id":"A","span_id":"sa","parent_span_id":null}"#,
+            r#"{"timestamp":"t2","function":"b_root","duration_ms":1.0,"status":"success","trace_id":"B","span_id":"sb","parent_span_id":null}"#,
+        ],
+    );
+    assert_eq!(
+        out,
+        "[A] a_root 1.00ms success\n[B] b_root 1.00ms success\n"
+    );
+}
+
+#[test]
+fn tree_renders_two_siblings_under_root() {
+    let out = tail(
+        &["--tree"],
+        &[
+            r#"{"timestamp":"2026-04-30T00:00:00.001Z","function":"child_a","duration_ms":1.0,"status":"success","trace_id":"t","span_id":"c1","parent_span_id":"r"}"#,
+            r#"{"timestamp":"2026-04-30T00:00:00.002Z","function":"child_b","duration_ms":1.0,"status":"success","trace_id":"t","span_id":"c2","parent_span_id":"r"}"#,
+            r#"{"timestamp":"2026-04-30T00:00:00.003Z","function":"root","duration_ms":1.0,"status":"success","trace_id":"t","span_id":"r","parent_span_id":null}"#,
+        ],
+    );
+    assert_eq!(
+        out,
+        "trace t\nroot 1.00ms success\n├─ child_a 1.00ms success\n└─ child_b 1.00ms success\n"
+    );
+}
+
+#[test]
+fn tree_draws_vertical_bars_for_open_siblings() {
+    let out = tail(
+        &["--tree"],
+        &[
+            r#"{"timestamp":"2026-04-30T00:00:00.002Z","function":"a1","duration_ms":1,"trace_id":"t","span_id":"a1","parent_span_id":"a"}"#,
+            r#"{"timestamp":"2026-04-30T00:00:00.003Z","function":"a","duration_ms":3,"trace_id":"t","span_id":"a","parent_span_id":"r"}"#,
+            r#"{"timestamp":"2026-04-30T00:00:00.005Z","function":"b","duration_ms":1,"trace_id":"t","span_id":"b","parent_span_id":"r"}"#,
+            r#"{"timestamp":"2026-04-30T00:00:00.006Z","function":"r","duration_ms":6,"trace_id":"t","span_id":"r"}"#,
+        ],
+    );
+    assert_eq!(
+        out,
+        "trace t\nr 6.00ms\n├─ a 3.00ms\n│  └─ a1 1.00ms\n└─ b 1.00ms\n"
+    );
+}
+
+#[test]
+fn tree_orders_children_by_start_time() {
+    // `early` starts first but ends last, so it is logged after `late_start`.
+    let out = tail(
+        &["--tree"],
+        &[
+            r#"{"timestamp":"2026-11-22T01:00:00.050+00:00","function":"late_start","duration_ms":10,"trace_id":"t","span_id":"b","parent_span_id":"r"}"#,
+            r#"{"timestamp":"2026-11-22T02:00:00.090+01:00","function":"early","duration_ms":80,"trace_id":"t","span_id":"a","parent_span_id":"r"}"#,
+            r#"{"timestamp":"2026-11-22T01:00:00.100Z","function":"root","duration_ms":100,"trace_id":"t","span_id":"r"}"#,
+        ],
+    );
+    assert_eq!(
+        out,
+        "trace t\nroot 100.00ms\n├─ early 80.00ms\n└─ late_start 10.00ms\n"
+    );
+}
+
+#[test]
+fn tree_orphans_are_printed_at_end_of_file() {
+    let out = tail(
+        &["--tree"],
+        &[
+            r#"{"timestamp":"ts","function":"orphan_child","duration_ms":1.0,"status":"success","trace_id":"orphan","span_id":"c","parent_span_id":"missing_root"}"#,
+            r#"{"function":"solo","trace_id":"done"}"#,
+            r#"{"function":"second_orphan","trace_id":"other","span_id":"d","parent_span_id":"x"}"#,
+            r#"{"function":"grandchild","trace_id":"orphan","span_id":"g","parent_span_id":"c"}"#,
+        ],
+    );
+    assert_eq!(
+        out,
+        "[done] solo 0.00ms\n\
+         trace orphan (incomplete)\n\
+         └─ orphan_child 1.00ms success\n\
+         \x20  └─ grandchild 0.00ms\n\
+         trace other (incomplete)\n\
+         └─ second_orphan 0.00ms\n"
+    );
+}
+
+#[test]
+fn tree_record_after_root_is_shown_late() {
+    let out = tail(
+        &["--tree"],
+        &[
+            r#"{"function":"child","duration_ms":1,"status":"success","trace_id":"9f86d081884c7d65","span_id":"c","parent_span_id":"r"}"#,
+            r#"{"function":"root","duration_ms":2,"status":"success","trace_id":"9f86d081884c7d65","span_id":"r"}"#,
+            r#"{"function":"spawned","duration_ms":5,"status":"success","trace_id":"9f86d081884c7d65","span_id":"s","parent_span_id":"r"}"#,
+        ],
+    );
+    assert_eq!(
+        out,
+        "trace 9f86d081\n\
+         root 2.00ms success\n\
+         └─ child 1.00ms success\n\
+         [9f86d081] (late) spawned 5.00ms success\n"
+    );
+}
+
+#[test]
+fn tree_records_without_trace_id_print_flat_at_once() {
+    let out = tail(
+        &["--tree"],
+        &[
+            r#"{"function":"child","trace_id":"t","span_id":"c","parent_span_id":"r"}"#,
+            r#"{"timestamp":"ts","function":"legacy","duration_ms":1.0,"status":"success"}"#,
+            r#"{"function":"root","trace_id":"t","span_id":"r"}"#,
+        ],
+    );
+    assert_eq!(
+        out,
+        "ts legacy 1.00ms success\ntrace t\nroot 0.00ms\n└─ child 0.00ms\n"
+    );
+}
+
+#[test]
+fn tree_single_span_uses_inline_prefix_not_header() {
+    let out = tail(
+        &["--tree"],
+        &[
+            r#"{"timestamp":"ts","function":"solo","duration_ms":1.0,"status":"success","trace_id":"abcdef0123456789","span_id":"s","parent_span_id":null}"#,
+        ],
+    );
+    assert_eq!(out, "[abcdef01] solo 1.00ms success\n");
+}
+
+#[test]
+fn tree_renders_errored_span_with_message() {
+    let out = tail(
+        &["--tree"],
+        &[
+            r#"{"timestamp":"ts","function":"fail","duration_ms":1.0,"status":"error","error":"kaboom!","error_type":"ValueError","trace_id":"t","span_id":"s","parent_span_id":null}"#,
+        ],
+    );
+    assert_eq!(out, "[t] fail 1.00ms error (kaboom!)\n");
+}
+
+#[test]
+fn tree_renders_tags_on_nodes() {
+    let out = tail(
+        &["--tree"],
+        &[
+            r#"{"timestamp":"ts","function":"f","duration_ms":1.0,"status":"success","trace_id":"t","span_id":"s","parent_span_id":null,"tags":{"k":"v"}}"#,
+        ],
+    );
+    assert_eq!(out, "[t] f 1.00ms success [k=v]\n");
+}
+
+#[test]
+fn tree_skips_blank_lines() {
+    let out = tail(
+        &["--tree"],
+        &[
+            "",
+            "   ",
+            r#"{"function": "after_blanks", "duration_ms": 1, "status": "success", "trace_id": "t", "span_id": "s", "parent_span_id": null}"#,
+        ],
+    );
+    assert_eq!(out, "[t] after_blanks 1.00ms success\n");
+}
+
+#[test]
+fn tree_keeps_spans_whose_parent_never_arrived() {
+    let out = tail(
+        &["--tree"],
+        &[
+            r#"{"function":"lost","trace_id":"t","span_id":"l","parent_span_id":"gone"}"#,
+            r#"{"function":"root","trace_id":"t","span_id":"r"}"#,
+        ],
+    );
+    assert_eq!(out, "trace t\nroot 0.00ms\nlost 0.00ms\n");
+}
+
+// === follow mode ===
+
+/// A running `sentinel tail -f` whose stdout lines arrive on a channel.
+struct Followed {
+    child: Child,
+    lines: Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Followed {
+    fn spawn(args: &[&str], path: &Path) -> Followed {
+        let mut child = Command::new(BIN)
+            .args(["tail", "--follow", "--no-color"])
+            .args(args)
+            .arg(path)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in stdout.lines() {
+                if tx.send(line.unwrap()).is_err() {
+                    break;
+                }
+            }
+        });
+        Followed {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits until `want` is printed; fails on timeout, on exit, or on an unexpected line.
+    fn expect(&mut self, want: &str) {
+        let deadline = Instant::now() + FOLLOW_TIMEOUT;
+        let left = deadline.saturating_duration_since(Instant::now());
+        match self.lines.recv_timeout(left) {
+            Ok(line) => {
+                self.seen.push(line.clone());
+                assert_eq!(line, want, "output so far: {:#?}", self.seen);
+            }
+            Err(e) => panic!("waiting for {want:?}: {e}; output so far: {:#?}", self.seen),
+        }
+    }
+
+    fn signal(&self, signal: libc::c_int) {
+        // SAFETY: plain kill(2) on our own child's pid.
+        let rc = unsafe { libc::kill(self.child.id() as libc::pid_t, signal) };
+        assert_eq!(rc, 0);
+    }
+
+    /// Waits for exit and returns every line printed after the last `expect`.
+    fn finish(mut self) -> (std::process::ExitStatus, Vec<String>) {
+        let status = self.child.wait().unwrap();
+        let rest = self.lines.iter().collect();
+        (status, rest)
+    }
+}
+
+fn append(path: &Path, line: &str) {
+    let mut f = OpenOptions::new().append(true).open(path).unwrap();
+    writeln!(f, "{line}").unwrap();
+}
+
+#[test]
+fn follow_prints_appended_lines_and_stops_on_sigint() {
+    let (_dir, path) = fixture(&[r#"{"function":"first","duration_ms":1}"#]);
+    let mut tail = Followed::spawn(&[], &path);
+    tail.expect("first 1.00ms");
+    append(&path, r#"{"function":"second","duration_ms":2}"#);
+    tail.expect("second 2.00ms");
+    // A line written in two parts is printed once, whole.
+    let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+    f.write_all(br#"{"function":"thi"#).unwrap();
+    f.flush().unwrap();
+    f.write_all(b"rd\",\"duration_ms\":3}\n").unwrap();
+    tail.expect("third 3.00ms");
+    tail.signal(libc::SIGINT);
+    let (status, rest) = tail.finish();
+    assert!(status.success(), "{status:?}");
+    assert!(rest.is_empty(), "{rest:?}");
+}
+
+#[test]
+fn follow_survives_truncation_and_rotation_and_flushes_orphans_on_sigterm() {
+    let padding = format!(
+        r#"{{"function":"pad","trace_id":"t0","tags":{{"p":"{}"}}}}"#,
+        "x".repeat(300)
+    );
+    let (dir, path) = fixture(&[&padding]);
+    let mut tail = Followed::spawn(&["--tree"], &path);
+    tail.expect(&format!("[t0] pad 0.00ms [p={}]", "x".repeat(300)));
+
+    // Buffered until the end: its root never comes.
+    append(
+        &path,
+        r#"{"function":"orphan","duration_ms":1,"status":"success","trace_id":"t2","span_id":"c","parent_span_id":"gone"}"#,
+    );
+    append(&path, r#"{"function":"before_truncate","trace_id":"t3"}"#);
+    tail.expect("[t3] before_truncate 0.00ms");
+
+    // Truncate and write less than was read, so the shrink is visible whenever it is polled.
+    fs::write(
+        &path,
+        "{\"function\":\"after_truncate\",\"trace_id\":\"t4\"}\n",
+    )
+    .unwrap();
+    tail.expect("[t4] after_truncate 0.00ms");
+
+    // Rotate: the old file moves away, a new one takes its name.
+    fs::rename(&path, dir.path().join("log.jsonl.1")).unwrap();
+    fs::write(
+        &path,
+        "{\"function\":\"after_rotate\",\"trace_id\":\"t5\"}\n",
+    )
+    .unwrap();
+    tail.expect("[t5] after_rotate 0.00ms");
+    append(&path, r#"{"function":"appended","trace_id":"t6"}"#);
+    tail.expect("[t6] appended 0.00ms");
+
+    tail.signal(libc::SIGTERM);
+    let (status, rest) = tail.finish();
+    assert!(status.success(), "{status:?}");
+    assert_eq!(
+        rest,
+        ["trace t2 (incomplete)", "└─ orphan 1.00ms success"],
+        "orphans must be printed on SIGTERM"
+    );
+}
