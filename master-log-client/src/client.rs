@@ -120,7 +120,6 @@ impl TryLogError {
 /// # Examples
 ///
 /// ```
-/// use std::time::Duration;
 /// use master_log_client::{Client, Event};
 ///
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> master_log_client::Result<()> {
@@ -173,7 +172,7 @@ impl fmt::Debug for Client {
 
 impl Client {
     /// Starts a builder; unset options fall back to the `MASTER_LOG_*` environment variables,
-    /// then to the defaults in [`config`](crate::config).
+    /// then to the defaults in [`config`].
     pub fn builder() -> ClientBuilder {
         ClientBuilder::default()
     }

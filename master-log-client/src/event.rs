@@ -165,14 +165,20 @@ impl Timestamp {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
     severity: Severity,
+    echo: Option<bool>,
     body: String,
     title: Option<String>,
     tags: Vec<String>,
-    metadata: Option<Map<String, Value>>,
+    // Rarely set fields live behind boxes to keep queue slots small.
+    metadata: Option<Box<Map<String, Value>>>,
+    lifetime: Option<Box<Lifetime>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+struct Lifetime {
     ttl_seconds: Option<u64>,
     expires_at: Option<Timestamp>,
     created_at: Option<Timestamp>,
-    echo: Option<bool>,
 }
 
 impl Event {
@@ -184,9 +190,7 @@ impl Event {
             title: None,
             tags: Vec::new(),
             metadata: None,
-            ttl_seconds: None,
-            expires_at: None,
-            created_at: None,
+            lifetime: None,
             echo: None,
         }
     }
@@ -267,10 +271,10 @@ impl Event {
     /// `metadata(json!(3))` sends `{"value": 3, "rust_client": {...}}`.
     #[must_use]
     pub fn metadata(mut self, metadata: impl Into<Value>) -> Self {
-        self.metadata = Some(match metadata.into() {
+        self.metadata = Some(Box::new(match metadata.into() {
             Value::Object(map) => map,
             other => Map::from_iter([("value".to_owned(), other)]),
-        });
+        }));
         self
     }
 
@@ -278,21 +282,21 @@ impl Event {
     /// the server's default applies.
     #[must_use]
     pub fn ttl_seconds(mut self, ttl_seconds: u64) -> Self {
-        self.ttl_seconds = Some(ttl_seconds);
+        self.lifetime.get_or_insert_default().ttl_seconds = Some(ttl_seconds);
         self
     }
 
     /// Sets when the server may discard the event. Default: unset.
     #[must_use]
     pub fn expires_at(mut self, at: impl Into<Timestamp>) -> Self {
-        self.expires_at = Some(at.into());
+        self.lifetime.get_or_insert_default().expires_at = Some(at.into());
         self
     }
 
     /// Sets when the event happened. Default: unset, the server stamps it on arrival.
     #[must_use]
     pub fn created_at(mut self, at: impl Into<Timestamp>) -> Self {
-        self.created_at = Some(at.into());
+        self.lifetime.get_or_insert_default().created_at = Some(at.into());
         self
     }
 
@@ -381,17 +385,19 @@ impl Event {
         out.push(b':');
         out.extend_from_slice(process_metadata().as_bytes());
         out.push(b'}');
-        if let Some(ttl) = self.ttl_seconds {
-            out.extend_from_slice(b",\"ttl_seconds\":");
-            out.extend_from_slice(ttl.to_string().as_bytes());
-        }
-        if let Some(at) = &self.expires_at {
-            out.extend_from_slice(b",\"expires_at\":");
-            write_json(out, &at.render());
-        }
-        if let Some(at) = &self.created_at {
-            out.extend_from_slice(b",\"created_at\":");
-            write_json(out, &at.render());
+        if let Some(lifetime) = &self.lifetime {
+            if let Some(ttl) = lifetime.ttl_seconds {
+                out.extend_from_slice(b",\"ttl_seconds\":");
+                write_json(out, &ttl);
+            }
+            if let Some(at) = &lifetime.expires_at {
+                out.extend_from_slice(b",\"expires_at\":");
+                write_json(out, &at.render());
+            }
+            if let Some(at) = &lifetime.created_at {
+                out.extend_from_slice(b",\"created_at\":");
+                write_json(out, &at.render());
+            }
         }
         out.push(b'}');
     }

@@ -103,7 +103,6 @@ pub struct DeliveryFailure {
 /// [`Error::Undelivered`]: crate::Error::Undelivered
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
-#[must_use = "a flush report may carry delivery failures"]
 pub struct FlushReport {
     /// Events the server reported as accepted, over all batches.
     pub accepted: u64,
