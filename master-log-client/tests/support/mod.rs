@@ -8,7 +8,7 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -121,6 +121,9 @@ struct State {
     count: watch::Sender<usize>,
     panicked: AtomicBool,
     start: std::time::Instant,
+    /// Sink mode: count events, keep no requests (for benchmarks).
+    sink: bool,
+    events: AtomicU64,
 }
 
 pub struct Server {
@@ -133,6 +136,15 @@ pub struct Server {
 impl Server {
     /// Starts a server answering `script` in order, then [`Reply::ok`].
     pub fn start(script: Vec<Reply>) -> Server {
+        Self::launch(script, false)
+    }
+
+    /// Starts a server that only counts events and answers `{"accepted": n}`.
+    pub fn sink() -> Server {
+        Self::launch(Vec::new(), true)
+    }
+
+    fn launch(script: Vec<Reply>, sink: bool) -> Server {
         let (count, _) = watch::channel(0);
         let state = Arc::new(State {
             script: Mutex::new(script.into()),
@@ -141,6 +153,8 @@ impl Server {
             count,
             panicked: AtomicBool::new(false),
             start: std::time::Instant::now(),
+            sink,
+            events: AtomicU64::new(0),
         });
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
@@ -187,6 +201,11 @@ impl Server {
             .unwrap_or_else(|_| panic!("{n} requests did not arrive in 10 s"))
             .unwrap();
         self.requests()
+    }
+
+    /// Events received so far (counted in both modes).
+    pub fn events_received(&self) -> u64 {
+        self.state.events.load(Ordering::SeqCst)
     }
 
     /// Events in all recorded batch requests, in arrival order.
@@ -243,6 +262,12 @@ async fn serve(
                 .await;
         });
     }
+}
+
+/// Counts events in a body this client encoded: each starts with `{"severity":`.
+fn count_events(body: &[u8]) -> usize {
+    const NEEDLE: &[u8] = b"{\"severity\":";
+    body.windows(NEEDLE.len()).filter(|w| *w == NEEDLE).count()
 }
 
 async fn handle(
