@@ -58,7 +58,7 @@ use tokio::runtime::Handle;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
-use crate::backpressure::{Pacer, SendRate};
+use crate::backpressure::Pacer;
 use crate::batch::Batch;
 use crate::config::{self, Config, EnvLookup, Overrides};
 use crate::error::{Error, Result};
@@ -141,11 +141,23 @@ pub struct Client {
 pub type MasterLogClient = Client;
 
 struct Inner {
-    config: Config,
+    // Field order matters: `mode` (the queue's sender) drops before `_wake_on_drop` runs, so
+    // the woken worker finds the queue closed.
     mode: Mode,
+    _wake_on_drop: WakeOnDrop,
+    config: Config,
     shared: Arc<Shared>,
     pacer: Pacer,
     shutdown_started: AtomicBool,
+}
+
+/// Wakes the worker when the last handle goes, so it sends what is queued and exits.
+struct WakeOnDrop(Arc<Shared>);
+
+impl Drop for WakeOnDrop {
+    fn drop(&mut self) {
+        self.0.wake.notify_one();
+    }
 }
 
 enum Mode {
@@ -210,19 +222,20 @@ impl Client {
             }
             Mode::Queue { tx, .. } => tx,
         };
-        let msg = Msg::Event(event);
-        let sent = if inner.config.drop_when_full {
-            tx.try_send(msg).map_err(|e| match e {
-                mpsc::error::TrySendError::Full(_) => Error::QueueFull,
-                mpsc::error::TrySendError::Closed(_) => Error::Closed,
-            })
-        } else {
-            tx.send_timeout(msg, inner.config.queue_timeout)
+        // Try without a timer first: the queue is rarely full.
+        let sent = match tx.try_send(Msg::Event(event)) {
+            Ok(()) => Ok(()),
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(Error::Closed),
+            Err(mpsc::error::TrySendError::Full(_)) if inner.config.drop_when_full => {
+                Err(Error::QueueFull)
+            }
+            Err(mpsc::error::TrySendError::Full(msg)) => tx
+                .send_timeout(msg, inner.config.queue_timeout)
                 .await
                 .map_err(|e| match e {
                     mpsc::error::SendTimeoutError::Timeout(_) => Error::QueueFull,
                     mpsc::error::SendTimeoutError::Closed(_) => Error::Closed,
-                })
+                }),
         };
         if let Err(err) = sent {
             if matches!(err, Error::QueueFull) {
@@ -230,7 +243,7 @@ impl Client {
             }
             return Err(err);
         }
-        inner.after_enqueue(tx);
+        inner.shared.enqueued(tx);
         if inner.config.backpressure {
             inner.pause().await;
         }
@@ -257,7 +270,7 @@ impl Client {
         inner.echo(&event);
         match tx.try_send(Msg::Event(event)) {
             Ok(()) => {
-                inner.after_enqueue(tx);
+                inner.shared.enqueued(tx);
                 Ok(())
             }
             Err(mpsc::error::TrySendError::Full(Msg::Event(e))) => {
@@ -349,7 +362,7 @@ impl Client {
         match tokio::time::timeout_at(deadline, tx.send(Msg::Flush(reply))).await {
             Err(_) => return Err(Error::Timeout),
             Ok(Err(_)) => return Err(Error::Closed),
-            Ok(Ok(())) => {}
+            Ok(Ok(())) => self.inner.shared.wake.notify_one(),
         }
         match tokio::time::timeout_at(deadline, answer).await {
             Err(_) => Err(Error::Timeout),
@@ -386,7 +399,7 @@ impl Client {
         match tokio::time::timeout_at(deadline, tx.send(Msg::Shutdown(reply))).await {
             Err(_) => return Err(Error::Timeout),
             Ok(Err(_)) => return Ok(FlushReport::default()),
-            Ok(Ok(())) => {}
+            Ok(Ok(())) => self.inner.shared.wake.notify_one(),
         }
         tracing::debug!(target: "master_log_client", reason = "shutdown", "stopping worker");
         match tokio::time::timeout_at(deadline, answer).await {
@@ -425,12 +438,6 @@ impl Inner {
             reason = "queue full",
             "event dropped",
         );
-    }
-
-    fn after_enqueue(&self, tx: &mpsc::Sender<Msg>) {
-        self.shared
-            .counters
-            .observe_queue_len(tx.max_capacity() - tx.capacity());
     }
 
     async fn pause(&self) {
@@ -657,15 +664,16 @@ impl ClientBuilder {
 impl Client {
     fn assemble(config: Config, mode: Mode, shared: Option<Arc<Shared>>) -> Client {
         let shared = shared.unwrap_or_else(|| {
-            Arc::new(Shared {
-                counters: Counters::default(),
-                rate: SendRate::new(config.initial_send_seconds_per_log),
-            })
+            Arc::new(Shared::new(
+                config.batch_size,
+                config.initial_send_seconds_per_log,
+            ))
         });
         Client {
             inner: Arc::new(Inner {
-                config,
                 mode,
+                _wake_on_drop: WakeOnDrop(Arc::clone(&shared)),
+                config,
                 shared,
                 pacer: Pacer::default(),
                 shutdown_started: AtomicBool::new(false),
@@ -681,10 +689,10 @@ impl Client {
     {
         let (tx, rx) = mpsc::channel(config.max_queue_size);
         let (done_tx, worker_done) = watch::channel(());
-        let shared = Arc::new(Shared {
-            counters: Counters::default(),
-            rate: SendRate::new(config.initial_send_seconds_per_log),
-        });
+        let shared = Arc::new(Shared::new(
+            config.batch_size,
+            config.initial_send_seconds_per_log,
+        ));
         let settings = worker::Settings {
             batch_size: config.batch_size,
             flush_interval: config.flush_interval,

@@ -7,6 +7,12 @@
 //! While one batch is in flight the worker keeps draining the queue into the next one, so
 //! encoding overlaps with the network. At most one finished batch waits behind the one in
 //! flight; beyond that the queue itself (bounded) holds events back.
+//!
+//! Waking a parked task costs far more than enqueueing, so the worker only waits on the queue
+//! itself when it holds nothing. With a partial batch pending it waits for the batch's
+//! deadline or for [`Shared::wake`], which producers signal once a full batch is queued and
+//! which flush, shutdown and the last handle's drop signal too: one wake per batch instead of
+//! one per event.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -14,7 +20,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 use crate::backpressure::SendRate;
@@ -63,6 +69,30 @@ pub(crate) struct Settings {
 pub(crate) struct Shared {
     pub(crate) counters: Counters,
     pub(crate) rate: SendRate,
+    /// Wakes the worker while it holds a partial batch (see the module docs).
+    pub(crate) wake: Notify,
+    batch_size: usize,
+}
+
+impl Shared {
+    pub(crate) fn new(batch_size: usize, initial_send_seconds_per_log: f64) -> Self {
+        Shared {
+            counters: Counters::default(),
+            rate: SendRate::new(initial_send_seconds_per_log),
+            wake: Notify::new(),
+            batch_size,
+        }
+    }
+
+    /// Producer side, after an event was queued: tracks the high-water mark and wakes the
+    /// worker once a full batch is waiting.
+    pub(crate) fn enqueued(&self, tx: &mpsc::Sender<Msg>) {
+        let len = tx.max_capacity() - tx.capacity();
+        self.counters.observe_queue_len(len);
+        if len >= self.batch_size {
+            self.wake.notify_one();
+        }
+    }
 }
 
 enum Outcome {
@@ -101,6 +131,17 @@ impl State {
 
     fn can_receive(&self) -> bool {
         !self.channel_done && self.ready_batches == 0
+    }
+
+    /// Takes what is already queued, without waiting and without select! per event.
+    fn drain(&mut self, rx: &mut mpsc::Receiver<Msg>, shared: &Shared) {
+        while self.can_receive() {
+            match rx.try_recv() {
+                Ok(msg) => self.handle(Some(msg), rx, shared),
+                Err(mpsc::error::TryRecvError::Empty) => break,
+                Err(mpsc::error::TryRecvError::Disconnected) => self.handle(None, rx, shared),
+            }
+        }
     }
 
     fn handle(&mut self, msg: Option<Msg>, rx: &mut mpsc::Receiver<Msg>, shared: &Shared) {
@@ -199,6 +240,7 @@ pub(crate) async fn run<F, Fut>(
     let mut seed = jitter_seed();
 
     loop {
+        state.drain(&mut rx, &shared);
         while let Some(mut send) = idle.take() {
             match state.ready.pop_front() {
                 Some(Ready::Flush(reply)) => {
@@ -232,6 +274,8 @@ pub(crate) async fn run<F, Fut>(
 
         let deadline = state.batcher.deadline();
         let can_receive = state.can_receive();
+        // Only an empty worker waits on the queue itself; see the module docs.
+        let wait_on_queue = can_receive && state.batcher.is_empty();
         tokio::select! {
             biased;
             (send, last, outcome) = async {
@@ -245,20 +289,13 @@ pub(crate) async fn run<F, Fut>(
                 last_start = last;
                 state.apply(outcome, &shared);
             }
-            msg = rx.recv(), if can_receive => {
+            msg = rx.recv(), if wait_on_queue => {
                 state.handle(msg, &mut rx, &shared);
-                // Drain what is already queued without going through select! per event.
-                while state.can_receive() {
-                    match rx.try_recv() {
-                        Ok(msg) => state.handle(Some(msg), &mut rx, &shared),
-                        Err(mpsc::error::TryRecvError::Empty) => break,
-                        Err(mpsc::error::TryRecvError::Disconnected) => {
-                            state.handle(None, &mut rx, &shared)
-                        }
-                    }
-                }
             }
+            () = shared.wake.notified(), if can_receive && !wait_on_queue => {}
             () = sleep_until(deadline) => {
+                // Take what arrived up to now, then send the partial batch.
+                state.drain(&mut rx, &shared);
                 state.cut();
             }
         }
@@ -426,10 +463,7 @@ mod tests {
     fn spawn(settings: Settings, script: Vec<Attempt>, latency: Duration) -> Harness {
         let (tx, rx) = mpsc::channel(1000);
         let (seen_tx, seen) = mpsc::unbounded_channel();
-        let shared = Arc::new(Shared {
-            counters: Counters::default(),
-            rate: SendRate::new(0.005),
-        });
+        let shared = Arc::new(Shared::new(settings.batch_size, 0.005));
         let start = Instant::now();
         let script = Arc::new(Mutex::new(VecDeque::from(script)));
         let send = move |batch: Batch| {
@@ -465,19 +499,26 @@ mod tests {
     }
 
     impl Harness {
+        // These mirror what `Client` does: wake the worker for full batches and requests.
         async fn log(&self, body: &str) {
             self.tx.send(Msg::Event(Event::info(body))).await.unwrap();
+            self.shared.enqueued(&self.tx);
+        }
+
+        async fn request(&self, msg: Msg) {
+            self.tx.send(msg).await.unwrap();
+            self.shared.wake.notify_one();
         }
 
         async fn flush(&self) -> FlushReport {
             let (reply, answer) = oneshot::channel();
-            self.tx.send(Msg::Flush(reply)).await.unwrap();
+            self.request(Msg::Flush(reply)).await;
             answer.await.unwrap()
         }
 
         async fn shutdown(self) -> (FlushReport, Vec<Seen>) {
             let (reply, answer) = oneshot::channel();
-            self.tx.send(Msg::Shutdown(reply)).await.unwrap();
+            self.request(Msg::Shutdown(reply)).await;
             let report = answer.await.unwrap();
             self.task.await.unwrap();
             let mut seen = self.seen;
@@ -684,7 +725,7 @@ mod tests {
         let h = spawn(settings(100), vec![], Duration::ZERO);
         let (reply, answer) = oneshot::channel();
         h.log("before").await;
-        h.tx.send(Msg::Shutdown(reply)).await.unwrap();
+        h.request(Msg::Shutdown(reply)).await;
         h.log("behind").await;
         let report = answer.await.unwrap();
         assert_eq!(report.accepted, 2);
@@ -696,7 +737,7 @@ mod tests {
         let h = spawn(settings(1), vec![], Duration::ZERO);
         h.log("a").await;
         let (reply, answer) = oneshot::channel();
-        h.tx.send(Msg::Flush(reply)).await.unwrap();
+        h.request(Msg::Flush(reply)).await;
         drop(answer);
         h.log("b").await;
         assert_eq!(h.flush().await.accepted, 2);
