@@ -763,6 +763,39 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn dropping_the_last_handle_wakes_the_worker_to_send_the_rest() {
+        let (seen_tx, mut seen) = mpsc::unbounded_channel();
+        let send = move |batch: Batch| {
+            let _ = seen_tx.send(batch.len);
+            async move {
+                Attempt::Accepted {
+                    status: 200,
+                    accepted: batch.len as u64,
+                }
+            }
+        };
+        let client = Client::spawn(
+            config(Overrides {
+                backpressure: Some(false),
+                flush_interval: Some(Duration::from_secs(3600)),
+                ..Overrides::default()
+            }),
+            send,
+            &Handle::current(),
+        );
+        client.log(Event::info("a")).await.unwrap();
+        client.log(Event::info("b")).await.unwrap();
+        let start = Instant::now();
+        drop(client);
+        assert_eq!(seen.recv().await, Some(2));
+        assert_eq!(
+            start.elapsed(),
+            Duration::ZERO,
+            "sent on drop, not at the deadline"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn backpressure_pause_is_capped() {
         let overrides = Overrides {
             initial_send_seconds_per_log: Some(5.0),

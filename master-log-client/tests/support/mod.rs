@@ -283,10 +283,21 @@ async fn handle(
         .await
         .map_err(std::io::Error::other)?
         .to_bytes();
+    if state.sink {
+        let events = count_events(&body);
+        state.events.fetch_add(events as u64, Ordering::SeqCst);
+        let delay = state.default.lock().unwrap().delay;
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        let text = format!("{{\"accepted\":{events}}}");
+        return Ok(Response::new(Full::new(Bytes::from(text))));
+    }
     let events = serde_json::from_slice::<Value>(&body)
         .ok()
         .and_then(|v| v["logs"].as_array().map(Vec::len))
         .unwrap_or(1);
+    state.events.fetch_add(events as u64, Ordering::SeqCst);
     let reply = state
         .script
         .lock()
