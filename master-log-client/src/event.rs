@@ -1,6 +1,5 @@
 //! Log events: [`Severity`], the [`Event`] builder, and their JSON encoding.
 
-use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
 use std::sync::OnceLock;
@@ -338,14 +337,16 @@ impl Event {
 
     /// The tags that will be sent: split on commas, trimmed, de-duplicated and sorted.
     pub fn normalized_tags(&self) -> Vec<&str> {
-        let set: BTreeSet<&str> = self
+        let mut tags: Vec<&str> = self
             .tags
             .iter()
             .flat_map(|t| t.split(','))
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .collect();
-        set.into_iter().collect()
+        tags.sort_unstable();
+        tags.dedup();
+        tags
     }
 
     pub(crate) fn echo_override(&self) -> Option<bool> {
@@ -357,11 +358,18 @@ impl Event {
         out.extend_from_slice(b"{\"severity\":\"");
         out.extend_from_slice(self.severity.as_str().as_bytes());
         out.extend_from_slice(b"\",\"tags\":[");
-        for (i, tag) in self.normalized_tags().into_iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
+        match self.tags.as_slice() {
+            [] => {}
+            // The common case needs no sorting and no allocation.
+            [one] if !one.contains(',') && !one.trim().is_empty() => write_json(out, one.trim()),
+            _ => {
+                for (i, tag) in self.normalized_tags().into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    write_json(out, tag);
+                }
             }
-            write_json(out, tag);
         }
         out.extend_from_slice(b"],\"title\":");
         write_json(out, self.effective_title());

@@ -265,9 +265,25 @@ async fn serve(
 }
 
 /// Counts events in a body this client encoded: each starts with `{"severity":`.
-fn count_events(body: &[u8]) -> usize {
+///
+/// The sink shares two cores with the client under test, so it skips 8 bytes at a time
+/// while they hold no `{` (a SWAR zero-byte test) instead of comparing at every byte.
+pub fn count_events(body: &[u8]) -> usize {
     const NEEDLE: &[u8] = b"{\"severity\":";
-    body.windows(NEEDLE.len()).filter(|w| *w == NEEDLE).count()
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let at = |j: usize| usize::from(body[j..].starts_with(NEEDLE));
+    let mut count = 0;
+    let mut chunks = body.chunks_exact(8);
+    let mut offset = 0;
+    for chunk in &mut chunks {
+        let x = u64::from_le_bytes(chunk.try_into().unwrap()) ^ (ONES * u64::from(b'{'));
+        if x.wrapping_sub(ONES) & !x & HIGHS != 0 {
+            count += (offset..offset + 8).map(at).sum::<usize>();
+        }
+        offset += 8;
+    }
+    count + (offset..body.len()).map(at).sum::<usize>()
 }
 
 async fn handle(
