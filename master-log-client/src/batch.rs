@@ -58,6 +58,11 @@ impl Batcher {
         self.is_full()
     }
 
+    /// Number of events in the partial batch.
+    pub(crate) fn pending(&self) -> usize {
+        self.len
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.len == 0
     }

@@ -18,6 +18,7 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::sync::{Notify, mpsc, oneshot, watch};
@@ -71,6 +72,8 @@ pub(crate) struct Shared {
     pub(crate) rate: SendRate,
     /// Wakes the worker while it holds a partial batch (see the module docs).
     pub(crate) wake: Notify,
+    /// Events in the worker's partial batch, so producers know when a batch is complete.
+    pending: AtomicUsize,
     batch_size: usize,
 }
 
@@ -80,16 +83,17 @@ impl Shared {
             counters: Counters::default(),
             rate: SendRate::new(initial_send_seconds_per_log),
             wake: Notify::new(),
+            pending: AtomicUsize::new(0),
             batch_size,
         }
     }
 
     /// Producer side, after an event was queued: tracks the high-water mark and wakes the
-    /// worker once a full batch is waiting.
+    /// worker once a full batch is pending (queued plus held by the worker).
     pub(crate) fn enqueued(&self, tx: &mpsc::Sender<Msg>) {
         let len = tx.max_capacity() - tx.capacity();
         self.counters.observe_queue_len(len);
-        if len >= self.batch_size {
+        if len + self.pending.load(Ordering::Relaxed) >= self.batch_size {
             self.wake.notify_one();
         }
     }
@@ -272,6 +276,9 @@ pub(crate) async fn run<F, Fut>(
             break;
         }
 
+        shared
+            .pending
+            .store(state.batcher.pending(), Ordering::Relaxed);
         let deadline = state.batcher.deadline();
         let can_receive = state.can_receive();
         // Only an empty worker waits on the queue itself; see the module docs.
@@ -546,6 +553,22 @@ mod tests {
         }
         let seen = h.seen.recv().await.unwrap();
         assert_eq!(seen.bodies, ["a", "b", "c"]);
+        assert_eq!(seen.at, Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn sends_at_once_when_queued_and_held_events_make_a_batch() {
+        let mut h = spawn(settings(4), vec![], Duration::ZERO);
+        h.log("a").await;
+        h.log("b").await;
+        // Let the worker take the first two into its partial batch.
+        while h.shared.pending.load(Ordering::Relaxed) < 2 {
+            tokio::task::yield_now().await;
+        }
+        h.log("c").await;
+        h.log("d").await;
+        let seen = h.seen.recv().await.unwrap();
+        assert_eq!(seen.bodies, ["a", "b", "c", "d"]);
         assert_eq!(seen.at, Duration::ZERO);
     }
 
