@@ -58,6 +58,11 @@ impl Batcher {
         self.is_full()
     }
 
+    /// Events that still fit in the current batch.
+    pub(crate) fn room(&self) -> usize {
+        self.batch_size.saturating_sub(self.len)
+    }
+
     /// Number of events in the partial batch.
     pub(crate) fn pending(&self) -> usize {
         self.len

@@ -19,6 +19,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use tokio::sync::{Notify, mpsc, oneshot, watch};
@@ -118,6 +119,8 @@ type InFlight<F> = Pin<Box<dyn Future<Output = (F, Option<Instant>, Outcome)> + 
 
 struct State {
     batcher: Batcher,
+    /// Reused buffer for bulk receives.
+    buf: Vec<Msg>,
     ready: VecDeque<Ready>,
     ready_batches: usize,
     report: FlushReport,
@@ -138,14 +141,31 @@ impl State {
     }
 
     /// Takes what is already queued, without waiting and without select! per event.
+    ///
+    /// Receiving in bulk returns the queue's permits once per call rather than once per
+    /// event (each return takes the semaphore's lock). The no-op waker keeps this from
+    /// arming a wake-up: only an empty worker waits on the queue (see the module docs).
     fn drain(&mut self, rx: &mut mpsc::Receiver<Msg>, shared: &Shared) {
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut buf = std::mem::take(&mut self.buf);
         while self.can_receive() {
-            match rx.try_recv() {
-                Ok(msg) => self.handle(Some(msg), rx, shared),
-                Err(mpsc::error::TryRecvError::Empty) => break,
-                Err(mpsc::error::TryRecvError::Disconnected) => self.handle(None, rx, shared),
+            let limit = self.batcher.room().max(1);
+            match rx.poll_recv_many(&mut cx, &mut buf, limit) {
+                Poll::Ready(0) => self.handle(None, rx, shared),
+                Poll::Ready(_) => {
+                    for msg in buf.drain(..) {
+                        self.handle(Some(msg), rx, shared);
+                    }
+                }
+                // Empty, or out of tokio's cooperative budget: one last unbudgeted look.
+                Poll::Pending => match rx.try_recv() {
+                    Ok(msg) => self.handle(Some(msg), rx, shared),
+                    Err(mpsc::error::TryRecvError::Empty) => break,
+                    Err(mpsc::error::TryRecvError::Disconnected) => self.handle(None, rx, shared),
+                },
             }
         }
+        self.buf = buf;
     }
 
     fn handle(&mut self, msg: Option<Msg>, rx: &mut mpsc::Receiver<Msg>, shared: &Shared) {
@@ -231,6 +251,7 @@ pub(crate) async fn run<F, Fut>(
 {
     let mut state = State {
         batcher: Batcher::new(settings.batch_size, settings.flush_interval),
+        buf: Vec::new(),
         ready: VecDeque::new(),
         ready_batches: 0,
         report: FlushReport::default(),
