@@ -456,7 +456,7 @@ impl Inner {
 /// Builds a [`Client`]. Every option not set here falls back to its environment variable,
 /// then to its default; values are validated by [`ClientBuilder::build`].
 #[must_use = "a builder does nothing until `build` is called"]
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct ClientBuilder {
     overrides: Overrides,
     env: Option<EnvLookup>,

@@ -7,6 +7,8 @@ pub const MAX_REPORTED_FAILURES: usize = 16;
 
 /// A snapshot of a client's counters since it was built; see [`Client::stats`].
 ///
+/// Only asynchronous mode counts; in direct mode each call's result is the record.
+///
 /// [`Client::stats`]: crate::Client::stats
 #[derive(Debug, Clone, Default, PartialEq)]
 #[non_exhaustive]

@@ -679,6 +679,81 @@ mod tests {
         assert_eq!(report.accepted, 1);
     }
 
+    /// Records `(level, target, fields)` of every tracing event on this thread.
+    #[derive(Default, Clone)]
+    struct Recorder(Arc<Mutex<Vec<(tracing::Level, String, Vec<(String, String)>)>>>);
+
+    impl tracing::Subscriber for Recorder {
+        fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+            true
+        }
+        fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+            tracing::span::Id::from_u64(1)
+        }
+        fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+        fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+        fn event(&self, event: &tracing::Event<'_>) {
+            struct Fields(Vec<(String, String)>);
+            impl tracing::field::Visit for Fields {
+                fn record_debug(&mut self, f: &tracing::field::Field, v: &dyn std::fmt::Debug) {
+                    self.0.push((f.name().to_owned(), format!("{v:?}")));
+                }
+            }
+            let mut fields = Fields(Vec::new());
+            event.record(&mut fields);
+            let meta = event.metadata();
+            self.0
+                .lock()
+                .unwrap()
+                .push((*meta.level(), meta.target().to_owned(), fields.0));
+        }
+        fn enter(&self, _: &tracing::span::Id) {}
+        fn exit(&self, _: &tracing::span::Id) {}
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn diagnostics_are_structured_tracing_events() {
+        let recorder = Recorder::default();
+        let _guard = tracing::subscriber::set_default(recorder.clone());
+        let script = vec![
+            retry(503, None),
+            Attempt::Reject {
+                status: Some(401),
+                reason: "status 401: bad key".into(),
+            },
+        ];
+        let h = spawn(settings(2), script, Duration::ZERO);
+        h.log("a").await;
+        h.log("b").await;
+        let _ = h.flush().await;
+        let events = recorder.0.lock().unwrap().clone();
+        let field = |fields: &[(String, String)], name: &str| {
+            fields
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone())
+        };
+        let (level, target, fields) = &events[0];
+        assert_eq!(
+            (*level, target.as_str()),
+            (tracing::Level::WARN, "master_log_client")
+        );
+        assert_eq!(field(fields, "count").as_deref(), Some("2"));
+        assert_eq!(field(fields, "status").as_deref(), Some("503"));
+        assert!(field(fields, "reason").is_some());
+        let (level, target, fields) = &events[1];
+        assert_eq!(
+            (*level, target.as_str()),
+            (tracing::Level::ERROR, "master_log_client")
+        );
+        assert_eq!(field(fields, "count").as_deref(), Some("2"));
+        assert_eq!(field(fields, "status").as_deref(), Some("401"));
+        assert_eq!(
+            field(fields, "reason").as_deref(),
+            Some("status 401: bad key")
+        );
+    }
+
     #[tokio::test(start_paused = true)]
     async fn rejected_batch_is_reported_and_does_not_block_the_next() {
         let reject = Attempt::Reject {
