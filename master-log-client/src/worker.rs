@@ -679,9 +679,12 @@ mod tests {
         assert_eq!(report.accepted, 1);
     }
 
-    /// Records `(level, target, fields)` of every tracing event on this thread.
+    /// Level, target and `(name, value)` fields of one tracing event.
+    type Recorded = (tracing::Level, String, Vec<(String, String)>);
+
+    /// Records every tracing event on this thread.
     #[derive(Default, Clone)]
-    struct Recorder(Arc<Mutex<Vec<(tracing::Level, String, Vec<(String, String)>)>>>);
+    struct Recorder(Arc<Mutex<Vec<Recorded>>>);
 
     impl tracing::Subscriber for Recorder {
         fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
