@@ -186,8 +186,9 @@ async fn backpressure_converges_to_the_servers_observed_rate() {
     let observed_rate = 1.0 / per_log;
     let report = client.shutdown(WAIT).await.unwrap();
     assert_eq!(report.accepted, 4000);
-    // The server takes at least 20 ms per batch; loopback overhead only adds to it.
-    assert!((0.00019..0.0008).contains(&per_log), "{per_log}");
+    // The server takes at least 20 ms per batch; loopback overhead (and a busy machine) only
+    // add to it.
+    assert!((0.00019..0.002).contains(&per_log), "{per_log}");
     let ratio = producer_rate / observed_rate;
     assert!(
         (0.6..1.4).contains(&ratio),
