@@ -88,6 +88,31 @@ async fn direct_mode_failure_keeps_its_status() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn direct_mode_connection_failure_is_an_http_error() {
+    let port = closed_port();
+    let client = builder(&format!("http://127.0.0.1:{port}"))
+        .async_mode(false)
+        .build()
+        .unwrap();
+    match client.log(Event::info("x")).await {
+        Err(err @ Error::Http(_)) => {
+            assert_eq!(err.to_string(), "request to log server failed");
+            assert!(std::error::Error::source(&err).is_some());
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// A port nothing listens on (bound, then released).
+fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn payload_follows_the_original_rules() {
     let server = Server::start(vec![]);
     let client = builder(&server.url()).build().unwrap();
@@ -268,12 +293,7 @@ async fn timeouts_are_retried() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unreachable_server_is_given_up_and_reported() {
-    // Bind and drop a listener so the port is (almost certainly) closed.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = closed_port();
     let client = builder(&format!("http://127.0.0.1:{port}"))
         .max_retries(2)
         .build()
