@@ -23,7 +23,9 @@ pub(crate) fn now_ns() -> u64 {
         // always exists on the platforms we build for.
         unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
         // u64 nanoseconds cover 584 years of uptime.
-        (ts.tv_sec as u64).wrapping_mul(1_000_000_000).wrapping_add(ts.tv_nsec as u64)
+        (ts.tv_sec as u64)
+            .wrapping_mul(1_000_000_000)
+            .wrapping_add(ts.tv_nsec as u64)
     }
     #[cfg(not(unix))]
     {
