@@ -42,22 +42,24 @@ pub(crate) fn now_ns() -> u64 {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Anchor {
     mono_ns: u64,
-    unix_ns: i128,
+    unix_ns: i64,
 }
 
 impl Anchor {
     pub(crate) fn now() -> Self {
         let mono_ns = now_ns();
+        // i64 nanoseconds reach the year 2262.
         let unix_ns = match SystemTime::now().duration_since(SystemTime::UNIX_EPOCH) {
-            Ok(d) => d.as_nanos() as i128,
-            Err(e) => -(e.duration().as_nanos() as i128),
+            Ok(d) => d.as_nanos() as i64,
+            Err(e) => -(e.duration().as_nanos() as i64),
         };
         Anchor { mono_ns, unix_ns }
     }
 
     /// Unix time in nanoseconds of a monotonic reading.
-    pub(crate) fn unix_ns(&self, mono_ns: u64) -> i128 {
-        self.unix_ns - (self.mono_ns as i128 - mono_ns as i128)
+    pub(crate) fn unix_ns(&self, mono_ns: u64) -> i64 {
+        self.unix_ns
+            .wrapping_sub(self.mono_ns.wrapping_sub(mono_ns) as i64)
     }
 }
 
@@ -117,7 +119,7 @@ mod tests {
         let wall = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .unwrap()
-            .as_nanos() as i128;
+            .as_nanos() as i64;
         let mapped = anchor.unix_ns(now_ns());
         // Both readings were taken within a second of each other.
         assert!((mapped - wall).abs() < 1_000_000_000);

@@ -141,9 +141,50 @@ pub(crate) struct Encoder {
     second: Option<(i64, [u8; 19])>,
     /// Serialized form of the most recent tag set, reused while records share it.
     tags: Option<(Arc<TagSet>, Vec<u8>)>,
+    /// Address and length of the last name that needed no escaping.
+    plain_name: Option<(usize, usize)>,
+}
+
+/// A stack buffer for the bounded parts of a line: constant-size copies
+/// compile to plain moves, and the part reaches the output in one copy.
+struct Chunk {
+    buf: [u8; 256],
+    len: usize,
+}
+
+impl Chunk {
+    fn new() -> Self {
+        Chunk {
+            buf: [0; 256],
+            len: 0,
+        }
+    }
+
+    #[inline]
+    fn put(&mut self, bytes: &[u8]) {
+        self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+        self.len += bytes.len();
+    }
+
+    #[inline]
+    fn flush_into(&mut self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.buf[..self.len]);
+        self.len = 0;
+    }
 }
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Each byte's two lowercase hex digits.
+const HEX_PAIRS: [[u8; 2]; 256] = {
+    let mut table = [[0u8; 2]; 256];
+    let mut i = 0;
+    while i < 256 {
+        table[i] = [HEX[i >> 4], HEX[i & 0xf]];
+        i += 1;
+    }
+    table
+};
 
 impl Encoder {
     /// Appends one JSON line (with its newline) to `out`. On error `out` is
@@ -185,7 +226,7 @@ impl Encoder {
         let mut first = true;
         if !map.contains_key("timestamp") {
             out.extend_from_slice(b"\"timestamp\":");
-            self.timestamp(anchor.unix_ns(at_ns), out);
+            out.extend_from_slice(&self.timestamp(anchor.unix_ns(at_ns)));
             first = false;
         }
         for (k, v) in &map {
@@ -202,49 +243,70 @@ impl Encoder {
     }
 
     fn encode_span(&mut self, s: &SpanRecord, anchor: &Anchor, out: &mut Vec<u8>) {
-        out.extend_from_slice(b"{\"timestamp\":");
-        self.timestamp(anchor.unix_ns(s.end_ns), out);
-        out.extend_from_slice(match s.kind {
+        let mut c = Chunk::new();
+        c.put(b"{\"timestamp\":");
+        c.put(&self.timestamp(anchor.unix_ns(s.end_ns)));
+        c.put(match s.kind {
             NameKind::Function => b",\"function\":",
             NameKind::Label => b",\"label\":",
         });
-        json_str(&s.name, out);
-        out.extend_from_slice(b",\"duration_ms\":");
-        millis(s.end_ns.saturating_sub(s.start_ns), out);
+        c.flush_into(out);
+        self.name(&s.name, out);
+        c.put(b",\"duration_ms\":");
+        millis(s.end_ns.saturating_sub(s.start_ns), &mut c);
         if s.cpu_ns != NO_CPU {
-            out.extend_from_slice(b",\"cpu_time_ms\":");
-            millis(s.cpu_ns, out);
+            c.put(b",\"cpu_time_ms\":");
+            millis(s.cpu_ns, &mut c);
         }
-        out.extend_from_slice(b",\"status\":\"");
-        out.extend_from_slice(s.status.as_str().as_bytes());
-        out.push(b'"');
+        c.put(b",\"status\":\"");
+        c.put(s.status.as_str().as_bytes());
+        c.put(b"\"");
         match &s.error {
             Some(err) => {
-                out.extend_from_slice(b",\"error_type\":");
+                c.put(b",\"error_type\":");
+                c.flush_into(out);
                 json_str(&short_type_name(&err.type_name), out);
                 out.extend_from_slice(b",\"error\":");
                 json_str(&err.message, out);
             }
-            None => out.extend_from_slice(b",\"error_type\":null,\"error\":null"),
+            None => c.put(b",\"error_type\":null,\"error\":null"),
         }
-        out.extend_from_slice(b",\"trace_id\":");
-        hex_id(s.trace_id, out);
-        out.extend_from_slice(b",\"span_id\":");
-        hex_id(s.span_id, out);
-        out.extend_from_slice(b",\"parent_span_id\":");
+        c.put(b",\"trace_id\":");
+        hex_id(s.trace_id, &mut c);
+        c.put(b",\"span_id\":");
+        hex_id(s.span_id, &mut c);
+        c.put(b",\"parent_span_id\":");
         if s.parent_span_id == 0 {
-            out.extend_from_slice(b"null");
+            c.put(b"null");
         } else {
-            hex_id(s.parent_span_id, out);
+            hex_id(s.parent_span_id, &mut c);
         }
+        c.flush_into(out);
         if let Some(tags) = s.tags.as_ref().filter(|t| !t.is_empty()) {
             out.extend_from_slice(b",\"tags\":");
             self.tags(tags, out);
         }
         if s.slow {
-            out.extend_from_slice(b",\"slow\":true");
+            out.extend_from_slice(b",\"slow\":true}\n");
+        } else {
+            out.extend_from_slice(b"}\n");
         }
-        out.extend_from_slice(b"}\n");
+    }
+
+    /// A span name as a JSON string; names are mostly `&'static str`, so the
+    /// escaping check is skipped for the name seen last.
+    fn name(&mut self, name: &str, out: &mut Vec<u8>) {
+        let key = (name.as_ptr() as usize, name.len());
+        if self.plain_name == Some(key) {
+            out.push(b'"');
+            out.extend_from_slice(name.as_bytes());
+            out.push(b'"');
+            return;
+        }
+        if needs_no_escape(name) {
+            self.plain_name = Some(key);
+        }
+        json_str(name, out);
     }
 
     fn tags(&mut self, tags: &Arc<TagSet>, out: &mut Vec<u8>) {
@@ -271,8 +333,8 @@ impl Encoder {
     }
 
     /// `"2026-11-22T01:02:03.456789+00:00"`, with the date part cached per second.
-    fn timestamp(&mut self, unix_ns: i128, out: &mut Vec<u8>) {
-        let secs = unix_ns.div_euclid(1_000_000_000) as i64;
+    fn timestamp(&mut self, unix_ns: i64) -> [u8; 34] {
+        let secs = unix_ns.div_euclid(1_000_000_000);
         let micros = (unix_ns.rem_euclid(1_000_000_000) / 1_000) as u32;
         let prefix = match self.second {
             Some((s, p)) if s == secs => p,
@@ -282,19 +344,28 @@ impl Encoder {
                 p
             }
         };
-        out.push(b'"');
-        out.extend_from_slice(&prefix);
-        out.push(b'.');
-        let mut digits = [b'0'; 6];
-        let mut m = micros;
-        for d in digits.iter_mut().rev() {
-            *d = b'0' + (m % 10) as u8;
-            m /= 10;
-        }
-        out.extend_from_slice(&digits);
-        out.extend_from_slice(b"+00:00\"");
+        let mut buf = [0u8; 34];
+        buf[0] = b'"';
+        buf[1..20].copy_from_slice(&prefix);
+        buf[20] = b'.';
+        let hi = (micros / 10_000) as usize;
+        let mid = (micros / 100 % 100) as usize;
+        let lo = (micros % 100) as usize;
+        buf[21..23].copy_from_slice(&DIGITS2[hi * 2..hi * 2 + 2]);
+        buf[23..25].copy_from_slice(&DIGITS2[mid * 2..mid * 2 + 2]);
+        buf[25..27].copy_from_slice(&DIGITS2[lo * 2..lo * 2 + 2]);
+        buf[27..34].copy_from_slice(b"+00:00\"");
+        buf
     }
 }
+
+/// "00" to "99", for writing two digits at a time.
+const DIGITS2: &[u8; 200] = b"\
+0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
 
 fn render_second(secs: i64) -> [u8; 19] {
     let mut buf = [b'0'; 19];
@@ -311,66 +382,58 @@ fn render_second(secs: i64) -> [u8; 19] {
 
 /// Nanoseconds as a decimal number of milliseconds with up to six fraction
 /// digits, without float formatting (exact, and trailing zeros trimmed).
-fn millis(ns: u64, out: &mut Vec<u8>) {
-    let whole = ns / 1_000_000;
-    let frac = ns % 1_000_000;
-    out.extend_from_slice(itoa_buf(whole).as_bytes());
-    out.push(b'.');
-    if frac == 0 {
-        out.push(b'0');
-        return;
-    }
-    let mut digits = [b'0'; 6];
-    let mut f = frac;
-    for d in digits.iter_mut().rev() {
-        *d = b'0' + (f % 10) as u8;
-        f /= 10;
-    }
-    let mut len = 6;
-    while digits[len - 1] == b'0' {
-        len -= 1;
-    }
-    out.extend_from_slice(&digits[..len]);
-}
-
-struct Itoa {
-    buf: [u8; 20],
-    start: usize,
-}
-
-impl Itoa {
-    fn as_bytes(&self) -> &[u8] {
-        &self.buf[self.start..]
-    }
-}
-
-fn itoa_buf(mut v: u64) -> Itoa {
-    let mut buf = [0u8; 20];
+fn millis(ns: u64, out: &mut Chunk) {
+    let mut buf = [0u8; 28];
+    // Whole milliseconds, right-aligned in buf[..20].
+    let mut whole = ns / 1_000_000;
     let mut i = 20;
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
+    while whole >= 100 {
+        let d = (whole % 100) as usize;
+        whole /= 100;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&DIGITS2[d * 2..d * 2 + 2]);
     }
-    Itoa { buf, start: i }
+    if whole >= 10 {
+        let d = whole as usize;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&DIGITS2[d * 2..d * 2 + 2]);
+    } else {
+        i -= 1;
+        buf[i] = b'0' + whole as u8;
+    }
+    buf[20] = b'.';
+    let frac = (ns % 1_000_000) as usize;
+    let (hi, mid, lo) = (frac / 10_000, frac / 100 % 100, frac % 100);
+    buf[21..23].copy_from_slice(&DIGITS2[hi * 2..hi * 2 + 2]);
+    buf[23..25].copy_from_slice(&DIGITS2[mid * 2..mid * 2 + 2]);
+    buf[25..27].copy_from_slice(&DIGITS2[lo * 2..lo * 2 + 2]);
+    let mut end = 27;
+    while end > 22 && buf[end - 1] == b'0' {
+        end -= 1;
+    }
+    out.put(&buf[i..end]);
 }
 
-fn hex_id(id: u64, out: &mut Vec<u8>) {
-    let mut buf = [0u8; 18];
-    buf[0] = b'"';
-    buf[17] = b'"';
-    for i in 0..16 {
-        buf[1 + i] = HEX[((id >> (60 - 4 * i)) & 0xf) as usize];
+fn hex_id(id: u64, out: &mut Chunk) {
+    let mut buf = [b'"'; 18];
+    let bytes = id.to_be_bytes();
+    let mut i = 0;
+    while i < 8 {
+        let pair = HEX_PAIRS[bytes[i] as usize];
+        buf[1 + 2 * i] = pair[0];
+        buf[2 + 2 * i] = pair[1];
+        i += 1;
     }
-    out.extend_from_slice(&buf);
+    out.put(&buf);
+}
+
+fn needs_no_escape(s: &str) -> bool {
+    s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\')
 }
 
 /// A JSON string literal; fast path for text that needs no escaping.
 fn json_str(s: &str, out: &mut Vec<u8>) {
-    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+    if needs_no_escape(s) {
         out.push(b'"');
         out.extend_from_slice(s.as_bytes());
         out.push(b'"');
@@ -494,6 +557,21 @@ mod tests {
     }
 
     #[test]
+    fn longest_fixed_fields_fit_the_stack_chunk() {
+        let mut s = span();
+        s.start_ns = 0;
+        s.end_ns = u64::MAX;
+        s.cpu_ns = u64::MAX - 1;
+        s.status = Status::Cancelled;
+        s.trace_id = u64::MAX;
+        s.span_id = u64::MAX;
+        s.parent_span_id = u64::MAX;
+        let v = encode(&Entry::Span(s));
+        assert_eq!(v["status"], "cancelled");
+        assert_eq!(v["parent_span_id"], "ffffffffffffffff");
+    }
+
+    #[test]
     fn user_record_gets_timestamp_first_unless_it_has_one() {
         let rec = Entry::User {
             at_ns: crate::clock::now_ns(),
@@ -532,10 +610,13 @@ mod tests {
             (1, "0.000001"),
             (1_500_000, "1.5"),
             (12_345_678_000, "12345.678"),
+            (u64::MAX, "18446744073709.551615"),
         ];
         for (ns, want) in cases {
+            let mut c = Chunk::new();
+            millis(ns, &mut c);
             let mut out = Vec::new();
-            millis(ns, &mut out);
+            c.flush_into(&mut out);
             assert_eq!(String::from_utf8(out).unwrap(), want);
         }
     }
