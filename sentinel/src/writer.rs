@@ -798,21 +798,25 @@ impl AsyncLogger {
     /// The timer runs on the writer's own runtime, so this works on runtimes
     /// built without a time driver.
     pub async fn flush_timeout(&self, timeout: Duration) -> bool {
-        match self.shared().rt.as_ref() {
-            Some(rt) => {
-                let sleep = {
-                    let _enter = rt.enter();
-                    tokio::time::sleep(timeout)
-                };
-                Race {
-                    a: Box::pin(self.flush()),
-                    b: Box::pin(sleep),
-                }
-                .await
-                .unwrap_or(false)
-            }
-            None => false,
+        self.within(timeout, self.flush()).await.unwrap_or(false)
+    }
+
+    /// Runs `fut` until it finishes or `timeout` passes (`None`), timed by the
+    /// writer runtime's timer, which needs nothing from the caller's runtime.
+    async fn within<F: Future>(&self, timeout: Duration, fut: F) -> Option<F::Output> {
+        let Some(rt) = self.shared().rt.as_ref() else {
+            // A logger that never started answers at once.
+            return Some(fut.await);
+        };
+        let sleep = {
+            let _enter = rt.enter();
+            tokio::time::sleep(timeout)
+        };
+        Race {
+            a: Box::pin(fut),
+            b: Box::pin(sleep),
         }
+        .await
     }
 
     /// [`AsyncLogger::flush`] for synchronous code: blocks up to `timeout`.
@@ -867,21 +871,7 @@ impl AsyncLogger {
 
     /// [`AsyncLogger::shutdown`], giving up waiting after `timeout`.
     pub async fn shutdown_timeout(&self, timeout: Duration) -> bool {
-        match self.shared().rt.as_ref() {
-            Some(rt) => {
-                let sleep = {
-                    let _enter = rt.enter();
-                    tokio::time::sleep(timeout)
-                };
-                Race {
-                    a: Box::pin(self.shutdown()),
-                    b: Box::pin(sleep),
-                }
-                .await
-                .unwrap_or(false)
-            }
-            None => self.shutdown().await,
-        }
+        self.within(timeout, self.shutdown()).await.unwrap_or(false)
     }
 
     /// [`AsyncLogger::shutdown`] for synchronous code, waiting up to `timeout`.
