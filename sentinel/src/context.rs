@@ -188,7 +188,7 @@ fn seed() -> u64 {
     use std::collections::hash_map::RandomState;
     use std::hash::{BuildHasher, Hasher};
     let mut h = RandomState::new().build_hasher();
-    h.write_u64(crate::clock::now_ns());
+    h.write_u64(crate::clock::monotonic_ns());
     std::thread::current().id().hash_into(&mut h);
     h.finish() | 1
 }

@@ -70,9 +70,11 @@ pub(crate) struct SpanRecord {
     pub(crate) name: Cow<'static, str>,
     pub(crate) kind: NameKind,
     pub(crate) status: Status,
-    pub(crate) slow: bool,
-    pub(crate) start_ns: u64,
-    pub(crate) end_ns: u64,
+    /// Duration above which the line gets `"slow": true`; `u64::MAX` for none.
+    pub(crate) slow_ns: u64,
+    /// Clock ticks (see `clock::now`), converted by the writer.
+    pub(crate) start: u64,
+    pub(crate) end: u64,
     /// `u64::MAX` when CPU time is switched off.
     pub(crate) cpu_ns: u64,
     pub(crate) trace_id: u64,
@@ -100,7 +102,8 @@ impl<T: Serialize + Send> ErasedRecord for T {
 pub(crate) enum Entry {
     Span(SpanRecord),
     User {
-        at_ns: u64,
+        /// Clock ticks when the record was logged.
+        at: u64,
         record: Box<dyn ErasedRecord>,
     },
 }
@@ -109,17 +112,17 @@ impl std::fmt::Debug for Entry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Entry::Span(s) => s.fmt(f),
-            Entry::User { at_ns, .. } => f.debug_struct("User").field("at_ns", at_ns).finish(),
+            Entry::User { at, .. } => f.debug_struct("User").field("at", at).finish(),
         }
     }
 }
 
 impl Entry {
-    /// The monotonic time the entry was produced, used to order a write batch.
-    pub(crate) fn at_ns(&self) -> u64 {
+    /// The tick reading when the entry was produced, used to order a write batch.
+    pub(crate) fn at(&self) -> u64 {
         match self {
-            Entry::Span(s) => s.end_ns,
-            Entry::User { at_ns, .. } => *at_ns,
+            Entry::Span(s) => s.end,
+            Entry::User { at, .. } => *at,
         }
     }
 }
@@ -200,9 +203,9 @@ impl Encoder {
                 self.encode_span(span, anchor, out);
                 Ok(())
             }
-            Entry::User { at_ns, record } => {
+            Entry::User { at, record } => {
                 let start = out.len();
-                let result = self.encode_user(*at_ns, record.as_ref(), anchor, out);
+                let result = self.encode_user(*at, record.as_ref(), anchor, out);
                 if result.is_err() {
                     out.truncate(start);
                 }
@@ -213,7 +216,7 @@ impl Encoder {
 
     fn encode_user(
         &mut self,
-        at_ns: u64,
+        at: u64,
         record: &dyn ErasedRecord,
         anchor: &Anchor,
         out: &mut Vec<u8>,
@@ -226,7 +229,7 @@ impl Encoder {
         let mut first = true;
         if !map.contains_key("timestamp") {
             out.extend_from_slice(b"\"timestamp\":");
-            out.extend_from_slice(&self.timestamp(anchor.unix_ns(at_ns)));
+            out.extend_from_slice(&self.timestamp(anchor.unix_ns(at)));
             first = false;
         }
         for (k, v) in &map {
@@ -245,7 +248,7 @@ impl Encoder {
     fn encode_span(&mut self, s: &SpanRecord, anchor: &Anchor, out: &mut Vec<u8>) {
         let mut c = Chunk::new();
         c.put(b"{\"timestamp\":");
-        c.put(&self.timestamp(anchor.unix_ns(s.end_ns)));
+        c.put(&self.timestamp(anchor.unix_ns(s.end)));
         c.put(match s.kind {
             NameKind::Function => b",\"function\":",
             NameKind::Label => b",\"label\":",
@@ -253,7 +256,8 @@ impl Encoder {
         c.flush_into(out);
         self.name(&s.name, out);
         c.put(b",\"duration_ms\":");
-        millis(s.end_ns.saturating_sub(s.start_ns), &mut c);
+        let duration = anchor.nanos(s.start, s.end);
+        millis(duration, &mut c);
         if s.cpu_ns != NO_CPU {
             c.put(b",\"cpu_time_ms\":");
             millis(s.cpu_ns, &mut c);
@@ -286,7 +290,7 @@ impl Encoder {
             out.extend_from_slice(b",\"tags\":");
             self.tags(tags, out);
         }
-        if s.slow {
+        if duration > s.slow_ns {
             out.extend_from_slice(b",\"slow\":true}\n");
         } else {
             out.extend_from_slice(b"}\n");
@@ -479,9 +483,9 @@ mod tests {
             name: Cow::Borrowed("fetch[db]"),
             kind: NameKind::Function,
             status: Status::Success,
-            slow: false,
-            start_ns: 1_000,
-            end_ns: 12_346_000,
+            slow_ns: u64::MAX,
+            start: 1_000,
+            end: 12_346_000,
             cpu_ns: 500_000,
             trace_id: 0x9f86_d081_884c_7d65,
             span_id: 0x2c26_b46b_68ff_c68f,
@@ -494,7 +498,7 @@ mod tests {
     fn encode(entry: &Entry) -> serde_json::Value {
         let mut out = Vec::new();
         Encoder::default()
-            .encode(entry, &Anchor::now(), &mut out)
+            .encode(entry, &Anchor::identity(20_000_000), &mut out)
             .unwrap();
         assert_eq!(out.last(), Some(&b'\n'));
         assert_eq!(out.iter().filter(|b| **b == b'\n').count(), 1);
@@ -535,7 +539,7 @@ mod tests {
         let mut s = span();
         s.kind = NameKind::Label;
         s.cpu_ns = NO_CPU;
-        s.slow = true;
+        s.slow_ns = 0;
         s.parent_span_id = 7;
         s.status = Status::Error;
         s.error = Some(Box::new(ErrorInfo {
@@ -559,8 +563,8 @@ mod tests {
     #[test]
     fn longest_fixed_fields_fit_the_stack_chunk() {
         let mut s = span();
-        s.start_ns = 0;
-        s.end_ns = u64::MAX;
+        s.start = 0;
+        s.end = u64::MAX;
         s.cpu_ns = u64::MAX - 1;
         s.status = Status::Cancelled;
         s.trace_id = u64::MAX;
@@ -574,7 +578,7 @@ mod tests {
     #[test]
     fn user_record_gets_timestamp_first_unless_it_has_one() {
         let rec = Entry::User {
-            at_ns: crate::clock::now_ns(),
+            at: crate::clock::now(),
             record: Box::new(serde_json::json!({"event": "x", "value": 42})),
         };
         let v = encode(&rec);
@@ -582,7 +586,7 @@ mod tests {
         assert_eq!(keys, ["timestamp", "event", "value"]);
 
         let rec = Entry::User {
-            at_ns: 0,
+            at: 0,
             record: Box::new(
                 serde_json::json!({"event": "x", "timestamp": "2020-01-01T00:00:00+00:00"}),
             ),
@@ -595,7 +599,7 @@ mod tests {
     fn non_object_user_record_is_an_error_and_writes_nothing() {
         let mut out = b"keep".to_vec();
         let rec = Entry::User {
-            at_ns: 0,
+            at: 0,
             record: Box::new(5),
         };
         let err = Encoder::default().encode(&rec, &Anchor::now(), &mut out);

@@ -17,7 +17,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
-use crate::clock::{now_ns, thread_cpu_ns};
+use crate::clock::{now, thread_cpu_ns};
 use crate::context::{
     SpanContext, SpanId, TraceId, current_span, current_tags, replace_span, restore_span,
 };
@@ -67,7 +67,8 @@ struct Core {
     slow_ns: u64,
     ctx: SpanContext,
     parent: u64,
-    start_ns: u64,
+    /// Clock ticks at the start (see `clock::now`).
+    start: u64,
     /// CPU time so far (async) or the reading at start (sync); `NO_CPU` when off.
     cpu: u64,
 }
@@ -103,24 +104,23 @@ impl Core {
             slow_ns,
             ctx,
             parent,
-            start_ns: 0,
+            start: 0,
             cpu: NO_CPU,
         };
         if sampled {
-            core.start_ns = now_ns();
+            core.start = now();
         }
         core
     }
 
-    fn record(&self, end_ns: u64, cpu_ns: u64, status: Status, error: Option<ErrorInfo>) -> Entry {
-        let duration = end_ns.saturating_sub(self.start_ns);
+    fn record(&self, end: u64, cpu_ns: u64, status: Status, error: Option<ErrorInfo>) -> Entry {
         Entry::Span(SpanRecord {
             name: self.name.clone(),
             kind: self.kind,
             status,
-            slow: self.slow_ns != u64::MAX && duration > self.slow_ns,
-            start_ns: self.start_ns,
-            end_ns,
+            slow_ns: self.slow_ns,
+            start: self.start,
+            end,
             cpu_ns,
             trace_id: self.ctx.trace_id.0,
             span_id: self.ctx.span_id.0,
@@ -207,13 +207,13 @@ impl SyncSpan {
         self.done = true;
         let core = &self.core;
         if core.ctx.sampled {
-            let end_ns = now_ns();
+            let end = now();
             let cpu = if core.cpu == NO_CPU {
                 NO_CPU
             } else {
                 thread_cpu_ns().saturating_sub(core.cpu)
             };
-            let entry = core.record(end_ns, cpu, status, error);
+            let entry = core.record(end, cpu, status, error);
             core.target.with(|local| {
                 let _ = local.push(entry, Wait::Block);
             });
@@ -358,7 +358,7 @@ impl<F: Future> Instrumented<F> {
 
     fn emit(
         &mut self,
-        end_ns: u64,
+        end: u64,
         status: Status,
         error: Option<ErrorInfo>,
         wait: bool,
@@ -367,7 +367,7 @@ impl<F: Future> Instrumented<F> {
         if !core.ctx.sampled {
             return None;
         }
-        let entry = core.record(end_ns, core.cpu, status, error);
+        let entry = core.record(end, core.cpu, status, error);
         let rejected = core.target.with(|local| local.push(entry, Wait::Never));
         match rejected {
             Err(entry) if wait => Some(entry),
@@ -436,7 +436,7 @@ impl<F: Future> Future for Instrumented<F> {
         match polled {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(out)) => {
-                let end = now_ns();
+                let end = now();
                 let error = (this.classify)(&out);
                 let status = if error.is_some() {
                     Status::Error
@@ -460,7 +460,7 @@ impl<F: Future> Future for Instrumented<F> {
             }
             Err(payload) => {
                 this.state = State::Done;
-                this.emit(now_ns(), Status::Error, Some(panic_info(&*payload)), false);
+                this.emit(now(), Status::Error, Some(panic_info(&*payload)), false);
                 resume_unwind(payload)
             }
         }
@@ -472,7 +472,7 @@ impl<F: Future> Drop for Instrumented<F> {
         match &mut self.state {
             State::Running => {
                 self.state = State::Done;
-                self.emit(now_ns(), Status::Cancelled, None, false);
+                self.emit(now(), Status::Cancelled, None, false);
             }
             State::Finishing { entry, .. } => {
                 if entry.take().is_some()

@@ -160,7 +160,7 @@ impl Worker {
         if !self.entries.is_empty() && !self.failed {
             // Per-thread order is already right; this also orders entries
             // that ended on different threads (a child before its parent).
-            self.entries.sort_by_key(Entry::at_ns);
+            self.entries.sort_by_key(Entry::at);
             let anchor = Anchor::now();
             let mut lines = 0u64;
             let entries = std::mem::take(&mut self.entries);

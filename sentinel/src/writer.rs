@@ -68,7 +68,7 @@ use serde::Serialize;
 use tokio::runtime::{Handle, RuntimeFlavor};
 use tokio::sync::{Notify, mpsc, oneshot};
 
-use crate::clock::now_ns;
+use crate::clock::{monotonic_ns, now};
 use crate::config::SentinelConfig;
 use crate::error::{Error, Result};
 use crate::record::Entry;
@@ -270,7 +270,7 @@ impl Shared {
 
     /// A `tracing` warning about drops, at most once per second per logger.
     pub(crate) fn warn_dropped(&self, reason: &'static str) {
-        let now = now_ns();
+        let now = monotonic_ns();
         let next = self.next_warn_ns.load(Ordering::Relaxed);
         if now < next
             || self
@@ -632,6 +632,7 @@ impl AsyncLogger {
         config: &SentinelConfig,
         path: Option<PathBuf>,
     ) -> Result<Self> {
+        crate::clock::init();
         let batch = config.max_queue_size.clamp(1, MAX_BATCH);
         let capacity = config.max_queue_size.div_ceil(batch);
         let (tx, rx) = mpsc::channel(capacity);
@@ -734,7 +735,7 @@ impl AsyncLogger {
     /// Returns whether the record was accepted.
     pub fn log<T: Serialize + Send + 'static>(&self, record: T) -> bool {
         let entry = Entry::User {
-            at_ns: now_ns(),
+            at: now(),
             record: Box::new(record),
         };
         with_local(self.shared(), |local| local.push(entry, Wait::Block)).unwrap_or(false)
@@ -748,7 +749,7 @@ impl AsyncLogger {
     /// Dropping the future while it waits drops the record (it is counted).
     pub async fn log_async<T: Serialize + Send + 'static>(&self, record: T) -> bool {
         let entry = Entry::User {
-            at_ns: now_ns(),
+            at: now(),
             record: Box::new(record),
         };
         let shared = Arc::clone(self.shared());
