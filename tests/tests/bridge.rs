@@ -58,9 +58,8 @@ async fn log_events_carry_the_trace_and_span_ids_of_their_sentinel_span() {
     async {
         tracing::info!(target: "my_app", "inside tracing span");
         traced_work(&logger);
-        let spawned = tokio::spawn(
-            traced_async(logger.clone()).instrument(tracing::info_span!("spawned")),
-        );
+        let spawned =
+            tokio::spawn(traced_async(logger.clone()).instrument(tracing::info_span!("spawned")));
         spawned.await.unwrap();
     }
     .instrument(handler)
