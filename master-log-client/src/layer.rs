@@ -16,7 +16,8 @@
 //! tracing::subscriber::with_default(subscriber, || {
 //!     tracing::warn!(frame_id = 42, "Captured frame late");
 //! });
-//! assert_eq!(client.stats().enqueued, 1);
+//! // Queued for the worker, which runs once this task yields.
+//! assert_eq!(client.stats().queued, 1);
 //! # Ok(()) }
 //! ```
 //!
