@@ -443,6 +443,7 @@ fn drop_warning_is_a_structured_event_with_target_sentinel() {
             .map(|(_, v)| v.as_str())
     };
     assert_eq!(field("reason"), Some("closed"));
+    assert_eq!(field("count"), Some("1"));
     assert_eq!(field("dropped"), Some("1"));
     assert_eq!(field("dropped_closed"), Some("1"));
     assert_eq!(t.logger.stats().dropped_closed, 1);
