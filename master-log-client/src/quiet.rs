@@ -12,7 +12,7 @@ thread_local! {
 
 /// Whether this thread is polling the client's own work right now.
 #[cfg_attr(
-    not(feature = "tracing"),
+    all(not(feature = "tracing"), not(test)),
     expect(dead_code, reason = "read by the tracing layer")
 )]
 pub(crate) fn is_quiet() -> bool {
