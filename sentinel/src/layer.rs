@@ -93,7 +93,8 @@ use crate::writer::{AsyncLogger, DropReason, Wait};
 /// Writes every closed `tracing` span as a sentinel record; see the
 /// [module documentation](self).
 ///
-/// Compose it with other layers and filters as usual:
+/// Install one per subscriber: a second one on the same subscriber records
+/// nothing. Compose it with other layers and filters as usual:
 ///
 /// ```
 /// use tracing_subscriber::layer::SubscriberExt;
@@ -232,7 +233,12 @@ where
                 fields: &mut data.fields,
             });
         }
-        span.extensions_mut().insert(data);
+        let mut ext = span.extensions_mut();
+        // A second `SentinelLayer` on the same subscriber stays passive rather than panic
+        // on the duplicate extension.
+        if ext.get_mut::<SpanData>().is_none() {
+            ext.insert(data);
+        }
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
@@ -279,10 +285,18 @@ where
             return;
         };
         let prev = replace_span(Some(sctx));
-        let cpu0 = if measure { thread_cpu_ns() } else { NO_CPU };
+        let raw = id.into_u64();
         let _ = ENTERED.try_with(|stack| {
-            stack.borrow_mut().push(Entered {
-                id: id.into_u64(),
+            let mut stack = stack.borrow_mut();
+            // Re-entering a span already entered on this thread: the outer entry
+            // measures the whole stretch, so this one must not count it again.
+            let cpu0 = if measure && !stack.iter().any(|e| e.id == raw) {
+                thread_cpu_ns()
+            } else {
+                NO_CPU
+            };
+            stack.push(Entered {
+                id: raw,
                 prev,
                 cpu0,
             });

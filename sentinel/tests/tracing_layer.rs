@@ -318,6 +318,28 @@ fn cpu_time_counts_work_done_while_entered() {
 }
 
 #[test]
+fn re_entered_span_counts_its_cpu_time_once() {
+    let t = TempLog::new();
+    tracing::subscriber::with_default(subscriber(&t.logger), || {
+        let span = tracing::info_span!("nested");
+        span.in_scope(|| {
+            span.in_scope(|| {
+                let mut x = 0u64;
+                for i in 0..20_000_000u64 {
+                    x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
+                }
+            });
+        });
+    });
+    let r = t.records();
+    let cpu = r[0]["cpu_time_ms"].as_f64().unwrap();
+    let duration = r[0]["duration_ms"].as_f64().unwrap();
+    assert!(cpu >= 5.0, "{:?}", r[0]);
+    // Counted twice, the work would take more CPU than wall time.
+    assert!(cpu <= duration + 1.0, "{:?}", r[0]);
+}
+
+#[test]
 fn per_layer_level_filter_skips_spans_and_children_attach_to_enabled_ancestor() {
     let t = TempLog::new();
 
@@ -376,6 +398,20 @@ fn sampled_out_root_writes_nothing_but_still_propagates() {
     assert!(outer_trace.is_some());
     assert_eq!(outer_trace, inner_trace);
     assert_eq!(t.records(), Vec::<Value>::new());
+}
+
+#[test]
+fn second_layer_on_one_subscriber_stays_passive_instead_of_panicking() {
+    let first = TempLog::new();
+    let second = TempLog::new();
+    let subscriber = tracing_subscriber::registry()
+        .with(SentinelLayer::with_logger(&first.logger))
+        .with(SentinelLayer::with_logger(&second.logger));
+    tracing::subscriber::with_default(subscriber, || {
+        let _a = tracing::info_span!("once").entered();
+    });
+    assert_eq!(first.records().len(), 1);
+    assert_eq!(second.records().len(), 0);
 }
 
 #[test]
