@@ -102,6 +102,7 @@ use crate::writer::{AsyncLogger, DropReason, Wait};
 ///
 /// let layer = sentinel::layer::SentinelLayer::new()
 ///     .sample(0.5)
+///     .slow_ms(250.0)
 ///     .with_filter(tracing_subscriber::filter::LevelFilter::INFO);
 /// let _subscriber = tracing_subscriber::registry().with(layer);
 /// ```
@@ -109,6 +110,7 @@ use crate::writer::{AsyncLogger, DropReason, Wait};
 pub struct SentinelLayer {
     target: Target,
     sample: f64,
+    slow_ns: u64,
 }
 
 impl Default for SentinelLayer {
@@ -125,6 +127,7 @@ impl SentinelLayer {
         SentinelLayer {
             target: Target::Default,
             sample: 1.0,
+            slow_ns: u64::MAX,
         }
     }
 
@@ -133,6 +136,7 @@ impl SentinelLayer {
         SentinelLayer {
             target: Target::of(Some(logger)),
             sample: 1.0,
+            slow_ns: u64::MAX,
         }
     }
 
@@ -142,6 +146,18 @@ impl SentinelLayer {
     #[must_use]
     pub fn sample(mut self, p: f64) -> Self {
         self.sample = p;
+        self
+    }
+
+    /// Adds `"slow": true` to spans that take longer than `ms` from creation
+    /// to close. Defaults to never, like `#[trace]` without `slow_ms`.
+    #[must_use]
+    pub fn slow_ms(mut self, ms: f64) -> Self {
+        self.slow_ns = if ms.is_finite() && ms >= 0.0 {
+            (ms * 1e6) as u64
+        } else {
+            u64::MAX
+        };
         self
     }
 }
@@ -366,7 +382,7 @@ where
             name,
             kind: NameKind::Function,
             status,
-            slow: false,
+            slow: self.slow_ns != u64::MAX && end_ns.saturating_sub(data.start_ns) > self.slow_ns,
             start_ns: data.start_ns,
             end_ns,
             cpu_ns: data.cpu_ns,

@@ -414,6 +414,21 @@ fn second_layer_on_one_subscriber_stays_passive_instead_of_panicking() {
     assert_eq!(second.records().len(), 0);
 }
 
+#[tokio::test(flavor = "current_thread")]
+async fn spans_longer_than_slow_ms_are_marked_slow() {
+    let t = TempLog::new();
+    let layer = SentinelLayer::with_logger(&t.logger).slow_ms(50.0);
+    let _guard = tracing::subscriber::set_default(tracing_subscriber::registry().with(layer));
+    tokio::time::sleep(Duration::from_millis(80))
+        .instrument(tracing::info_span!("slow_one"))
+        .await;
+    tracing::info_span!("fast_one").in_scope(|| {});
+    drop(_guard);
+    let r = t.records();
+    assert_eq!(by_name(&r, "slow_one")["slow"], true);
+    assert!(by_name(&r, "fast_one").get("slow").is_none());
+}
+
 #[test]
 fn trace_ids_name_the_current_span_in_hex() {
     let t = TempLog::new();
