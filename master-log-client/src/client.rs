@@ -218,7 +218,7 @@ impl Client {
             Mode::Direct { http } => {
                 let mut body = Vec::with_capacity(512);
                 event.encode_into(&mut body);
-                return http.send_one(body).await;
+                return crate::quiet::Quiet::new(http.send_one(body)).await;
             }
             Mode::Queue { tx, .. } => tx,
         };
@@ -702,13 +702,15 @@ impl Client {
             backoff_base: BACKOFF_BASE,
             backoff_cap: BACKOFF_CAP,
         };
-        handle.spawn(worker::run(
+        // Quiet: whatever the worker (or reqwest under it) logs is never fed back in by the
+        // tracing layer.
+        handle.spawn(crate::quiet::Quiet::new(worker::run(
             rx,
             send,
             settings,
             Arc::clone(&shared),
             done_tx,
-        ));
+        )));
         Client::assemble(config, Mode::Queue { tx, worker_done }, Some(shared))
     }
 }

@@ -46,6 +46,8 @@
 //! - [`client`]: [`Client`], [`ClientBuilder`], and the delivery, backpressure and shutdown
 //!   semantics.
 //! - [`config`]: environment variable names and `DEFAULT_*` values.
+//! - `layer` (feature `tracing`, on by default): `MasterLogLayer`, which forwards `tracing`
+//!   events to Master Log.
 //! - [`event!`] and [`mlog!`]: print-like events; [`Event`] and [`Severity`].
 //! - Module-level functions ([`configure`], [`log`], [`info`], ..., [`flush`], [`shutdown`])
 //!   use a default client built from the environment on first use.
@@ -67,7 +69,10 @@ mod error;
 mod event;
 mod global;
 mod http;
+#[cfg(feature = "tracing")]
+pub mod layer;
 mod macros;
+mod quiet;
 mod stats;
 mod worker;
 

@@ -55,6 +55,8 @@
 //! - [`context`]: trace and span ids, the current span, and carrying context
 //!   into spawned tasks and threads.
 //! - [`tags`]: scoped key/value pairs added to every record in scope.
+//! - `layer` (feature `tracing`, on by default): `SentinelLayer`, which
+//!   writes `tracing` spans as sentinel records in the same trace tree.
 //! - [`record`]: the line format.
 //! - [`tail`] and [`stats`]: the logic of the `sentinel` command-line tool.
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
@@ -65,6 +67,8 @@ mod config;
 pub mod context;
 mod error;
 mod global;
+#[cfg(feature = "tracing")]
+pub mod layer;
 pub mod record;
 mod sampling;
 mod span;

@@ -34,7 +34,7 @@ pub(crate) enum Target {
 }
 
 impl Target {
-    fn of(logger: Option<&AsyncLogger>) -> Self {
+    pub(crate) fn of(logger: Option<&AsyncLogger>) -> Self {
         match logger {
             Some(l) => Target::Logger(Arc::clone(l.shared())),
             None => Target::Default,
@@ -42,7 +42,7 @@ impl Target {
     }
 
     #[inline]
-    fn with<R>(&self, f: impl FnOnce(&Local) -> R) -> R {
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&Local) -> R) -> R {
         match self {
             Target::Default => crate::global::with_default(f),
             Target::Logger(shared) => with_local(shared, f),
@@ -50,7 +50,7 @@ impl Target {
     }
 
     #[inline]
-    fn cpu_time(&self) -> bool {
+    pub(crate) fn cpu_time(&self) -> bool {
         match self {
             Target::Default => crate::global::with_default(|l| l.shared.cpu_time),
             Target::Logger(shared) => shared.cpu_time,

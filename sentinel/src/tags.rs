@@ -47,7 +47,7 @@ impl TagSet {
         self.entries.is_empty()
     }
 
-    fn merged(outer: Option<&TagSet>, inner: &[(Cow<'static, str>, Value)]) -> TagSet {
+    pub(crate) fn merged(outer: Option<&TagSet>, inner: &[(Cow<'static, str>, Value)]) -> TagSet {
         let mut entries = outer.map(|o| o.entries.clone()).unwrap_or_default();
         for (k, v) in inner {
             match entries.iter_mut().find(|(ek, _)| ek == k) {

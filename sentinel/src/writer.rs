@@ -26,7 +26,8 @@
 //!
 //! Every dropped record is counted by reason ([`AsyncLogger::stats`]) and
 //! reported through a `tracing` warning (target `sentinel`, at most once per
-//! second).
+//! second) with the fields `reason`, `count` (drops since the previous
+//! warning), `dropped` (the total) and one total per reason.
 //!
 //! # Writes
 //!
@@ -208,6 +209,8 @@ pub(crate) struct Shared {
     /// Drops folded in from stagings that were retired.
     pub(crate) retired: Mutex<DropCounts>,
     next_warn_ns: AtomicU64,
+    /// Total drops when the last warning went out, so each warning says how many are new.
+    warned_dropped: AtomicU64,
     pub(crate) rt: Option<Handle>,
     /// Told when the last `Shared` reference goes, so the writer thread can
     /// drop its runtime.
@@ -286,9 +289,11 @@ impl Shared {
             return;
         }
         let stats = self.stats();
+        let previous = self.warned_dropped.swap(stats.dropped(), Ordering::Relaxed);
         tracing::warn!(
             target: "sentinel",
             reason,
+            count = stats.dropped().saturating_sub(previous),
             dropped = stats.dropped(),
             dropped_queue_full = stats.dropped_queue_full,
             dropped_closed = stats.dropped_closed,
@@ -660,6 +665,7 @@ impl AsyncLogger {
             unserializable: AtomicU64::new(0),
             retired: Mutex::new(DropCounts::default()),
             next_warn_ns: AtomicU64::new(0),
+            warned_dropped: AtomicU64::new(0),
             rt: Some(rt.handle().clone()),
             released: Arc::clone(&released),
         });
@@ -710,6 +716,7 @@ impl AsyncLogger {
             unserializable: AtomicU64::new(0),
             retired: Mutex::new(DropCounts::default()),
             next_warn_ns: AtomicU64::new(0),
+            warned_dropped: AtomicU64::new(0),
             rt: None,
             released: Arc::new(Notify::new()),
         });

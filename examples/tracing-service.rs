@@ -1,0 +1,179 @@
+//! A small service instrumented with `tracing` only, wired to three layers at once: the
+//! console (`fmt`), sentinel's JSONL spans, and Master Log for events. `#[instrument]`
+//! handlers call a `#[sentinel::trace]` helper, and all of it lands in one trace tree; every
+//! Master Log event carries the trace and span ids of the span it was emitted in.
+//!
+//! Runs with no setup: spans go to a JSONL file in the temp directory, and when
+//! `MASTER_LOG_ENDPOINT` is unset the example starts a loopback Master Log receiver of its own
+//! and says so. Against a real server, set `MASTER_LOG_ENDPOINT` and `MASTER_LOG_API_KEY`.
+//! `RUST_LOG` filters the console and Master Log (default `info`).
+//!
+//! ```sh
+//! cargo run -p examples --example tracing-service
+//! ```
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use master_log_client::Client;
+use master_log_client::layer::MasterLogLayer;
+use sentinel::layer::SentinelLayer;
+use sentinel::{AsyncLogger, SentinelConfig};
+use tracing::Instrument;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
+
+#[derive(Debug)]
+struct OutOfStock(u32);
+
+impl std::fmt::Display for OutOfStock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "item {} is out of stock", self.0)
+    }
+}
+
+impl std::error::Error for OutOfStock {}
+
+/// A request handler, instrumented the usual `tracing` way.
+#[tracing::instrument(err, fields(label = "api"))]
+async fn handle_order(order: u32) -> Result<u32, OutOfStock> {
+    let price = price(order);
+    tokio::time::sleep(Duration::from_millis(20)).await; // idle: not in cpu_time_ms
+    if order % 4 == 3 {
+        return Err(OutOfStock(order));
+    }
+    tracing::info!(order, price, "order accepted");
+    Ok(price)
+}
+
+/// A helper traced with sentinel's attribute: a child of the `handle_order` span.
+#[sentinel::trace]
+fn price(order: u32) -> u32 {
+    if order > 5 {
+        tracing::warn!(order, "large order, checking stock twice");
+    }
+    order * 12
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let spans = std::env::temp_dir().join("sentinel-tracing-service.jsonl");
+    let _ = std::fs::remove_file(&spans);
+    sentinel::set_default_logger(AsyncLogger::new(SentinelConfig::new(&spans))?);
+
+    let mut builder = Client::builder().flush_interval(Duration::from_millis(200));
+    let receiver = match std::env::var("MASTER_LOG_ENDPOINT") {
+        Ok(endpoint) if !endpoint.trim().is_empty() => None,
+        _ => {
+            let receiver = Receiver::start().await?;
+            println!(
+                "MASTER_LOG_ENDPOINT is unset: started a loopback receiver at http://{}",
+                receiver.addr
+            );
+            builder = builder
+                .endpoint(format!("http://{}", receiver.addr))
+                .api_key("example-key");
+            Some(receiver)
+        }
+    };
+    let client = builder.build()?;
+
+    // The setup this example is about.
+    let filter = || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::registry()
+        .with(tracing_subscriber::fmt::layer().with_filter(filter()))
+        .with(SentinelLayer::new())
+        .with(
+            MasterLogLayer::new(client.clone())
+                .trace_ids(sentinel::layer::trace_ids)
+                .with_filter(filter()),
+        )
+        .init();
+
+    let mut tasks = Vec::new();
+    for order in 1..=8 {
+        let span = tracing::info_span!("request", order);
+        tasks.push(tokio::spawn(handle_order(order).instrument(span)));
+    }
+    for task in tasks {
+        let _ = task.await?;
+    }
+
+    let report = client.shutdown(Duration::from_secs(5)).await?;
+    sentinel::default_logger()
+        .shutdown_timeout(Duration::from_secs(5))
+        .await;
+    let text = std::fs::read_to_string(&spans)?;
+    println!(
+        "sentinel wrote {} span records to {}",
+        text.lines().count(),
+        spans.display()
+    );
+    if let Some(line) = text.lines().find(|l| l.contains("\"status\":\"error\"")) {
+        println!("  a failed span: {line}");
+    }
+    println!("Master Log accepted {} events", report.accepted);
+    if let Some(receiver) = receiver {
+        println!(
+            "  the loopback receiver got {} events in {} requests",
+            receiver.events.load(Ordering::SeqCst),
+            receiver.requests.load(Ordering::SeqCst)
+        );
+    }
+    Ok(())
+}
+
+/// A minimal Master Log stand-in: counts events and answers `{"accepted": n}`.
+struct Receiver {
+    addr: SocketAddr,
+    events: Arc<AtomicU64>,
+    requests: Arc<AtomicU64>,
+}
+
+impl Receiver {
+    async fn start() -> std::io::Result<Receiver> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let events = Arc::new(AtomicU64::new(0));
+        let requests = Arc::new(AtomicU64::new(0));
+        let (ev, rq) = (Arc::clone(&events), Arc::clone(&requests));
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let (ev, rq) = (Arc::clone(&ev), Arc::clone(&rq));
+                let service = service_fn(move |req: Request<hyper::body::Incoming>| {
+                    let (ev, rq) = (Arc::clone(&ev), Arc::clone(&rq));
+                    async move {
+                        let body = req.into_body().collect().await?.to_bytes();
+                        let n = serde_json::from_slice::<serde_json::Value>(&body)
+                            .ok()
+                            .and_then(|v| v["logs"].as_array().map(Vec::len))
+                            .unwrap_or(1) as u64;
+                        ev.fetch_add(n, Ordering::SeqCst);
+                        rq.fetch_add(1, Ordering::SeqCst);
+                        let answer = serde_json::json!({ "accepted": n }).to_string();
+                        Ok::<_, hyper::Error>(Response::new(Full::new(Bytes::from(answer))))
+                    }
+                });
+                tokio::spawn(async move {
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Ok(Receiver {
+            addr,
+            events,
+            requests,
+        })
+    }
+}
