@@ -1,0 +1,151 @@
+//! Batching rules: a batch is cut when it holds `batch_size` events or when its oldest event
+//! is `flush_interval` old, and whatever is pending is cut on flush and shutdown.
+//!
+//! Events are encoded once, straight into the request body `{"logs":[...]}`, so sending a
+//! batch (and retrying it) copies nothing.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::time::Instant;
+
+use crate::event::Event;
+
+const PREFIX: &[u8] = b"{\"logs\":[";
+const SUFFIX: &[u8] = b"]}";
+
+/// An encoded batch request body and the number of events in it. Cloning is cheap.
+#[derive(Debug, Clone)]
+pub(crate) struct Batch {
+    pub(crate) body: Bytes,
+    pub(crate) len: usize,
+}
+
+/// Accumulates encoded events until a batch is due.
+#[derive(Debug)]
+pub(crate) struct Batcher {
+    buf: Vec<u8>,
+    len: usize,
+    batch_size: usize,
+    flush_interval: Duration,
+    oldest: Option<Instant>,
+    size_hint: usize,
+}
+
+impl Batcher {
+    pub(crate) fn new(batch_size: usize, flush_interval: Duration) -> Self {
+        Batcher {
+            buf: Vec::new(),
+            len: 0,
+            batch_size,
+            flush_interval,
+            oldest: None,
+            size_hint: 0,
+        }
+    }
+
+    /// Adds one event; returns `true` when the batch is now full.
+    pub(crate) fn push(&mut self, event: &Event) -> bool {
+        if self.len == 0 {
+            self.buf.reserve(self.size_hint.max(PREFIX.len() + 512));
+            self.buf.extend_from_slice(PREFIX);
+            self.oldest = Some(Instant::now());
+        } else {
+            self.buf.push(b',');
+        }
+        event.encode_into(&mut self.buf);
+        self.len += 1;
+        self.is_full()
+    }
+
+    /// Events that still fit in the current batch.
+    pub(crate) fn room(&self) -> usize {
+        self.batch_size.saturating_sub(self.len)
+    }
+
+    /// Number of events in the partial batch.
+    pub(crate) fn pending(&self) -> usize {
+        self.len
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub(crate) fn is_full(&self) -> bool {
+        self.len >= self.batch_size
+    }
+
+    /// When the pending events must be sent even though the batch is not full.
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        self.oldest.map(|t| t + self.flush_interval)
+    }
+
+    /// Cuts the pending events into a batch, if there are any.
+    pub(crate) fn take(&mut self) -> Option<Batch> {
+        if self.len == 0 {
+            return None;
+        }
+        self.buf.extend_from_slice(SUFFIX);
+        // Remember the size so the next batch allocates once.
+        self.size_hint = self.buf.len();
+        let body = Bytes::from(std::mem::take(&mut self.buf));
+        let len = std::mem::take(&mut self.len);
+        self.oldest = None;
+        Some(Batch { body, len })
+    }
+}
+
+/// Encodes `events` as one batch request body; used by benchmarks and tests.
+#[doc(hidden)]
+pub fn encode_batch<'a>(events: impl IntoIterator<Item = &'a Event>) -> Vec<u8> {
+    let mut b = Batcher::new(usize::MAX, Duration::MAX);
+    for e in events {
+        b.push(e);
+    }
+    b.take()
+        .map(|batch| batch.body.to_vec())
+        .unwrap_or_else(|| [PREFIX, SUFFIX].concat())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    use super::*;
+
+    #[test]
+    fn batch_is_full_at_batch_size() {
+        let mut b = Batcher::new(2, Duration::from_secs(1));
+        assert!(!b.push(&Event::info("a")));
+        assert!(b.push(&Event::info("b")));
+        let batch = b.take().unwrap();
+        assert_eq!(batch.len, 2);
+        assert!(b.is_empty() && b.take().is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn deadline_follows_the_oldest_event() {
+        let mut b = Batcher::new(10, Duration::from_secs(1));
+        assert_eq!(b.deadline(), None);
+        let t0 = Instant::now();
+        b.push(&Event::info("a"));
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        b.push(&Event::info("b"));
+        assert_eq!(b.deadline(), Some(t0 + Duration::from_secs(1)));
+        b.take();
+        assert_eq!(b.deadline(), None);
+    }
+
+    #[test]
+    fn body_is_a_logs_array_in_order() {
+        let body = encode_batch(&[Event::info("one"), Event::warn("two")]);
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        let logs = v["logs"].as_array().unwrap();
+        assert_eq!(logs.len(), 2);
+        assert_eq!(logs[0]["body"], "one");
+        assert_eq!(logs[1]["severity"], "warn");
+        let empty: Value = serde_json::from_slice(&encode_batch(&[])).unwrap();
+        assert_eq!(empty["logs"], serde_json::json!([]));
+    }
+}

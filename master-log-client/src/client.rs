@@ -1,0 +1,997 @@
+//! The [`Client`] handle and its [`ClientBuilder`].
+//!
+//! # Delivery
+//!
+//! In asynchronous mode (the default) [`Client::log`] puts the event on a bounded queue and
+//! returns; a worker task, spawned on the tokio runtime the client was built in, encodes
+//! events into `POST {endpoint}/api/v1/logs/batch` requests with the body `{"logs":[...]}`.
+//! A batch is sent when it holds `batch_size` events (at once), when its oldest event is
+//! `flush_interval` old, on [`Client::flush`] and on [`Client::shutdown`]. Batches are sent
+//! one at a time, in order, at least `min_request_interval` apart.
+//!
+//! Answers with status 5xx, 408 or 429, connection errors and timeouts are retried with
+//! exponential backoff and jitter (or after the server's `Retry-After`), up to `max_retries`
+//! retries within `max_retry_elapsed`. Other statuses (401, 413, 422, ...) are not retried.
+//! A batch given up on is dropped so the ones behind it go through, counted in
+//! [`Stats::failed_batches`], logged as a `tracing` error, and reported by the next
+//! flush or shutdown as [`Error::Undelivered`]. Delivery is at least once: a request that
+//! timed out may have reached the server and is sent again.
+//!
+//! A success answer whose body is not `{"accepted": n}` counts the whole batch as accepted.
+//!
+//! In direct mode (`async_mode(false)`) every [`Client::log`] sends its own
+//! `POST {endpoint}/api/v1/logs` request and returns the server's answer; nothing is retried.
+//!
+//! # Backpressure
+//!
+//! With backpressure on (the default), after each accepted enqueue [`Client::log`] pauses for
+//! the moving average of seconds per accepted log over successful batch sends (weight 0.2,
+//! seeded with `initial_send_seconds_per_log`, each pause capped at `max_enqueue_sleep`), so
+//! a hot loop settles at the rate the server takes logs instead of filling the queue. Pauses
+//! shorter than tokio's 1 ms timer resolution are accumulated per client and paid in whole
+//! milliseconds. [`Client::try_log`] never pauses.
+//!
+//! When the queue is full, `drop_when_full` (the default) refuses the event at once with
+//! [`Error::QueueFull`]; otherwise [`Client::log`] waits up to `queue_timeout` for space.
+//! Either way refused events are counted in [`Stats::dropped_full`].
+//!
+//! # Shutdown
+//!
+//! [`Client::shutdown`] sends everything queued, stops the worker and returns the report;
+//! calling it again returns an empty report. Events logged afterwards fail with
+//! [`Error::Closed`].
+//!
+//! `Drop` cannot wait. When the last handle of a client is dropped without a shutdown, the
+//! worker still sends what is queued and then exits, best effort: this only happens if the
+//! runtime keeps running long enough, so a program that returns from `main` right away loses
+//! those events. Call [`Client::shutdown`] (or [`crate::shutdown`] for the default client)
+//! before exiting.
+
+use std::fmt;
+use std::future::Future;
+use std::io::Write as _;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use tokio::runtime::Handle;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
+
+use crate::backpressure::Pacer;
+use crate::batch::Batch;
+use crate::config::{self, Config, EnvLookup, Overrides};
+use crate::error::{Error, Result};
+use crate::event::Event;
+use crate::http::Http;
+use crate::stats::{Counters, FlushReport, Stats};
+use crate::worker::{self, Attempt, Msg, Shared};
+
+const BACKOFF_BASE: Duration = Duration::from_millis(100);
+const BACKOFF_CAP: Duration = Duration::from_secs(10);
+
+/// What [`Client::log`] did with an event.
+///
+/// In asynchronous mode only `queued` is set: the server's answer comes later, through
+/// [`Client::flush`]. In direct mode the answer's status, first event id and accepted count are
+/// filled in.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Receipt {
+    /// The event was put on the queue (asynchronous mode).
+    pub queued: bool,
+    /// HTTP status of the answer (direct mode).
+    pub status: Option<u16>,
+    /// Id the server gave the event (direct mode), from `{"events":[{"id":...}]}`.
+    pub event_id: Option<String>,
+    /// Events the server reported as accepted (direct mode), from `{"accepted": n}`.
+    pub accepted: Option<u64>,
+}
+
+/// Why [`Client::try_log`] did not take an event; the event is handed back.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TryLogError {
+    /// The queue is full; counted in [`Stats::dropped_full`].
+    #[error("queue is full")]
+    Full(Event),
+    /// The client has been shut down.
+    #[error("client is shut down")]
+    Closed(Event),
+    /// The client is in direct mode, where sending needs `.await`; use [`Client::log`].
+    #[error("direct mode cannot send without waiting")]
+    Direct(Event),
+}
+
+impl TryLogError {
+    /// The event that was not taken.
+    pub fn into_event(self) -> Event {
+        match self {
+            TryLogError::Full(e) | TryLogError::Closed(e) | TryLogError::Direct(e) => e,
+        }
+    }
+}
+
+/// A handle to a Master Log client. Cloning is cheap and shares the queue and worker.
+///
+/// See the [module documentation](crate::client) for delivery, backpressure and shutdown
+/// semantics.
+///
+/// # Examples
+///
+/// ```
+/// use master_log_client::{Client, Event};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> master_log_client::Result<()> {
+/// let client = Client::builder()
+///     .api_key("dev-key")
+///     .endpoint("http://127.0.0.1:9")
+///     .backpressure(false)
+///     .build()?;
+/// client.log(Event::info("Mount tracking enabled").tag("mount")).await?;
+/// assert_eq!(client.stats().dropped_full, 0);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+/// An alias named after the original package's class.
+pub type MasterLogClient = Client;
+
+struct Inner {
+    // Field order matters: `mode` (the queue's sender) drops before `_wake_on_drop` runs, so
+    // the woken worker finds the queue closed.
+    mode: Mode,
+    _wake_on_drop: WakeOnDrop,
+    config: Config,
+    shared: Arc<Shared>,
+    pacer: Pacer,
+    shutdown_started: AtomicBool,
+}
+
+/// Wakes the worker when the last handle goes, so it sends what is queued and exits.
+struct WakeOnDrop(Arc<Shared>);
+
+impl Drop for WakeOnDrop {
+    fn drop(&mut self) {
+        self.0.wake.notify_one();
+    }
+}
+
+enum Mode {
+    Queue {
+        tx: mpsc::Sender<Msg>,
+        worker_done: watch::Receiver<()>,
+    },
+    Direct {
+        http: Http,
+    },
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = &self.inner.config;
+        f.debug_struct("Client")
+            .field("batch_url", &c.urls.batch)
+            .field("async_mode", &c.async_mode)
+            .field("config", c)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+impl Client {
+    /// Starts a builder; unset options fall back to the `MASTER_LOG_*` environment variables,
+    /// then to the defaults in [`config`].
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// Builds a client from the environment alone; same as `Client::builder().build()`.
+    ///
+    /// # Errors
+    ///
+    /// See [`ClientBuilder::build`].
+    pub fn from_env() -> Result<Client> {
+        Self::builder().build()
+    }
+
+    /// Sends an event: in asynchronous mode enqueues it and then applies backpressure; in
+    /// direct mode sends it and returns the server's answer.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::QueueFull`] when the queue is full (at once with `drop_when_full`, else after
+    /// `queue_timeout`), [`Error::Closed`] after shutdown; in direct mode [`Error::Status`]
+    /// or [`Error::Http`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Once the event is queued, cancelling only skips the rest of the backpressure pause. A
+    /// cancelled direct-mode send may or may not have reached the server.
+    pub async fn log(&self, event: Event) -> Result<Receipt> {
+        let inner = &*self.inner;
+        inner.echo(&event);
+        let tx = match &inner.mode {
+            Mode::Direct { http } => {
+                let mut body = Vec::with_capacity(512);
+                event.encode_into(&mut body);
+                return http.send_one(body).await;
+            }
+            Mode::Queue { tx, .. } => tx,
+        };
+        // Try without a timer first: the queue is rarely full.
+        let sent = match tx.try_send(Msg::Event(event)) {
+            Ok(()) => Ok(()),
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(Error::Closed),
+            Err(mpsc::error::TrySendError::Full(_)) if inner.config.drop_when_full => {
+                Err(Error::QueueFull)
+            }
+            Err(mpsc::error::TrySendError::Full(msg)) => tx
+                .send_timeout(msg, inner.config.queue_timeout)
+                .await
+                .map_err(|e| match e {
+                    mpsc::error::SendTimeoutError::Timeout(_) => Error::QueueFull,
+                    mpsc::error::SendTimeoutError::Closed(_) => Error::Closed,
+                }),
+        };
+        if let Err(err) = sent {
+            if matches!(err, Error::QueueFull) {
+                inner.count_drop();
+            }
+            return Err(err);
+        }
+        inner.shared.enqueued(tx);
+        if inner.config.backpressure {
+            inner.pause().await;
+        }
+        Ok(Receipt {
+            queued: true,
+            ..Receipt::default()
+        })
+    }
+
+    /// Enqueues an event without waiting, ever: no backpressure pause, no wait for space.
+    ///
+    /// Meant for synchronous code such as a `tracing` layer. Honours `echo`.
+    ///
+    /// # Errors
+    ///
+    /// Hands the event back in [`TryLogError::Full`] (counted as dropped),
+    /// [`TryLogError::Closed`] or, in direct mode, [`TryLogError::Direct`].
+    pub fn try_log(&self, event: Event) -> Result<(), TryLogError> {
+        let inner = &*self.inner;
+        let tx = match &inner.mode {
+            Mode::Queue { tx, .. } => tx,
+            Mode::Direct { .. } => return Err(TryLogError::Direct(event)),
+        };
+        inner.echo(&event);
+        match tx.try_send(Msg::Event(event)) {
+            Ok(()) => {
+                inner.shared.enqueued(tx);
+                Ok(())
+            }
+            Err(mpsc::error::TrySendError::Full(Msg::Event(e))) => {
+                inner.count_drop();
+                Err(TryLogError::Full(e))
+            }
+            Err(mpsc::error::TrySendError::Closed(Msg::Event(e))) => Err(TryLogError::Closed(e)),
+            // Only events were sent above.
+            Err(_) => Ok(()),
+        }
+    }
+
+    /// Logs `body` at [`Severity::Trace`](crate::Severity::Trace); see [`Client::log`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::log`].
+    pub async fn trace(&self, body: impl Into<String>) -> Result<Receipt> {
+        self.log(Event::trace(body)).await
+    }
+
+    /// Logs `body` at [`Severity::Debug`](crate::Severity::Debug); see [`Client::log`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::log`].
+    pub async fn debug(&self, body: impl Into<String>) -> Result<Receipt> {
+        self.log(Event::debug(body)).await
+    }
+
+    /// Logs `body` at [`Severity::Info`](crate::Severity::Info); see [`Client::log`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::log`].
+    pub async fn info(&self, body: impl Into<String>) -> Result<Receipt> {
+        self.log(Event::info(body)).await
+    }
+
+    /// Logs `body` at [`Severity::Warn`](crate::Severity::Warn); see [`Client::log`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::log`].
+    pub async fn warn(&self, body: impl Into<String>) -> Result<Receipt> {
+        self.log(Event::warn(body)).await
+    }
+
+    /// Logs `body` at [`Severity::Error`](crate::Severity::Error); see [`Client::log`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::log`].
+    pub async fn error(&self, body: impl Into<String>) -> Result<Receipt> {
+        self.log(Event::error(body)).await
+    }
+
+    /// Logs `body` at [`Severity::Fatal`](crate::Severity::Fatal); see [`Client::log`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::log`].
+    pub async fn fatal(&self, body: impl Into<String>) -> Result<Receipt> {
+        self.log(Event::fatal(body)).await
+    }
+
+    /// Waits until every event enqueued before this call has been answered by the server
+    /// (sent, or given up on), and reports on all batches answered since the previous flush.
+    ///
+    /// Pending events are sent at once; no flush interval is waited out. In direct mode
+    /// there is nothing to flush and the report is empty.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Undelivered`] with the report when some batches were given up on;
+    /// [`Error::Timeout`] when `timeout` passed first (the events are still sent later);
+    /// [`Error::Closed`] after shutdown.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a cancelled or timed-out flush loses nothing, and its counts go to the
+    /// next flush's report.
+    pub async fn flush(&self, timeout: Duration) -> Result<FlushReport> {
+        let Mode::Queue { tx, .. } = &self.inner.mode else {
+            return Ok(FlushReport::default());
+        };
+        let deadline = Instant::now() + timeout;
+        let (reply, answer) = oneshot::channel();
+        match tokio::time::timeout_at(deadline, tx.send(Msg::Flush(reply))).await {
+            Err(_) => return Err(Error::Timeout),
+            Ok(Err(_)) => return Err(Error::Closed),
+            Ok(Ok(())) => self.inner.shared.wake.notify_one(),
+        }
+        match tokio::time::timeout_at(deadline, answer).await {
+            Err(_) => Err(Error::Timeout),
+            Ok(Err(_)) => Err(Error::Closed),
+            Ok(Ok(report)) => report.into_result(),
+        }
+    }
+
+    /// Sends everything queued, stops the worker and reports on the batches answered since the
+    /// previous flush. Idempotent: later calls wait for the worker to stop and return an empty
+    /// report.
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::flush`], except that it never returns [`Error::Closed`]. On
+    /// [`Error::Timeout`] the worker keeps sending in the background.
+    pub async fn shutdown(&self, timeout: Duration) -> Result<FlushReport> {
+        let Mode::Queue { tx, worker_done } = &self.inner.mode else {
+            return Ok(FlushReport::default());
+        };
+        let deadline = Instant::now() + timeout;
+        if self.inner.shutdown_started.swap(true, Ordering::AcqRel) {
+            let mut done = worker_done.clone();
+            return match tokio::time::timeout_at(deadline, async {
+                while done.changed().await.is_ok() {}
+            })
+            .await
+            {
+                Ok(()) => Ok(FlushReport::default()),
+                Err(_) => Err(Error::Timeout),
+            };
+        }
+        let (reply, answer) = oneshot::channel();
+        match tokio::time::timeout_at(deadline, tx.send(Msg::Shutdown(reply))).await {
+            Err(_) => return Err(Error::Timeout),
+            Ok(Err(_)) => return Ok(FlushReport::default()),
+            Ok(Ok(())) => self.inner.shared.wake.notify_one(),
+        }
+        tracing::debug!(target: "master_log_client", reason = "shutdown", "stopping worker");
+        match tokio::time::timeout_at(deadline, answer).await {
+            Err(_) => Err(Error::Timeout),
+            Ok(Err(_)) => Ok(FlushReport::default()),
+            Ok(Ok(report)) => report.into_result(),
+        }
+    }
+
+    /// A snapshot of the client's counters.
+    pub fn stats(&self) -> Stats {
+        let queued = match &self.inner.mode {
+            Mode::Queue { tx, .. } => tx.max_capacity() - tx.capacity(),
+            Mode::Direct { .. } => 0,
+        };
+        self.inner
+            .shared
+            .counters
+            .snapshot(queued, self.inner.shared.rate.get())
+    }
+}
+
+impl Inner {
+    fn echo(&self, event: &Event) {
+        if event.echo_override().unwrap_or(self.config.echo) {
+            // Echo is best effort: a closed stdout must not fail the log call.
+            let _ = writeln!(std::io::stdout().lock(), "{}", event.body());
+        }
+    }
+
+    fn count_drop(&self) {
+        Counters::add(&self.shared.counters.dropped_full, 1);
+        tracing::debug!(
+            target: "master_log_client",
+            count = 1u64,
+            reason = "queue full",
+            "event dropped",
+        );
+    }
+
+    async fn pause(&self) {
+        let per_log = self.shared.rate.get().max(0.0);
+        let pause = Duration::try_from_secs_f64(per_log)
+            .unwrap_or(Duration::MAX)
+            .min(self.config.max_enqueue_sleep);
+        if let Some(owed) = self.pacer.charge(pause) {
+            let started = Instant::now();
+            tokio::time::sleep(owed).await;
+            self.pacer.settle(owed, started.elapsed());
+        }
+    }
+}
+
+/// Builds a [`Client`]. Every option not set here falls back to its environment variable,
+/// then to its default; values are validated by [`ClientBuilder::build`].
+#[must_use = "a builder does nothing until `build` is called"]
+#[derive(Default, Clone)]
+pub struct ClientBuilder {
+    overrides: Overrides,
+    env: Option<EnvLookup>,
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("overrides", &self.overrides)
+            .field("custom_environment", &self.env.is_some())
+            .finish()
+    }
+}
+
+macro_rules! setter {
+    ($(#[$doc:meta])* $name:ident: $ty:ty) => {
+        $(#[$doc])*
+        pub fn $name(mut self, value: $ty) -> Self {
+            self.overrides.$name = Some(value);
+            self
+        }
+    };
+}
+
+impl ClientBuilder {
+    /// Sets the API key, sent as `Authorization: Bearer <key>`. Required; falls back to
+    /// `MASTER_LOG_API_KEY`. Never shown in `Debug` output, errors or logs.
+    pub fn api_key(mut self, key: impl Into<String>) -> Self {
+        self.overrides.api_key = Some(key.into());
+        self
+    }
+
+    /// Sets the endpoint: the server root, `/api/v1`, `/api/v1/logs` or `/api/v1/logs/batch`;
+    /// both URLs are derived from any of them. Required; falls back to `MASTER_LOG_ENDPOINT`.
+    pub fn endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.overrides.endpoint = Some(endpoint.into());
+        self
+    }
+
+    setter!(
+        /// Sets the timeout of each HTTP request. Defaults to [`DEFAULT_TIMEOUT`]
+        /// (`MASTER_LOG_TIMEOUT_SECONDS`); must be greater than zero.
+        ///
+        /// [`DEFAULT_TIMEOUT`]: crate::config::DEFAULT_TIMEOUT
+        timeout: Duration
+    );
+    setter!(
+        /// Prints each event's body to stdout when it is logged. Defaults to
+        /// [`DEFAULT_ECHO`] (`MASTER_LOG_ECHO`).
+        ///
+        /// [`DEFAULT_ECHO`]: crate::config::DEFAULT_ECHO
+        echo: bool
+    );
+    setter!(
+        /// Chooses asynchronous mode (queue + worker) or direct mode (one request per
+        /// `log().await`). Defaults to [`DEFAULT_ASYNC_MODE`] (`MASTER_LOG_ASYNC`).
+        ///
+        /// [`DEFAULT_ASYNC_MODE`]: crate::config::DEFAULT_ASYNC_MODE
+        async_mode: bool
+    );
+    setter!(
+        /// Sets the number of events per batch request. Defaults to [`DEFAULT_BATCH_SIZE`]
+        /// (`MASTER_LOG_BATCH_SIZE`); 1 to 100 000.
+        ///
+        /// [`DEFAULT_BATCH_SIZE`]: crate::config::DEFAULT_BATCH_SIZE
+        batch_size: usize
+    );
+    setter!(
+        /// Sets the age of the oldest pending event at which a partial batch is sent.
+        /// Defaults to [`DEFAULT_FLUSH_INTERVAL`] (`MASTER_LOG_FLUSH_INTERVAL_SECONDS`); must
+        /// be greater than zero.
+        ///
+        /// [`DEFAULT_FLUSH_INTERVAL`]: crate::config::DEFAULT_FLUSH_INTERVAL
+        flush_interval: Duration
+    );
+    setter!(
+        /// Sets the queue capacity, in events. Defaults to [`DEFAULT_MAX_QUEUE_SIZE`]
+        /// (`MASTER_LOG_MAX_QUEUE_SIZE`); 1 to 100 000 000.
+        ///
+        /// [`DEFAULT_MAX_QUEUE_SIZE`]: crate::config::DEFAULT_MAX_QUEUE_SIZE
+        max_queue_size: usize
+    );
+    setter!(
+        /// Refuses events at once when the queue is full (`true`) or waits up to
+        /// `queue_timeout` for space (`false`). Defaults to [`DEFAULT_DROP_WHEN_FULL`]
+        /// (`MASTER_LOG_DROP_WHEN_FULL`).
+        ///
+        /// [`DEFAULT_DROP_WHEN_FULL`]: crate::config::DEFAULT_DROP_WHEN_FULL
+        drop_when_full: bool
+    );
+    setter!(
+        /// Sets how long [`Client::log`] waits for queue space when `drop_when_full` is off.
+        /// Defaults to [`DEFAULT_QUEUE_TIMEOUT`] (`MASTER_LOG_QUEUE_TIMEOUT_SECONDS`).
+        ///
+        /// [`DEFAULT_QUEUE_TIMEOUT`]: crate::config::DEFAULT_QUEUE_TIMEOUT
+        queue_timeout: Duration
+    );
+    setter!(
+        /// Turns the enqueue backpressure pause on or off. Defaults to
+        /// [`DEFAULT_BACKPRESSURE`] (`MASTER_LOG_BACKPRESSURE`). Turn it off only when the
+        /// caller has its own rate limit.
+        ///
+        /// [`DEFAULT_BACKPRESSURE`]: crate::config::DEFAULT_BACKPRESSURE
+        backpressure: bool
+    );
+    setter!(
+        /// Seeds the moving average of seconds per log used before the first batch is
+        /// answered. Defaults to [`DEFAULT_INITIAL_SEND_SECONDS_PER_LOG`]
+        /// (`MASTER_LOG_INITIAL_SEND_SECONDS_PER_LOG`); 0 to 60.
+        ///
+        /// [`DEFAULT_INITIAL_SEND_SECONDS_PER_LOG`]: crate::config::DEFAULT_INITIAL_SEND_SECONDS_PER_LOG
+        initial_send_seconds_per_log: f64
+    );
+    setter!(
+        /// Caps one backpressure pause. Defaults to [`DEFAULT_MAX_ENQUEUE_SLEEP`]
+        /// (`MASTER_LOG_MAX_ENQUEUE_SLEEP_SECONDS`).
+        ///
+        /// [`DEFAULT_MAX_ENQUEUE_SLEEP`]: crate::config::DEFAULT_MAX_ENQUEUE_SLEEP
+        max_enqueue_sleep: Duration
+    );
+    setter!(
+        /// Sets the least time between the starts of two requests. Defaults to
+        /// [`DEFAULT_MIN_REQUEST_INTERVAL`] (`MASTER_LOG_MIN_REQUEST_INTERVAL_SECONDS`), no
+        /// limit.
+        ///
+        /// [`DEFAULT_MIN_REQUEST_INTERVAL`]: crate::config::DEFAULT_MIN_REQUEST_INTERVAL
+        min_request_interval: Duration
+    );
+    setter!(
+        /// Sets how many times one batch is retried after its first attempt. Defaults to
+        /// [`DEFAULT_MAX_RETRIES`] (`MASTER_LOG_MAX_RETRIES`); 0 to 1000.
+        ///
+        /// [`DEFAULT_MAX_RETRIES`]: crate::config::DEFAULT_MAX_RETRIES
+        max_retries: u32
+    );
+    setter!(
+        /// Sets how long one batch may be retried, from its first attempt; a retry that would
+        /// start later gives the batch up. Defaults to [`DEFAULT_MAX_RETRY_ELAPSED`]
+        /// (`MASTER_LOG_MAX_RETRY_ELAPSED_SECONDS`).
+        ///
+        /// [`DEFAULT_MAX_RETRY_ELAPSED`]: crate::config::DEFAULT_MAX_RETRY_ELAPSED
+        max_retry_elapsed: Duration
+    );
+
+    /// Replaces the process environment as the source of fallback values. Default: the
+    /// process environment.
+    ///
+    /// Useful to read settings from elsewhere, or to ignore the environment entirely:
+    ///
+    /// ```
+    /// use master_log_client::{Client, Error};
+    ///
+    /// let err = Client::builder().environment(|_| None).build().unwrap_err();
+    /// assert!(matches!(err, Error::MissingConfig { setting: "MASTER_LOG_API_KEY" }));
+    /// ```
+    pub fn environment<F>(mut self, lookup: F) -> Self
+    where
+        F: Fn(&str) -> Option<String> + Send + Sync + 'static,
+    {
+        self.env = Some(Arc::new(lookup));
+        self
+    }
+
+    /// Validates the settings and builds the client; in asynchronous mode, spawns its worker
+    /// on the current tokio runtime.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::MissingConfig`] without an API key or endpoint, [`Error::InvalidConfig`] or
+    /// [`Error::InvalidEndpoint`] for a bad value, [`Error::NoRuntime`] when called outside a
+    /// tokio runtime in asynchronous mode (see [`ClientBuilder::build_with_handle`]),
+    /// [`Error::Build`] if the HTTP client cannot be set up.
+    pub fn build(self) -> Result<Client> {
+        let handle = Handle::try_current().ok();
+        self.build_inner(handle.as_ref())
+    }
+
+    /// Like [`ClientBuilder::build`], but spawns the worker on `handle`, so it may be called
+    /// from outside the runtime.
+    ///
+    /// # Errors
+    ///
+    /// As [`ClientBuilder::build`], except [`Error::NoRuntime`].
+    pub fn build_with_handle(self, handle: &Handle) -> Result<Client> {
+        self.build_inner(Some(handle))
+    }
+
+    fn build_inner(self, handle: Option<&Handle>) -> Result<Client> {
+        let env = self.env.unwrap_or_else(config::process_env);
+        let config = Config::resolve(&self.overrides, &*env)?;
+        let http = Http::new(&config)?;
+        if !config.async_mode {
+            return Ok(Client::assemble(config, Mode::Direct { http }, None));
+        }
+        let handle = handle.ok_or(Error::NoRuntime)?;
+        let http = Arc::new(http);
+        let send = move |batch: Batch| {
+            let http = Arc::clone(&http);
+            async move { http.send_batch(batch).await }
+        };
+        Ok(Client::spawn(config, send, handle))
+    }
+}
+
+impl Client {
+    fn assemble(config: Config, mode: Mode, shared: Option<Arc<Shared>>) -> Client {
+        let shared = shared.unwrap_or_else(|| {
+            Arc::new(Shared::new(
+                config.batch_size,
+                config.initial_send_seconds_per_log,
+            ))
+        });
+        Client {
+            inner: Arc::new(Inner {
+                mode,
+                _wake_on_drop: WakeOnDrop(Arc::clone(&shared)),
+                config,
+                shared,
+                pacer: Pacer::default(),
+                shutdown_started: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// Spawns the worker with `send` as the transport.
+    pub(crate) fn spawn<F, Fut>(config: Config, send: F, handle: &Handle) -> Client
+    where
+        F: FnMut(Batch) -> Fut + Send + 'static,
+        Fut: Future<Output = Attempt> + Send + 'static,
+    {
+        let (tx, rx) = mpsc::channel(config.max_queue_size);
+        let (done_tx, worker_done) = watch::channel(());
+        let shared = Arc::new(Shared::new(
+            config.batch_size,
+            config.initial_send_seconds_per_log,
+        ));
+        let settings = worker::Settings {
+            batch_size: config.batch_size,
+            flush_interval: config.flush_interval,
+            min_request_interval: config.min_request_interval,
+            max_retries: config.max_retries,
+            max_retry_elapsed: config.max_retry_elapsed,
+            backoff_base: BACKOFF_BASE,
+            backoff_cap: BACKOFF_CAP,
+        };
+        handle.spawn(worker::run(
+            rx,
+            send,
+            settings,
+            Arc::clone(&shared),
+            done_tx,
+        ));
+        Client::assemble(config, Mode::Queue { tx, worker_done }, Some(shared))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Overrides;
+
+    fn config(overrides: Overrides) -> Config {
+        let overrides = Overrides {
+            api_key: Some("k".into()),
+            endpoint: Some("http://127.0.0.1:9".into()),
+            ..overrides
+        };
+        Config::resolve(&overrides, &|_: &str| None).unwrap()
+    }
+
+    /// A client whose "server" takes `latency` per batch and accepts everything.
+    fn stub_client(overrides: Overrides, latency: Duration) -> Client {
+        let send = move |batch: Batch| async move {
+            tokio::time::sleep(latency).await;
+            Attempt::Accepted {
+                status: 200,
+                accepted: batch.len as u64,
+            }
+        };
+        Client::spawn(config(overrides), send, &Handle::current())
+    }
+
+    // W5 of issue 6: backpressure on (defaults), a sink taking 20 ms per batch of 100.
+    #[tokio::test(start_paused = true)]
+    async fn backpressure_settles_at_the_sink_rate() {
+        let client = stub_client(Overrides::default(), Duration::from_millis(20));
+        let mut marks = Vec::new();
+        let start = Instant::now();
+        for i in 0..5000 {
+            client.log(Event::info(i.to_string())).await.unwrap();
+            if i % 500 == 0 {
+                marks.push(start.elapsed());
+            }
+        }
+        // The last 2000 events: sink capacity is 100 per 20 ms = 5000/s.
+        let window = marks[9] - marks[5];
+        let rate = 2000.0 / window.as_secs_f64();
+        assert!((4000.0..=6000.0).contains(&rate), "{rate} logs/s");
+        let stats = client.stats();
+        assert_eq!(stats.dropped_full, 0);
+        assert!(stats.queue_high_water < 10_000);
+        let report = client.shutdown(Duration::from_secs(10)).await.unwrap();
+        assert_eq!(report.accepted, 5000);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn dropping_the_last_handle_wakes_the_worker_to_send_the_rest() {
+        let (seen_tx, mut seen) = mpsc::unbounded_channel();
+        let send = move |batch: Batch| {
+            let _ = seen_tx.send(batch.len);
+            async move {
+                Attempt::Accepted {
+                    status: 200,
+                    accepted: batch.len as u64,
+                }
+            }
+        };
+        let client = Client::spawn(
+            config(Overrides {
+                backpressure: Some(false),
+                flush_interval: Some(Duration::from_secs(3600)),
+                ..Overrides::default()
+            }),
+            send,
+            &Handle::current(),
+        );
+        client.log(Event::info("a")).await.unwrap();
+        client.log(Event::info("b")).await.unwrap();
+        let start = Instant::now();
+        drop(client);
+        assert_eq!(seen.recv().await, Some(2));
+        assert_eq!(
+            start.elapsed(),
+            Duration::ZERO,
+            "sent on drop, not at the deadline"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn backpressure_pause_is_capped() {
+        let overrides = Overrides {
+            initial_send_seconds_per_log: Some(5.0),
+            max_enqueue_sleep: Some(Duration::from_millis(10)),
+            ..Overrides::default()
+        };
+        let client = stub_client(overrides, Duration::ZERO);
+        let start = Instant::now();
+        client.log(Event::info("x")).await.unwrap();
+        assert_eq!(start.elapsed(), Duration::from_millis(10));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn sub_millisecond_pauses_are_paid_in_whole_milliseconds() {
+        let overrides = Overrides {
+            initial_send_seconds_per_log: Some(0.0002),
+            batch_size: Some(100_000),
+            flush_interval: Some(Duration::from_secs(3600)),
+            ..Overrides::default()
+        };
+        let client = stub_client(overrides, Duration::ZERO);
+        let start = Instant::now();
+        for i in 0..1000 {
+            client.log(Event::info(i.to_string())).await.unwrap();
+        }
+        // 1000 × 0.2 ms = 200 ms, not 1000 × 1 ms.
+        let took = start.elapsed();
+        assert!(
+            took >= Duration::from_millis(199) && took <= Duration::from_millis(210),
+            "{took:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn drop_when_full_refuses_at_once_and_counts() {
+        let overrides = Overrides {
+            max_queue_size: Some(2),
+            backpressure: Some(false),
+            ..Overrides::default()
+        };
+        // The stub never answers, so the worker holds one batch and the queue fills.
+        let send = |_batch: Batch| std::future::pending::<Attempt>();
+        let client = Client::spawn(
+            config(Overrides {
+                batch_size: Some(1),
+                ..overrides
+            }),
+            send,
+            &Handle::current(),
+        );
+        let mut refused = 0;
+        for i in 0..10 {
+            match client.try_log(Event::info(i.to_string())) {
+                Ok(()) => {}
+                Err(TryLogError::Full(e)) => {
+                    assert_eq!(e.body(), i.to_string());
+                    refused += 1;
+                }
+                Err(other) => panic!("{other:?}"),
+            }
+            tokio::task::yield_now().await;
+        }
+        assert!(refused > 0);
+        let start = Instant::now();
+        assert!(matches!(
+            client.log(Event::info("more")).await,
+            Err(Error::QueueFull)
+        ));
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        let stats = client.stats();
+        assert_eq!(stats.dropped_full, refused + 1);
+        assert_eq!(stats.queue_high_water, 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn full_queue_waits_up_to_queue_timeout() {
+        let send = |_batch: Batch| std::future::pending::<Attempt>();
+        let client = Client::spawn(
+            config(Overrides {
+                batch_size: Some(1),
+                max_queue_size: Some(1),
+                drop_when_full: Some(false),
+                queue_timeout: Some(Duration::from_millis(300)),
+                backpressure: Some(false),
+                ..Overrides::default()
+            }),
+            send,
+            &Handle::current(),
+        );
+        let start = Instant::now();
+        let mut outcome = Ok(Receipt::default());
+        for i in 0..10 {
+            outcome = client.log(Event::info(i.to_string())).await;
+            if outcome.is_err() {
+                break;
+            }
+        }
+        assert!(matches!(outcome, Err(Error::QueueFull)), "{outcome:?}");
+        assert_eq!(start.elapsed(), Duration::from_millis(300));
+        assert_eq!(client.stats().dropped_full, 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn shutdown_is_idempotent_and_closes_the_client() {
+        let client = stub_client(
+            Overrides {
+                backpressure: Some(false),
+                ..Overrides::default()
+            },
+            Duration::from_millis(5),
+        );
+        client.log(Event::info("a")).await.unwrap();
+        let first = client.shutdown(Duration::from_secs(1)).await.unwrap();
+        assert_eq!(first.accepted, 1);
+        let second = client.shutdown(Duration::from_secs(1)).await.unwrap();
+        assert_eq!(second, FlushReport::default());
+        assert!(matches!(
+            client.log(Event::info("b")).await,
+            Err(Error::Closed)
+        ));
+        assert!(matches!(
+            client.try_log(Event::info("c")),
+            Err(TryLogError::Closed(_))
+        ));
+        assert!(matches!(
+            client.flush(Duration::from_secs(1)).await,
+            Err(Error::Closed)
+        ));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn flush_times_out_when_the_server_is_slow() {
+        let client = stub_client(
+            Overrides {
+                backpressure: Some(false),
+                ..Overrides::default()
+            },
+            Duration::from_secs(30),
+        );
+        client.log(Event::info("a")).await.unwrap();
+        assert!(matches!(
+            client.flush(Duration::from_secs(1)).await,
+            Err(Error::Timeout)
+        ));
+        // The late answer lands in the next report.
+        let report = client.flush(Duration::from_secs(60)).await.unwrap();
+        assert_eq!(report.accepted, 1);
+    }
+
+    #[test]
+    fn build_outside_a_runtime_is_an_error_not_a_panic() {
+        let err = Client::builder()
+            .environment(|_| None)
+            .api_key("k")
+            .endpoint("http://127.0.0.1:9")
+            .build()
+            .unwrap_err();
+        assert!(matches!(err, Error::NoRuntime), "{err:?}");
+        // Direct mode needs no worker, so it builds anywhere.
+        let client = Client::builder()
+            .environment(|_| None)
+            .api_key("k")
+            .endpoint("http://127.0.0.1:9")
+            .async_mode(false)
+            .build();
+        assert!(client.is_ok());
+    }
+
+    #[test]
+    fn build_with_handle_works_outside_the_runtime() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let client = Client::builder()
+            .environment(|_| None)
+            .api_key("k")
+            .endpoint("http://127.0.0.1:9")
+            .build_with_handle(rt.handle())
+            .unwrap();
+        assert!(client.try_log(Event::info("x")).is_ok());
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_key() {
+        let builder = Client::builder()
+            .api_key("hunter2-secret")
+            .environment(|_| None);
+        assert!(!format!("{builder:?}").contains("hunter2"));
+        let client = builder
+            .endpoint("http://127.0.0.1:9")
+            .async_mode(false)
+            .build()
+            .unwrap();
+        let debug = format!("{client:?}");
+        assert!(!debug.contains("hunter2"), "{debug}");
+        assert!(debug.contains("127.0.0.1:9"));
+    }
+}

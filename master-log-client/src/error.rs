@@ -1,0 +1,74 @@
+//! The crate's error type.
+
+use crate::stats::FlushReport;
+
+/// Everything that can go wrong while configuring the client or delivering events.
+///
+/// Failures are values: no method of this crate panics on bad input, and nothing here ever
+/// contains the API key.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A required setting was given neither in code nor in the environment.
+    #[error("{setting} is required but was not set")]
+    MissingConfig {
+        /// The environment variable that would have provided the value.
+        setting: &'static str,
+    },
+    /// A setting could not be parsed or is out of range.
+    #[error("invalid value `{value}` for {setting}: {expected}")]
+    InvalidConfig {
+        /// Where the value came from: the environment variable or the builder method.
+        setting: &'static str,
+        /// The offending value, as given (redacted for the API key).
+        value: String,
+        /// What would have been accepted.
+        expected: &'static str,
+    },
+    /// The endpoint is not an `http://` or `https://` URL.
+    #[error("invalid endpoint url `{0}`")]
+    InvalidEndpoint(String),
+    /// A severity string is not one of `trace, debug, info, warn, error, fatal`.
+    #[error("invalid severity `{0}`: expected one of trace, debug, info, warn, error, fatal")]
+    InvalidSeverity(String),
+    /// An asynchronous client was built outside a tokio runtime.
+    #[error(
+        "no tokio runtime: build the client inside a runtime or use `ClientBuilder::build_with_handle`"
+    )]
+    NoRuntime,
+    /// The HTTP client could not be constructed.
+    #[error("failed to build the http client")]
+    Build(#[source] reqwest::Error),
+    /// The queue was full: the event was refused (and counted in [`Stats::dropped_full`]).
+    ///
+    /// [`Stats::dropped_full`]: crate::Stats::dropped_full
+    #[error("queue is full")]
+    QueueFull,
+    /// The client has been shut down; nothing more is accepted.
+    #[error("client is shut down")]
+    Closed,
+    /// A flush or shutdown did not finish within its timeout.
+    #[error("timed out waiting for the log worker")]
+    Timeout,
+    /// The log server answered a direct-mode request with a non-success status.
+    #[error("log server answered with status {status}")]
+    Status {
+        /// The HTTP status code.
+        status: u16,
+        /// The start of the response body, for diagnostics.
+        body: String,
+    },
+    /// A direct-mode request failed before a response arrived (connection, timeout, TLS).
+    #[error("request to log server failed")]
+    Http(#[source] reqwest::Error),
+    /// Some batches were given up on (rejected with a non-retryable status, or retries
+    /// exhausted). The report says how many events were accepted and which batches failed.
+    #[error(
+        "{} of the flushed events were not delivered ({} failed batches)",
+        .0.failed_events, .0.failed_batches
+    )]
+    Undelivered(Box<FlushReport>),
+}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,165 @@
+//! What the client did: live [`Stats`] counters, and the [`FlushReport`] of one flush.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+/// Most failures kept in one [`FlushReport`]; the counts stay exact beyond it.
+pub const MAX_REPORTED_FAILURES: usize = 16;
+
+/// A snapshot of a client's counters since it was built; see [`Client::stats`].
+///
+/// Only asynchronous mode counts; in direct mode each call's result is the record.
+///
+/// [`Client::stats`]: crate::Client::stats
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Events taken off the queue by the worker.
+    pub enqueued: u64,
+    /// Events waiting in the queue right now.
+    pub queued: usize,
+    /// Highest number of events ever waiting in the queue at once.
+    pub queue_high_water: usize,
+    /// Events refused because the queue was full.
+    pub dropped_full: u64,
+    /// Batch requests started, retries included.
+    pub requests: u64,
+    /// Retried attempts (each one also counts in `requests`).
+    pub retries: u64,
+    /// Events in batches the server answered with success.
+    pub sent: u64,
+    /// Events the server reported as accepted.
+    pub accepted: u64,
+    /// Batches given up on: rejected with a non-retryable status, or out of retries.
+    pub failed_batches: u64,
+    /// Events in those batches.
+    pub failed_events: u64,
+    /// Current moving average of seconds per accepted log, which paces enqueues.
+    pub send_seconds_per_log: f64,
+}
+
+/// Shared counters, written by producers (drops, high-water mark) and by the worker.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) enqueued: AtomicU64,
+    pub(crate) high_water: AtomicUsize,
+    pub(crate) dropped_full: AtomicU64,
+    pub(crate) requests: AtomicU64,
+    pub(crate) retries: AtomicU64,
+    pub(crate) sent: AtomicU64,
+    pub(crate) accepted: AtomicU64,
+    pub(crate) failed_batches: AtomicU64,
+    pub(crate) failed_events: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Raises the high-water mark; a plain load first keeps the common case read-only.
+    pub(crate) fn observe_queue_len(&self, len: usize) {
+        if len > self.high_water.load(Ordering::Relaxed) {
+            self.high_water.fetch_max(len, Ordering::Relaxed);
+        }
+    }
+
+    pub(crate) fn snapshot(&self, queued: usize, send_seconds_per_log: f64) -> Stats {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        Stats {
+            enqueued: get(&self.enqueued),
+            queued,
+            queue_high_water: self.high_water.load(Ordering::Relaxed),
+            dropped_full: get(&self.dropped_full),
+            requests: get(&self.requests),
+            retries: get(&self.retries),
+            sent: get(&self.sent),
+            accepted: get(&self.accepted),
+            failed_batches: get(&self.failed_batches),
+            failed_events: get(&self.failed_events),
+            send_seconds_per_log,
+        }
+    }
+}
+
+/// A batch the worker gave up on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DeliveryFailure {
+    /// Number of events in the batch.
+    pub events: usize,
+    /// The last HTTP status, if the server answered at all.
+    pub status: Option<u16>,
+    /// Attempts made, the first one included.
+    pub attempts: u32,
+    /// Why it failed, e.g. `status 401: invalid key` or `connection refused`.
+    pub reason: String,
+}
+
+/// What happened to the batches answered since the previous flush.
+///
+/// Returned by [`Client::flush`] and [`Client::shutdown`]; when any batch failed, the report
+/// comes inside [`Error::Undelivered`] instead, so `?` does not let a loss pass silently.
+///
+/// [`Client::flush`]: crate::Client::flush
+/// [`Client::shutdown`]: crate::Client::shutdown
+/// [`Error::Undelivered`]: crate::Error::Undelivered
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FlushReport {
+    /// Events the server reported as accepted, over all batches.
+    pub accepted: u64,
+    /// Events in batches answered with success.
+    pub sent: u64,
+    /// Batches answered with success.
+    pub batches: u64,
+    /// Retried attempts.
+    pub retries: u64,
+    /// Batches given up on.
+    pub failed_batches: u64,
+    /// Events in the batches given up on.
+    pub failed_events: u64,
+    /// The first [`MAX_REPORTED_FAILURES`] failures, oldest first.
+    pub failures: Vec<DeliveryFailure>,
+    /// The status of the last answered request, if any.
+    pub last_status: Option<u16>,
+}
+
+impl FlushReport {
+    /// `true` when no batch was given up on.
+    pub fn is_ok(&self) -> bool {
+        self.failed_batches == 0
+    }
+
+    pub(crate) fn merge(&mut self, other: FlushReport) {
+        self.accepted += other.accepted;
+        self.sent += other.sent;
+        self.batches += other.batches;
+        self.retries += other.retries;
+        self.failed_batches += other.failed_batches;
+        self.failed_events += other.failed_events;
+        let room = MAX_REPORTED_FAILURES.saturating_sub(self.failures.len());
+        self.failures.extend(other.failures.into_iter().take(room));
+        if other.last_status.is_some() {
+            self.last_status = other.last_status;
+        }
+    }
+
+    pub(crate) fn record_failure(&mut self, failure: DeliveryFailure) {
+        self.failed_batches += 1;
+        self.failed_events += failure.events as u64;
+        if failure.status.is_some() {
+            self.last_status = failure.status;
+        }
+        if self.failures.len() < MAX_REPORTED_FAILURES {
+            self.failures.push(failure);
+        }
+    }
+
+    pub(crate) fn into_result(self) -> crate::Result<FlushReport> {
+        if self.is_ok() {
+            Ok(self)
+        } else {
+            Err(crate::Error::Undelivered(Box::new(self)))
+        }
+    }
+}

@@ -1,0 +1,891 @@
+//! The background task: drains the queue into batches, sends them one at a time and in
+//! order, retries what may succeed later, and answers flush and shutdown requests.
+//!
+//! The worker is generic over the function that makes one attempt at sending a batch, so its
+//! timing rules are tested with a stub and tokio's paused clock.
+//!
+//! While one batch is in flight the worker keeps draining the queue into the next one, so
+//! encoding overlaps with the network. At most one finished batch waits behind the one in
+//! flight; beyond that the queue itself (bounded) holds events back.
+//!
+//! Waking a parked task costs far more than enqueueing, so the worker only waits on the queue
+//! itself when it holds nothing. With a partial batch pending it waits for the batch's
+//! deadline or for [`Shared::wake`], which producers signal once a full batch is queued and
+//! which flush, shutdown and the last handle's drop signal too: one wake per batch instead of
+//! one per event.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use tokio::sync::{Notify, mpsc, oneshot, watch};
+use tokio::time::Instant;
+
+use crate::backpressure::SendRate;
+use crate::batch::{Batch, Batcher};
+use crate::event::Event;
+use crate::stats::{Counters, DeliveryFailure, FlushReport};
+
+/// Messages from client handles to the worker, in one FIFO queue so a flush marker follows
+/// every event enqueued before it.
+#[derive(Debug)]
+pub(crate) enum Msg {
+    Event(Event),
+    Flush(oneshot::Sender<FlushReport>),
+    Shutdown(oneshot::Sender<FlushReport>),
+}
+
+/// The result of one attempt at sending a batch.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Attempt {
+    /// 2xx: the server took the batch.
+    Accepted { status: u16, accepted: u64 },
+    /// 408, 429, 5xx, connection errors and timeouts: worth another try.
+    Retry {
+        status: Option<u16>,
+        retry_after: Option<Duration>,
+        reason: String,
+    },
+    /// Anything else: retrying cannot help.
+    Reject { status: Option<u16>, reason: String },
+}
+
+/// Timing rules of the worker.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Settings {
+    pub(crate) batch_size: usize,
+    pub(crate) flush_interval: Duration,
+    pub(crate) min_request_interval: Duration,
+    pub(crate) max_retries: u32,
+    pub(crate) max_retry_elapsed: Duration,
+    pub(crate) backoff_base: Duration,
+    pub(crate) backoff_cap: Duration,
+}
+
+/// State shared between the worker and the client handles.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) counters: Counters,
+    pub(crate) rate: SendRate,
+    /// Wakes the worker while it holds a partial batch (see the module docs).
+    pub(crate) wake: Notify,
+    /// Events in the worker's partial batch, so producers know when a batch is complete.
+    pending: AtomicUsize,
+    batch_size: usize,
+}
+
+impl Shared {
+    pub(crate) fn new(batch_size: usize, initial_send_seconds_per_log: f64) -> Self {
+        Shared {
+            counters: Counters::default(),
+            rate: SendRate::new(initial_send_seconds_per_log),
+            wake: Notify::new(),
+            pending: AtomicUsize::new(0),
+            batch_size,
+        }
+    }
+
+    /// Producer side, after an event was queued: tracks the high-water mark and wakes the
+    /// worker once a full batch is pending (queued plus held by the worker).
+    pub(crate) fn enqueued(&self, tx: &mpsc::Sender<Msg>) {
+        let len = tx.max_capacity() - tx.capacity();
+        self.counters.observe_queue_len(len);
+        if len + self.pending.load(Ordering::Relaxed) >= self.batch_size {
+            self.wake.notify_one();
+        }
+    }
+}
+
+enum Outcome {
+    Delivered {
+        events: usize,
+        accepted: u64,
+        status: u16,
+        retries: u32,
+    },
+    Failed(DeliveryFailure),
+}
+
+enum Ready {
+    Batch(Batch),
+    Flush(oneshot::Sender<FlushReport>),
+}
+
+type InFlight<F> = Pin<Box<dyn Future<Output = (F, Option<Instant>, Outcome)> + Send>>;
+
+struct State {
+    batcher: Batcher,
+    /// Reused buffer for bulk receives.
+    buf: Vec<Msg>,
+    ready: VecDeque<Ready>,
+    ready_batches: usize,
+    report: FlushReport,
+    shutdown_replies: Vec<oneshot::Sender<FlushReport>>,
+    channel_done: bool,
+}
+
+impl State {
+    fn cut(&mut self) {
+        if let Some(batch) = self.batcher.take() {
+            self.ready.push_back(Ready::Batch(batch));
+            self.ready_batches += 1;
+        }
+    }
+
+    fn can_receive(&self) -> bool {
+        !self.channel_done && self.ready_batches == 0
+    }
+
+    /// Takes what is already queued, without waiting and without select! per event.
+    ///
+    /// Receiving in bulk returns the queue's permits once per call rather than once per
+    /// event (each return takes the semaphore's lock). The no-op waker keeps this from
+    /// arming a wake-up: only an empty worker waits on the queue (see the module docs).
+    fn drain(&mut self, rx: &mut mpsc::Receiver<Msg>, shared: &Shared) {
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut buf = std::mem::take(&mut self.buf);
+        while self.can_receive() {
+            let limit = self.batcher.room().max(1);
+            match rx.poll_recv_many(&mut cx, &mut buf, limit) {
+                Poll::Ready(0) => self.handle(None, rx, shared),
+                Poll::Ready(_) => {
+                    for msg in buf.drain(..) {
+                        self.handle(Some(msg), rx, shared);
+                    }
+                }
+                // Empty, or out of tokio's cooperative budget: one last unbudgeted look.
+                Poll::Pending => match rx.try_recv() {
+                    Ok(msg) => self.handle(Some(msg), rx, shared),
+                    Err(mpsc::error::TryRecvError::Empty) => break,
+                    Err(mpsc::error::TryRecvError::Disconnected) => self.handle(None, rx, shared),
+                },
+            }
+        }
+        self.buf = buf;
+    }
+
+    fn handle(&mut self, msg: Option<Msg>, rx: &mut mpsc::Receiver<Msg>, shared: &Shared) {
+        match msg {
+            Some(Msg::Event(event)) => {
+                Counters::add(&shared.counters.enqueued, 1);
+                if self.batcher.push(&event) {
+                    self.cut();
+                }
+            }
+            Some(Msg::Flush(reply)) => {
+                self.cut();
+                self.ready.push_back(Ready::Flush(reply));
+            }
+            Some(Msg::Shutdown(reply)) => {
+                // Refuse new messages; those already queued are still delivered.
+                rx.close();
+                self.shutdown_replies.push(reply);
+            }
+            None => {
+                self.channel_done = true;
+                self.cut();
+            }
+        }
+    }
+
+    fn apply(&mut self, outcome: Outcome, shared: &Shared) {
+        let c = &shared.counters;
+        match outcome {
+            Outcome::Delivered {
+                events,
+                accepted,
+                status,
+                retries,
+            } => {
+                Counters::add(&c.sent, events as u64);
+                Counters::add(&c.accepted, accepted);
+                self.report.sent += events as u64;
+                self.report.accepted += accepted;
+                self.report.batches += 1;
+                self.report.retries += u64::from(retries);
+                self.report.last_status = Some(status);
+            }
+            Outcome::Failed(failure) => {
+                Counters::add(&c.failed_batches, 1);
+                Counters::add(&c.failed_events, failure.events as u64);
+                tracing::error!(
+                    target: "master_log_client",
+                    count = failure.events,
+                    status = failure.status,
+                    attempts = failure.attempts,
+                    reason = %failure.reason,
+                    "giving up on batch",
+                );
+                self.report.retries += u64::from(failure.attempts.saturating_sub(1));
+                self.report.record_failure(failure);
+            }
+        }
+    }
+
+    fn reply(&mut self, reply: oneshot::Sender<FlushReport>) {
+        if let Err(unread) = reply.send(std::mem::take(&mut self.report)) {
+            // The flush was cancelled or timed out: keep its counts for the next one.
+            let mut kept = unread;
+            kept.merge(std::mem::take(&mut self.report));
+            self.report = kept;
+        }
+    }
+}
+
+/// Runs the worker until every handle is gone (or a shutdown arrives) and the queue is empty.
+///
+/// `done` is dropped on return, which tells waiting `shutdown` calls that the worker ended.
+pub(crate) async fn run<F, Fut>(
+    mut rx: mpsc::Receiver<Msg>,
+    send: F,
+    settings: Settings,
+    shared: Arc<Shared>,
+    done: watch::Sender<()>,
+) where
+    F: FnMut(Batch) -> Fut + Send + 'static,
+    Fut: Future<Output = Attempt> + Send,
+{
+    let mut state = State {
+        batcher: Batcher::new(settings.batch_size, settings.flush_interval),
+        buf: Vec::new(),
+        ready: VecDeque::new(),
+        ready_batches: 0,
+        report: FlushReport::default(),
+        shutdown_replies: Vec::new(),
+        channel_done: false,
+    };
+    // `idle` holds the send function whenever no batch is in flight.
+    let mut idle = Some(send);
+    let mut in_flight: Option<InFlight<F>> = None;
+    let mut last_start: Option<Instant> = None;
+    let mut seed = jitter_seed();
+
+    loop {
+        state.drain(&mut rx, &shared);
+        while let Some(mut send) = idle.take() {
+            match state.ready.pop_front() {
+                Some(Ready::Flush(reply)) => {
+                    state.reply(reply);
+                    idle = Some(send);
+                }
+                Some(Ready::Batch(batch)) => {
+                    state.ready_batches -= 1;
+                    let shared = Arc::clone(&shared);
+                    seed = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+                    let mut last = last_start;
+                    in_flight = Some(Box::pin(async move {
+                        let outcome =
+                            deliver(&mut send, batch, &settings, &shared, &mut last, seed).await;
+                        (send, last, outcome)
+                    }));
+                }
+                None => {
+                    idle = Some(send);
+                    break;
+                }
+            }
+        }
+        if state.channel_done
+            && in_flight.is_none()
+            && state.ready.is_empty()
+            && state.batcher.is_empty()
+        {
+            break;
+        }
+
+        shared
+            .pending
+            .store(state.batcher.pending(), Ordering::Relaxed);
+        let deadline = state.batcher.deadline();
+        let can_receive = state.can_receive();
+        // Only an empty worker waits on the queue itself; see the module docs.
+        let wait_on_queue = can_receive && state.batcher.is_empty();
+        tokio::select! {
+            biased;
+            (send, last, outcome) = async {
+                match in_flight.as_mut() {
+                    Some(fut) => fut.await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                in_flight = None;
+                idle = Some(send);
+                last_start = last;
+                state.apply(outcome, &shared);
+            }
+            msg = rx.recv(), if wait_on_queue => {
+                state.handle(msg, &mut rx, &shared);
+            }
+            () = shared.wake.notified(), if can_receive && !wait_on_queue => {}
+            () = sleep_until(deadline) => {
+                // Take what arrived up to now, then send the partial batch.
+                state.drain(&mut rx, &shared);
+                state.cut();
+            }
+        }
+    }
+
+    let report = std::mem::take(&mut state.report);
+    for reply in state.shutdown_replies.drain(..) {
+        let _ = reply.send(report.clone());
+    }
+    drop(done);
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn jitter_seed() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    nanos ^ (u64::from(std::process::id()) << 32) | 1
+}
+
+/// xorshift64*: enough randomness to spread retries of many clients apart.
+fn next_random(state: &mut u64) -> u64 {
+    let mut x = *state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+}
+
+/// Delay before retry number `retry` (1-based): exponential, capped, with "equal jitter"
+/// (a uniformly random point in the upper half), so clients that failed together spread out.
+pub(crate) fn backoff(settings: &Settings, retry: u32, rng: &mut u64) -> Duration {
+    let exp = settings
+        .backoff_base
+        .saturating_mul(
+            1u32.checked_shl(retry.saturating_sub(1))
+                .unwrap_or(u32::MAX),
+        )
+        .min(settings.backoff_cap);
+    let half = exp / 2;
+    let fraction = (next_random(rng) >> 11) as f64 / (1u64 << 53) as f64;
+    half + half.mul_f64(fraction)
+}
+
+async fn deliver<F, Fut>(
+    send: &mut F,
+    batch: Batch,
+    settings: &Settings,
+    shared: &Shared,
+    last_start: &mut Option<Instant>,
+    mut rng: u64,
+) -> Outcome
+where
+    F: FnMut(Batch) -> Fut,
+    Fut: Future<Output = Attempt>,
+{
+    let first_attempt = Instant::now();
+    let mut attempts: u32 = 0;
+    loop {
+        if let Some(prev) = last_start.filter(|_| !settings.min_request_interval.is_zero()) {
+            tokio::time::sleep_until(prev + settings.min_request_interval).await;
+        }
+        let started = Instant::now();
+        *last_start = Some(started);
+        attempts += 1;
+        Counters::add(&shared.counters.requests, 1);
+        if attempts > 1 {
+            Counters::add(&shared.counters.retries, 1);
+        }
+        let (status, retry_after, reason) = match send(batch.clone()).await {
+            Attempt::Accepted { status, accepted } => {
+                shared.rate.observe(started.elapsed(), accepted);
+                return Outcome::Delivered {
+                    events: batch.len,
+                    accepted,
+                    status,
+                    retries: attempts - 1,
+                };
+            }
+            Attempt::Reject { status, reason } => {
+                return Outcome::Failed(DeliveryFailure {
+                    events: batch.len,
+                    status,
+                    attempts,
+                    reason,
+                });
+            }
+            Attempt::Retry {
+                status,
+                retry_after,
+                reason,
+            } => (status, retry_after, reason),
+        };
+        let delay = retry_after.unwrap_or_else(|| backoff(settings, attempts, &mut rng));
+        let out_of_budget = first_attempt.elapsed() + delay > settings.max_retry_elapsed;
+        if attempts > settings.max_retries || out_of_budget {
+            let why = if out_of_budget {
+                "retry budget exhausted"
+            } else {
+                "out of retries"
+            };
+            return Outcome::Failed(DeliveryFailure {
+                events: batch.len,
+                status,
+                attempts,
+                reason: format!("{reason} ({why})"),
+            });
+        }
+        tracing::warn!(
+            target: "master_log_client",
+            count = batch.len,
+            status,
+            attempt = attempts,
+            delay_ms = delay.as_millis() as u64,
+            reason = %reason,
+            "retrying batch",
+        );
+        tokio::time::sleep(delay).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use serde_json::Value;
+
+    use super::*;
+
+    fn settings(batch_size: usize) -> Settings {
+        Settings {
+            batch_size,
+            flush_interval: Duration::from_secs(1),
+            min_request_interval: Duration::ZERO,
+            max_retries: 3,
+            max_retry_elapsed: Duration::from_secs(60),
+            backoff_base: Duration::from_millis(100),
+            backoff_cap: Duration::from_secs(10),
+        }
+    }
+
+    /// A sent batch as the stub saw it: when, and the bodies of its events.
+    #[derive(Debug, Clone)]
+    struct Seen {
+        at: Duration,
+        bodies: Vec<String>,
+    }
+
+    struct Harness {
+        tx: mpsc::Sender<Msg>,
+        seen: mpsc::UnboundedReceiver<Seen>,
+        shared: Arc<Shared>,
+        task: tokio::task::JoinHandle<()>,
+        start: Instant,
+    }
+
+    /// Spawns a worker whose sender answers with `script` in order, then `Accepted`.
+    fn spawn(settings: Settings, script: Vec<Attempt>, latency: Duration) -> Harness {
+        let (tx, rx) = mpsc::channel(1000);
+        let (seen_tx, seen) = mpsc::unbounded_channel();
+        let shared = Arc::new(Shared::new(settings.batch_size, 0.005));
+        let start = Instant::now();
+        let script = Arc::new(Mutex::new(VecDeque::from(script)));
+        let send = move |batch: Batch| {
+            let v: Value = serde_json::from_slice(&batch.body).unwrap();
+            let bodies = v["logs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|l| l["body"].as_str().unwrap().to_owned())
+                .collect();
+            let _ = seen_tx.send(Seen {
+                at: start.elapsed(),
+                bodies,
+            });
+            let next = script.lock().unwrap().pop_front();
+            async move {
+                tokio::time::sleep(latency).await;
+                next.unwrap_or(Attempt::Accepted {
+                    status: 200,
+                    accepted: batch.len as u64,
+                })
+            }
+        };
+        let (done, _) = watch::channel(());
+        let task = tokio::spawn(run(rx, send, settings, Arc::clone(&shared), done));
+        Harness {
+            tx,
+            seen,
+            shared,
+            task,
+            start,
+        }
+    }
+
+    impl Harness {
+        // These mirror what `Client` does: wake the worker for full batches and requests.
+        async fn log(&self, body: &str) {
+            self.tx.send(Msg::Event(Event::info(body))).await.unwrap();
+            self.shared.enqueued(&self.tx);
+        }
+
+        async fn request(&self, msg: Msg) {
+            self.tx.send(msg).await.unwrap();
+            self.shared.wake.notify_one();
+        }
+
+        async fn flush(&self) -> FlushReport {
+            let (reply, answer) = oneshot::channel();
+            self.request(Msg::Flush(reply)).await;
+            answer.await.unwrap()
+        }
+
+        async fn shutdown(self) -> (FlushReport, Vec<Seen>) {
+            let (reply, answer) = oneshot::channel();
+            self.request(Msg::Shutdown(reply)).await;
+            let report = answer.await.unwrap();
+            self.task.await.unwrap();
+            let mut seen = self.seen;
+            let mut all = Vec::new();
+            while let Ok(s) = seen.try_recv() {
+                all.push(s);
+            }
+            (report, all)
+        }
+    }
+
+    fn retry(status: u16, retry_after: Option<Duration>) -> Attempt {
+        Attempt::Retry {
+            status: Some(status),
+            retry_after,
+            reason: format!("status {status}"),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn sends_at_once_when_batch_is_full() {
+        let mut h = spawn(settings(3), vec![], Duration::ZERO);
+        for b in ["a", "b", "c"] {
+            h.log(b).await;
+        }
+        let seen = h.seen.recv().await.unwrap();
+        assert_eq!(seen.bodies, ["a", "b", "c"]);
+        assert_eq!(seen.at, Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn sends_at_once_when_queued_and_held_events_make_a_batch() {
+        let mut h = spawn(settings(4), vec![], Duration::ZERO);
+        h.log("a").await;
+        h.log("b").await;
+        // Let the worker take the first two into its partial batch.
+        while h.shared.pending.load(Ordering::Relaxed) < 2 {
+            tokio::task::yield_now().await;
+        }
+        h.log("c").await;
+        h.log("d").await;
+        let seen = h.seen.recv().await.unwrap();
+        assert_eq!(seen.bodies, ["a", "b", "c", "d"]);
+        assert_eq!(seen.at, Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn flushes_on_interval() {
+        let mut h = spawn(settings(100), vec![], Duration::ZERO);
+        h.log("lonely").await;
+        let seen = h.seen.recv().await.unwrap();
+        assert_eq!(seen.bodies, ["lonely"]);
+        assert_eq!(seen.at, Duration::from_secs(1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn interval_counts_from_the_oldest_pending_event() {
+        let mut h = spawn(settings(100), vec![], Duration::ZERO);
+        h.log("first").await;
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        h.log("second").await;
+        let seen = h.seen.recv().await.unwrap();
+        assert_eq!(seen.bodies, ["first", "second"]);
+        assert_eq!(seen.at, Duration::from_secs(1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn flush_reports_total_across_batches_without_waiting_an_interval() {
+        let h = spawn(settings(2), vec![], Duration::from_millis(10));
+        for i in 0..5 {
+            h.log(&i.to_string()).await;
+        }
+        let report = h.flush().await;
+        assert_eq!(report.accepted, 5);
+        assert_eq!(report.batches, 3);
+        assert_eq!(report.last_status, Some(200));
+        assert_eq!(h.start.elapsed(), Duration::from_millis(30));
+        // The next flush only counts what came after.
+        h.log("late").await;
+        assert_eq!(h.flush().await.accepted, 1);
+        assert_eq!(h.flush().await, FlushReport::default());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn min_request_interval_spaces_request_starts() {
+        let s = Settings {
+            min_request_interval: Duration::from_millis(250),
+            ..settings(1)
+        };
+        let h = spawn(s, vec![], Duration::from_millis(10));
+        for i in 0..3 {
+            h.log(&i.to_string()).await;
+        }
+        let (report, seen) = h.shutdown().await;
+        assert_eq!(report.accepted, 3);
+        let starts: Vec<_> = seen.iter().map(|s| s.at.as_millis()).collect();
+        assert_eq!(starts, [0, 250, 500]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retryable_failure_is_retried_in_order_without_loss_or_duplicates() {
+        let h = spawn(settings(2), vec![retry(503, None)], Duration::ZERO);
+        for b in ["a", "b", "c", "d"] {
+            h.log(b).await;
+        }
+        let (report, seen) = h.shutdown().await;
+        let bodies: Vec<_> = seen.iter().map(|s| s.bodies.join("")).collect();
+        assert_eq!(bodies, ["ab", "ab", "cd"]);
+        assert_eq!(report.accepted, 4);
+        assert_eq!(report.retries, 1);
+        assert!(report.is_ok());
+        // Equal jitter on a 100 ms base: the retry starts within [50, 100] ms.
+        let gap = seen[1].at - seen[0].at;
+        assert!(
+            gap >= Duration::from_millis(50) && gap <= Duration::from_millis(100),
+            "{gap:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retry_after_is_honoured() {
+        let h = spawn(
+            settings(1),
+            vec![retry(429, Some(Duration::from_secs(3)))],
+            Duration::ZERO,
+        );
+        h.log("x").await;
+        let (report, seen) = h.shutdown().await;
+        assert_eq!(seen[1].at - seen[0].at, Duration::from_secs(3));
+        assert_eq!(report.accepted, 1);
+    }
+
+    /// Level, target and `(name, value)` fields of one tracing event.
+    type Recorded = (tracing::Level, String, Vec<(String, String)>);
+
+    /// Records every tracing event on this thread.
+    #[derive(Default, Clone)]
+    struct Recorder(Arc<Mutex<Vec<Recorded>>>);
+
+    impl tracing::Subscriber for Recorder {
+        fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+            true
+        }
+        fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+            tracing::span::Id::from_u64(1)
+        }
+        fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+        fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+        fn event(&self, event: &tracing::Event<'_>) {
+            struct Fields(Vec<(String, String)>);
+            impl tracing::field::Visit for Fields {
+                fn record_debug(&mut self, f: &tracing::field::Field, v: &dyn std::fmt::Debug) {
+                    self.0.push((f.name().to_owned(), format!("{v:?}")));
+                }
+            }
+            let mut fields = Fields(Vec::new());
+            event.record(&mut fields);
+            let meta = event.metadata();
+            self.0
+                .lock()
+                .unwrap()
+                .push((*meta.level(), meta.target().to_owned(), fields.0));
+        }
+        fn enter(&self, _: &tracing::span::Id) {}
+        fn exit(&self, _: &tracing::span::Id) {}
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn diagnostics_are_structured_tracing_events() {
+        let recorder = Recorder::default();
+        let _guard = tracing::subscriber::set_default(recorder.clone());
+        let script = vec![
+            retry(503, None),
+            Attempt::Reject {
+                status: Some(401),
+                reason: "status 401: bad key".into(),
+            },
+        ];
+        let h = spawn(settings(2), script, Duration::ZERO);
+        h.log("a").await;
+        h.log("b").await;
+        let _ = h.flush().await;
+        let events = recorder.0.lock().unwrap().clone();
+        let field = |fields: &[(String, String)], name: &str| {
+            fields
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone())
+        };
+        let (level, target, fields) = &events[0];
+        assert_eq!(
+            (*level, target.as_str()),
+            (tracing::Level::WARN, "master_log_client")
+        );
+        assert_eq!(field(fields, "count").as_deref(), Some("2"));
+        assert_eq!(field(fields, "status").as_deref(), Some("503"));
+        assert!(field(fields, "reason").is_some());
+        let (level, target, fields) = &events[1];
+        assert_eq!(
+            (*level, target.as_str()),
+            (tracing::Level::ERROR, "master_log_client")
+        );
+        assert_eq!(field(fields, "count").as_deref(), Some("2"));
+        assert_eq!(field(fields, "status").as_deref(), Some("401"));
+        assert_eq!(
+            field(fields, "reason").as_deref(),
+            Some("status 401: bad key")
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn rejected_batch_is_reported_and_does_not_block_the_next() {
+        let reject = Attempt::Reject {
+            status: Some(401),
+            reason: "status 401: bad key".into(),
+        };
+        let h = spawn(settings(2), vec![reject], Duration::ZERO);
+        for b in ["a", "b", "c"] {
+            h.log(b).await;
+        }
+        let report = h.flush().await;
+        assert_eq!(report.accepted, 1);
+        assert_eq!(report.failed_batches, 1);
+        assert_eq!(report.failed_events, 2);
+        assert_eq!(report.failures[0].status, Some(401));
+        assert_eq!(report.failures[0].attempts, 1);
+        assert_eq!(
+            h.shared
+                .counters
+                .failed_events
+                .load(std::sync::atomic::Ordering::Relaxed),
+            2
+        );
+        let (_, seen) = h.shutdown().await;
+        assert_eq!(seen.len(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn gives_up_after_max_retries_and_counts_it() {
+        let script = (0..10).map(|_| retry(500, None)).collect();
+        let h = spawn(settings(1), script, Duration::ZERO);
+        h.log("doomed").await;
+        let report = h.flush().await;
+        assert_eq!(report.failed_batches, 1);
+        assert_eq!(report.failures[0].attempts, 4);
+        assert_eq!(report.retries, 3);
+        assert!(report.failures[0].reason.contains("out of retries"));
+        // Backoff doubles: 50..100, 100..200, 200..400 ms.
+        let (_, seen) = h.shutdown().await;
+        let gaps: Vec<_> = seen
+            .windows(2)
+            .map(|w| (w[1].at - w[0].at).as_millis())
+            .collect();
+        for (gap, (lo, hi)) in gaps.iter().zip([(50, 100), (100, 200), (200, 400)]) {
+            assert!((lo..=hi).contains(gap), "{gaps:?}");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retry_after_beyond_the_budget_gives_up() {
+        let s = Settings {
+            max_retry_elapsed: Duration::from_secs(5),
+            ..settings(1)
+        };
+        let h = spawn(
+            s,
+            vec![retry(429, Some(Duration::from_secs(10)))],
+            Duration::ZERO,
+        );
+        h.log("x").await;
+        let report = h.flush().await;
+        assert_eq!(report.failed_batches, 1);
+        assert!(report.failures[0].reason.contains("budget"));
+        assert_eq!(h.start.elapsed(), Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn dropping_all_handles_sends_what_is_queued() {
+        let h = spawn(settings(100), vec![], Duration::ZERO);
+        h.log("a").await;
+        h.log("b").await;
+        let Harness {
+            tx,
+            mut seen,
+            task,
+            start,
+            ..
+        } = h;
+        drop(tx);
+        task.await.unwrap();
+        let s = seen.recv().await.unwrap();
+        assert_eq!(s.bodies, ["a", "b"]);
+        assert_eq!(start.elapsed(), Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn shutdown_delivers_events_queued_behind_it() {
+        let h = spawn(settings(100), vec![], Duration::ZERO);
+        let (reply, answer) = oneshot::channel();
+        h.log("before").await;
+        h.request(Msg::Shutdown(reply)).await;
+        h.log("behind").await;
+        let report = answer.await.unwrap();
+        assert_eq!(report.accepted, 2);
+        assert!(h.tx.send(Msg::Event(Event::info("after"))).await.is_err());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn cancelled_flush_keeps_its_counts_for_the_next() {
+        let h = spawn(settings(1), vec![], Duration::ZERO);
+        h.log("a").await;
+        let (reply, answer) = oneshot::channel();
+        h.request(Msg::Flush(reply)).await;
+        drop(answer);
+        h.log("b").await;
+        assert_eq!(h.flush().await.accepted, 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn send_rate_follows_the_sink() {
+        // 20 ms per batch of 100: 0.2 ms per log.
+        let h = spawn(settings(100), vec![], Duration::from_millis(20));
+        for i in 0..3000 {
+            h.log(&i.to_string()).await;
+        }
+        let report = h.flush().await;
+        assert_eq!(report.accepted, 3000);
+        let rate = h.shared.rate.get();
+        assert!((rate - 0.0002).abs() < 0.0001, "{rate}");
+    }
+
+    #[test]
+    fn backoff_is_capped() {
+        let s = settings(1);
+        let mut rng = 7;
+        for retry in 1..40 {
+            let d = backoff(&s, retry, &mut rng);
+            assert!(d <= Duration::from_secs(10), "{retry}: {d:?}");
+        }
+        assert!(backoff(&s, 30, &mut rng) >= Duration::from_secs(5));
+    }
+}
