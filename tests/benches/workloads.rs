@@ -28,6 +28,8 @@ use serde::{Deserialize, Serialize};
 mod anchors;
 #[path = "support/shipping.rs"]
 mod shipping;
+#[path = "../../master-log-client/tests/support/mod.rs"]
+mod sink;
 
 const W1_CALLS: u64 = 1_000_000;
 const W2_OUTER: u64 = 300_000;
@@ -180,6 +182,12 @@ fn peak_rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
+/// `SENTINEL_BENCH_PROFILE=1`: skip the post-run line count, so a profile of
+/// a child shows the workload alone.
+fn profiling() -> bool {
+    std::env::var_os("SENTINEL_BENCH_PROFILE").is_some()
+}
+
 fn count_lines(path: &Path) -> (u64, u64) {
     let Ok(file) = std::fs::File::open(path) else {
         return (0, 0);
@@ -318,7 +326,11 @@ fn run_span_workload(workload: &str, sys: Sys) -> Outcome {
             let flushed = t0.elapsed();
             let stats = logger.stats();
             logger.shutdown_blocking(Duration::from_secs(30));
-            let (lines, bytes) = count_lines(&path);
+            let (lines, bytes) = if profiling() {
+                (records, 0)
+            } else {
+                count_lines(&path)
+            };
             Outcome {
                 caller_ns: loop_t.as_nanos() as f64 / calls(workload, records) as f64,
                 expected: records,
