@@ -7,9 +7,9 @@
 
 #[cfg(not(unix))]
 use std::sync::OnceLock;
-use std::time::SystemTime;
 #[cfg(not(unix))]
 use std::time::Instant;
+use std::time::SystemTime;
 
 #[cfg(not(unix))]
 static BASE: OnceLock<Instant> = OnceLock::new();

@@ -291,7 +291,11 @@ fn body(workload: &str, sys: Sys) -> (Duration, u64) {
 
 /// Calls per caller-side unit: W2 reports per outer call.
 fn calls(workload: &str, records: u64) -> u64 {
-    if workload == "w2" { records / 3 } else { records }
+    if workload == "w2" {
+        records / 3
+    } else {
+        records
+    }
 }
 
 fn run_span_workload(workload: &str, sys: Sys) -> Outcome {
@@ -627,7 +631,10 @@ fn table(results: &[(&Case, Result<Outcome, String>, usize)]) -> String {
         t,
         "| workload | system | runs | caller ns/op | ratio | until flushed ms | end-to-end rec/s | written | lost | self-counted drops | B/rec | peak RSS MiB | notes |"
     );
-    let _ = writeln!(t, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+    let _ = writeln!(
+        t,
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+    );
     for (case, res, n) in results {
         let o = match res {
             Ok(o) => o,
@@ -664,6 +671,7 @@ fn table(results: &[(&Case, Result<Outcome, String>, usize)]) -> String {
         };
         let mut notes = o.extra.clone();
         if case.workload == "w2"
+            && case.key != "baseline"
             && let Some(w1) = w1_by_key.get(&case.key)
             && *w1 > 0.0
         {
@@ -688,7 +696,7 @@ fn table(results: &[(&Case, Result<Outcome, String>, usize)]) -> String {
         } else {
             "-".into()
         };
-        let bpr = if o.written > 0 {
+        let bpr = if o.written > 0 && o.bytes > 0 {
             format!("{:.0}", o.bytes as f64 / o.written as f64)
         } else {
             "-".into()
