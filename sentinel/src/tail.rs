@@ -1,7 +1,7 @@
 //! `sentinel tail`: pretty-print sentinel JSONL records, flat or as trace trees.
 //!
 //! Everything the `sentinel tail` command does lives here as plain functions and types over
-//! [`BufRead`](std::io::BufRead) and [`Write`](std::io::Write); the binary only parses arguments and calls [`tail`](crate::tail::tail) or [`follow`](crate::tail::follow).
+//! [`BufRead`] and [`Write`]; the binary only parses arguments and calls [`tail`] or [`follow`].
 //!
 //! # Examples
 //!
@@ -50,7 +50,7 @@
 //!
 //! # Orphans and late records
 //!
-//! - At the end of input ([`tail`](crate::tail::tail)) and when a [`follow`](crate::tail::follow) is stopped (Ctrl-C, SIGTERM), every
+//! - At the end of input ([`tail`]) and when a [`follow`] is stopped (Ctrl-C, SIGTERM), every
 //!   trace whose root never arrived is drawn under a `trace TRACE8 (incomplete)` header, its
 //!   spans as children of the missing root.
 //! - A record arriving after its trace was printed (for example a spawned task that outlived
