@@ -67,6 +67,7 @@ pub enum Sys {
     SentinelDefaults,
     SentinelCpuOff,
     SentinelNoLoss,
+    SentinelCpuOffNoLoss,
     TracingMinimal,
     TracingMinimalNoLoss,
     FmtJson,
@@ -74,11 +75,12 @@ pub enum Sys {
 }
 
 impl Sys {
-    const ALL: [Sys; 8] = [
+    const ALL: [Sys; 9] = [
         Sys::Baseline,
         Sys::SentinelDefaults,
         Sys::SentinelCpuOff,
         Sys::SentinelNoLoss,
+        Sys::SentinelCpuOffNoLoss,
         Sys::TracingMinimal,
         Sys::TracingMinimalNoLoss,
         Sys::FmtJson,
@@ -91,6 +93,7 @@ impl Sys {
             Sys::SentinelDefaults => "sentinel defaults",
             Sys::SentinelCpuOff => "sentinel cpu_time(false)",
             Sys::SentinelNoLoss => "sentinel no-loss (enqueue_timeout 30s)",
+            Sys::SentinelCpuOffNoLoss => "sentinel cpu_time(false) + no-loss",
             Sys::TracingMinimal => "tracing minimal layer (non_blocking default)",
             Sys::TracingMinimalNoLoss => "tracing minimal layer (lossy(false))",
             Sys::FmtJson => "tracing fmt json (non_blocking default)",
@@ -104,6 +107,7 @@ impl Sys {
             Sys::SentinelDefaults => "sentinel",
             Sys::SentinelCpuOff => "sentinel-cpu-off",
             Sys::SentinelNoLoss => "sentinel-no-loss",
+            Sys::SentinelCpuOffNoLoss => "sentinel-cpu-off-no-loss",
             Sys::TracingMinimal => "tracing-minimal",
             Sys::TracingMinimalNoLoss => "tracing-minimal-no-loss",
             Sys::FmtJson => "fmt-json",
@@ -217,7 +221,10 @@ fn body(workload: &str, sys: Sys) -> (Duration, u64) {
     }
     let flavour = match sys {
         Sys::Baseline => Flavour::Plain,
-        Sys::SentinelDefaults | Sys::SentinelCpuOff | Sys::SentinelNoLoss => Flavour::Sentinel,
+        Sys::SentinelDefaults
+        | Sys::SentinelCpuOff
+        | Sys::SentinelNoLoss
+        | Sys::SentinelCpuOffNoLoss => Flavour::Sentinel,
         _ => Flavour::Tracing,
     };
     match workload {
@@ -314,12 +321,15 @@ fn run_span_workload(workload: &str, sys: Sys) -> Outcome {
                 ..Outcome::default()
             }
         }
-        Sys::SentinelDefaults | Sys::SentinelCpuOff | Sys::SentinelNoLoss => {
+        Sys::SentinelDefaults
+        | Sys::SentinelCpuOff
+        | Sys::SentinelNoLoss
+        | Sys::SentinelCpuOffNoLoss => {
             let mut cfg = sentinel::SentinelConfig::new(&path);
-            if sys == Sys::SentinelCpuOff {
+            if matches!(sys, Sys::SentinelCpuOff | Sys::SentinelCpuOffNoLoss) {
                 cfg = cfg.cpu_time(false);
             }
-            if sys == Sys::SentinelNoLoss {
+            if matches!(sys, Sys::SentinelNoLoss | Sys::SentinelCpuOffNoLoss) {
                 cfg = cfg.enqueue_timeout(Duration::from_secs(30));
             }
             let logger = sentinel::AsyncLogger::new(cfg).expect("logger");
