@@ -59,6 +59,10 @@ pub struct Outcome {
     pub extra: String,
     /// A figure the ratio column compares (W5: achieved rate / capacity).
     pub ratio_override: Option<f64>,
+    /// Set when combining runs: bytes / record of the median run (the
+    /// combined `written` is the worst run's, `bytes` the median run's).
+    #[serde(default)]
+    pub bytes_per_record: Option<f64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -513,6 +517,8 @@ fn combine(runs: &[Outcome]) -> Outcome {
         requests: mid.requests,
         extra: mid.extra.clone(),
         ratio_override: mid.ratio_override,
+        bytes_per_record: (mid.written > 0 && mid.bytes > 0)
+            .then(|| mid.bytes as f64 / mid.written as f64),
     }
 }
 
@@ -706,11 +712,9 @@ fn table(results: &[(&Case, Result<Outcome, String>, usize)]) -> String {
         } else {
             "-".into()
         };
-        let bpr = if o.written > 0 && o.bytes > 0 {
-            format!("{:.0}", o.bytes as f64 / o.written as f64)
-        } else {
-            "-".into()
-        };
+        let bpr = o
+            .bytes_per_record
+            .map_or_else(|| "-".into(), |b| format!("{b:.0}"));
         let _ = writeln!(
             t,
             "| {} | {} | {} | {:.0} | {} | {:.1} | {} | {} | {} | {} | {} | {:.1} | {} |",
