@@ -100,3 +100,94 @@ pub mod probe {
         }
     }
 }
+
+/// Hooks for `benches/writer.rs`: the writer-side pieces that are not public
+/// API (id generation, clocks, encoding), reachable without widening the API.
+pub mod bench {
+    use std::borrow::Cow;
+
+    use crate::clock::Anchor;
+    use crate::record::{Encoder, Entry, NO_CPU, NameKind, SpanRecord, Status};
+
+    /// One random span/trace id, as a `#[trace]` call draws it.
+    #[inline]
+    pub fn random_id() -> u64 {
+        crate::context::random_nonzero()
+    }
+
+    /// The clock reading spans use: a TSC tick where the kernel trusts the
+    /// TSC, else `CLOCK_MONOTONIC` nanoseconds.
+    #[inline]
+    pub fn now_ticks() -> u64 {
+        crate::clock::now()
+    }
+
+    /// A `CLOCK_MONOTONIC` reading (vDSO), for comparison.
+    #[inline]
+    pub fn monotonic_ns() -> u64 {
+        crate::clock::monotonic_ns()
+    }
+
+    /// The thread-CPU clock reading spans use (a syscall on most kernels).
+    #[inline]
+    pub fn thread_cpu_ns() -> u64 {
+        crate::clock::thread_cpu_ns()
+    }
+
+    /// Encodes typical span records the way the writer does.
+    #[derive(Debug)]
+    pub struct SpanEncoder {
+        encoder: Encoder,
+        anchor: Anchor,
+        entries: Vec<Entry>,
+    }
+
+    impl SpanEncoder {
+        /// `n` span records of a small traced fn, CPU time recorded, each
+        /// with a parent (the common nested case).
+        pub fn new(n: usize) -> Self {
+            let base = crate::clock::now();
+            let entries = (0..n as u64)
+                .map(|i| {
+                    Entry::Span(SpanRecord {
+                        name: Cow::Borrowed("workloads::s_leaf"),
+                        kind: NameKind::Function,
+                        status: Status::Success,
+                        slow_ns: u64::MAX,
+                        start: base + i * 1_000,
+                        end: base + i * 1_000 + 345,
+                        cpu_ns: if i % 2 == 0 { 321 } else { NO_CPU },
+                        trace_id: random_id(),
+                        span_id: random_id(),
+                        parent_span_id: random_id(),
+                        tags: None,
+                        error: None,
+                    })
+                })
+                .collect();
+            SpanEncoder {
+                encoder: Encoder::default(),
+                anchor: Anchor::now(),
+                entries,
+            }
+        }
+
+        /// Appends every record (one JSON line each) to `out`; returns how
+        /// many were encoded.
+        pub fn encode_all(&mut self, out: &mut Vec<u8>) -> usize {
+            let mut n = 0;
+            for entry in &self.entries {
+                if self.encoder.encode(entry, &self.anchor, out).is_ok() {
+                    n += 1;
+                }
+            }
+            n
+        }
+
+        /// Sorts by time, then encodes: one writer cycle's work for a batch.
+        pub fn sort_and_encode(&mut self, out: &mut Vec<u8>) -> usize {
+            self.entries.sort_by_key(Entry::at);
+            self.encode_all(out)
+        }
+    }
+}

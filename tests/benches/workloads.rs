@@ -1,0 +1,737 @@
+//! The workload suite of issue 6: W1–W5 for sentinel, the Master Log client
+//! and their anchors (`tracing` + `tracing-appender`, a plain reqwest loop),
+//! measured in one run and printed as one table.
+//!
+//! ```text
+//! cargo bench -p sentinel-tests --bench workloads            # everything
+//! cargo bench -p sentinel-tests --bench workloads -- w1      # rows whose name contains "w1"
+//! ```
+//!
+//! Each (workload, system) pair runs in a child process (this binary re-executed
+//! with `SENTINEL_BENCH_CHILD=<workload>/<system>`), so the peak RSS read from
+//! `/proc/self/status` (`VmHWM`) belongs to that system alone and no global
+//! state (default logger, global subscriber) leaks between rows.
+//! `SENTINEL_BENCH_REPS` (default 3) sets how many times the W1 rows run; the
+//! table shows medians. Other workloads run once.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::hint::black_box;
+use std::io::{BufRead, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+#[path = "support/anchors.rs"]
+mod anchors;
+#[path = "support/shipping.rs"]
+mod shipping;
+#[path = "../../master-log-client/tests/support/mod.rs"]
+mod sink;
+
+const W1_CALLS: u64 = 1_000_000;
+const W2_OUTER: u64 = 300_000;
+const W3_TASKS: u64 = 100;
+const W3_CALLS: u64 = 10_000;
+
+/// What one child run reports.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Outcome {
+    /// Caller's ns per call (per outer call in W2, per enqueue in W4/W5).
+    pub caller_ns: f64,
+    /// Records (or events) the workload produced.
+    pub expected: u64,
+    /// Records found in the output (lines in the file, events the sink counted).
+    pub written: u64,
+    /// Losses the system itself counted (its stats), if it counts them.
+    pub dropped_stats: Option<u64>,
+    /// From the start of the loop until everything was flushed / delivered.
+    pub flushed_ms: f64,
+    /// Bytes written (file size or request bodies).
+    pub bytes: u64,
+    /// Peak resident set of the child process.
+    pub rss_kib: u64,
+    /// HTTP requests (W4/W5).
+    pub requests: Option<u64>,
+    /// Workload-specific figures, already formatted.
+    pub extra: String,
+    /// A figure the ratio column compares (W5: achieved rate / capacity).
+    pub ratio_override: Option<f64>,
+    /// Set when combining runs: bytes / record of the median run (the
+    /// combined `written` is the worst run's, `bytes` the median run's).
+    #[serde(default)]
+    pub bytes_per_record: Option<f64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sys {
+    Baseline,
+    SentinelDefaults,
+    SentinelCpuOff,
+    SentinelNoLoss,
+    SentinelCpuOffNoLoss,
+    TracingMinimal,
+    TracingMinimalNoLoss,
+    FmtJson,
+    FmtJsonNoLoss,
+}
+
+impl Sys {
+    const ALL: [Sys; 9] = [
+        Sys::Baseline,
+        Sys::SentinelDefaults,
+        Sys::SentinelCpuOff,
+        Sys::SentinelNoLoss,
+        Sys::SentinelCpuOffNoLoss,
+        Sys::TracingMinimal,
+        Sys::TracingMinimalNoLoss,
+        Sys::FmtJson,
+        Sys::FmtJsonNoLoss,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Sys::Baseline => "no tracing (baseline)",
+            Sys::SentinelDefaults => "sentinel defaults",
+            Sys::SentinelCpuOff => "sentinel cpu_time(false)",
+            Sys::SentinelNoLoss => "sentinel no-loss (enqueue_timeout 30s)",
+            Sys::SentinelCpuOffNoLoss => "sentinel cpu_time(false) + no-loss",
+            Sys::TracingMinimal => "tracing minimal layer (non_blocking default)",
+            Sys::TracingMinimalNoLoss => "tracing minimal layer (lossy(false))",
+            Sys::FmtJson => "tracing fmt json (non_blocking default)",
+            Sys::FmtJsonNoLoss => "tracing fmt json (lossy(false))",
+        }
+    }
+
+    fn key(self) -> &'static str {
+        match self {
+            Sys::Baseline => "baseline",
+            Sys::SentinelDefaults => "sentinel",
+            Sys::SentinelCpuOff => "sentinel-cpu-off",
+            Sys::SentinelNoLoss => "sentinel-no-loss",
+            Sys::SentinelCpuOffNoLoss => "sentinel-cpu-off-no-loss",
+            Sys::TracingMinimal => "tracing-minimal",
+            Sys::TracingMinimalNoLoss => "tracing-minimal-no-loss",
+            Sys::FmtJson => "fmt-json",
+            Sys::FmtJsonNoLoss => "fmt-json-no-loss",
+        }
+    }
+
+    fn from_key(key: &str) -> Option<Sys> {
+        Sys::ALL.into_iter().find(|s| s.key() == key)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The traced functions, one flavour per system.
+
+#[inline(never)]
+fn plain_leaf(x: u64) -> u64 {
+    black_box(x).wrapping_mul(3)
+}
+
+#[sentinel::trace]
+fn s_leaf(x: u64) -> u64 {
+    black_box(x).wrapping_mul(3)
+}
+
+fn t_leaf(x: u64) -> u64 {
+    let _g = tracing::info_span!("t_leaf").entered();
+    black_box(x).wrapping_mul(3)
+}
+
+#[inline(never)]
+fn plain_outer(x: u64) -> u64 {
+    plain_leaf(x) ^ plain_leaf(x + 1)
+}
+
+#[sentinel::trace]
+fn s_outer(x: u64) -> u64 {
+    s_leaf(x) ^ s_leaf(x + 1)
+}
+
+fn t_outer(x: u64) -> u64 {
+    let _g = tracing::info_span!("t_outer").entered();
+    t_leaf(x) ^ t_leaf(x + 1)
+}
+
+async fn plain_step(x: u64) -> u64 {
+    tokio::task::yield_now().await;
+    black_box(x)
+}
+
+#[sentinel::trace]
+async fn s_step(x: u64) -> u64 {
+    tokio::task::yield_now().await;
+    black_box(x)
+}
+
+async fn t_step(x: u64) -> u64 {
+    use tracing::Instrument;
+    async move {
+        tokio::task::yield_now().await;
+        black_box(x)
+    }
+    .instrument(tracing::info_span!("t_step"))
+    .await
+}
+
+// ---------------------------------------------------------------------------
+// Child side.
+
+fn peak_rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// `SENTINEL_BENCH_PROFILE=1`: skip the post-run line count, so a profile of
+/// a child shows the workload alone.
+fn profiling() -> bool {
+    std::env::var_os("SENTINEL_BENCH_PROFILE").is_some()
+}
+
+fn count_lines(path: &Path) -> (u64, u64) {
+    let Ok(file) = std::fs::File::open(path) else {
+        return (0, 0);
+    };
+    let mut lines = 0;
+    let mut bytes = 0;
+    let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
+    loop {
+        let buf = match reader.fill_buf() {
+            Ok([]) | Err(_) => break,
+            Ok(b) => b,
+        };
+        lines += buf.iter().filter(|&&b| b == b'\n').count() as u64;
+        bytes += buf.len() as u64;
+        let n = buf.len();
+        reader.consume(n);
+    }
+    (lines, bytes)
+}
+
+/// Runs the workload body for one system and returns (loop time, records).
+fn body(workload: &str, sys: Sys) -> (Duration, u64) {
+    enum Flavour {
+        Plain,
+        Sentinel,
+        Tracing,
+    }
+    let flavour = match sys {
+        Sys::Baseline => Flavour::Plain,
+        Sys::SentinelDefaults
+        | Sys::SentinelCpuOff
+        | Sys::SentinelNoLoss
+        | Sys::SentinelCpuOffNoLoss => Flavour::Sentinel,
+        _ => Flavour::Tracing,
+    };
+    match workload {
+        "w1" => {
+            let leaf = match flavour {
+                Flavour::Plain => plain_leaf,
+                Flavour::Sentinel => s_leaf,
+                Flavour::Tracing => t_leaf,
+            };
+            let t0 = Instant::now();
+            let mut acc = 0u64;
+            for i in 0..W1_CALLS {
+                acc ^= leaf(black_box(i));
+            }
+            black_box(acc);
+            (t0.elapsed(), W1_CALLS)
+        }
+        "w2" => {
+            let outer = match flavour {
+                Flavour::Plain => plain_outer,
+                Flavour::Sentinel => s_outer,
+                Flavour::Tracing => t_outer,
+            };
+            let t0 = Instant::now();
+            let mut acc = 0u64;
+            for i in 0..W2_OUTER {
+                acc ^= outer(black_box(i));
+            }
+            black_box(acc);
+            (t0.elapsed(), W2_OUTER * 3)
+        }
+        "w3" => {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("runtime");
+            let elapsed = rt.block_on(async move {
+                let t0 = Instant::now();
+                let mut handles = Vec::new();
+                for t in 0..W3_TASKS {
+                    let kind = match flavour {
+                        Flavour::Plain => 0,
+                        Flavour::Sentinel => 1,
+                        Flavour::Tracing => 2,
+                    };
+                    handles.push(tokio::spawn(async move {
+                        let mut acc = 0u64;
+                        for i in 0..W3_CALLS {
+                            let x = t * W3_CALLS + i;
+                            acc ^= match kind {
+                                0 => plain_step(x).await,
+                                1 => s_step(x).await,
+                                _ => t_step(x).await,
+                            };
+                        }
+                        acc
+                    }));
+                }
+                for h in handles {
+                    black_box(h.await.expect("task"));
+                }
+                t0.elapsed()
+            });
+            rt.shutdown_timeout(Duration::from_secs(5));
+            (elapsed, W3_TASKS * W3_CALLS)
+        }
+        other => panic!("unknown workload {other}"),
+    }
+}
+
+/// Calls per caller-side unit: W2 reports per outer call.
+fn calls(workload: &str, records: u64) -> u64 {
+    if workload == "w2" {
+        records / 3
+    } else {
+        records
+    }
+}
+
+fn run_span_workload(workload: &str, sys: Sys) -> Outcome {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("log.jsonl");
+    match sys {
+        Sys::Baseline => {
+            let (loop_t, records) = body(workload, sys);
+            let ms = loop_t.as_secs_f64() * 1e3;
+            Outcome {
+                caller_ns: loop_t.as_nanos() as f64 / calls(workload, records) as f64,
+                expected: 0,
+                written: 0,
+                flushed_ms: ms,
+                rss_kib: peak_rss_kib(),
+                ..Outcome::default()
+            }
+        }
+        Sys::SentinelDefaults
+        | Sys::SentinelCpuOff
+        | Sys::SentinelNoLoss
+        | Sys::SentinelCpuOffNoLoss => {
+            let mut cfg = sentinel::SentinelConfig::new(&path);
+            if matches!(sys, Sys::SentinelCpuOff | Sys::SentinelCpuOffNoLoss) {
+                cfg = cfg.cpu_time(false);
+            }
+            if matches!(sys, Sys::SentinelNoLoss | Sys::SentinelCpuOffNoLoss) {
+                cfg = cfg.enqueue_timeout(Duration::from_secs(30));
+            }
+            let logger = sentinel::AsyncLogger::new(cfg).expect("logger");
+            sentinel::set_default_logger(logger.clone());
+            let t0 = Instant::now();
+            let (loop_t, records) = body(workload, sys);
+            let ok = logger.flush_blocking(Duration::from_secs(120));
+            let flushed = t0.elapsed();
+            let stats = logger.stats();
+            logger.shutdown_blocking(Duration::from_secs(30));
+            let (lines, bytes) = if profiling() {
+                (records, 0)
+            } else {
+                count_lines(&path)
+            };
+            Outcome {
+                caller_ns: loop_t.as_nanos() as f64 / calls(workload, records) as f64,
+                expected: records,
+                written: lines,
+                dropped_stats: Some(stats.dropped()),
+                flushed_ms: flushed.as_secs_f64() * 1e3,
+                bytes,
+                rss_kib: peak_rss_kib(),
+                extra: if ok {
+                    String::new()
+                } else {
+                    "flush timed out".into()
+                },
+                ..Outcome::default()
+            }
+        }
+        _ => {
+            let lossless = matches!(sys, Sys::TracingMinimalNoLoss | Sys::FmtJsonNoLoss);
+            let minimal = matches!(sys, Sys::TracingMinimal | Sys::TracingMinimalNoLoss);
+            let file = std::fs::File::create(&path).expect("log file");
+            let (writer, guard) = if lossless {
+                tracing_appender::non_blocking::NonBlockingBuilder::default()
+                    .lossy(false)
+                    .finish(file)
+            } else {
+                tracing_appender::non_blocking(file)
+            };
+            let errors = writer.error_counter();
+            let dispatch = if minimal {
+                anchors::minimal_dispatch(writer)
+            } else {
+                anchors::fmt_json_dispatch(writer)
+            };
+            tracing::dispatcher::set_global_default(dispatch).expect("global subscriber");
+            let t0 = Instant::now();
+            let (loop_t, records) = body(workload, sys);
+            drop(guard); // flushes and joins the appender's worker
+            let flushed = t0.elapsed();
+            let (lines, bytes) = count_lines(&path);
+            Outcome {
+                caller_ns: loop_t.as_nanos() as f64 / calls(workload, records) as f64,
+                expected: records,
+                written: lines,
+                dropped_stats: Some(errors.dropped_lines() as u64),
+                flushed_ms: flushed.as_secs_f64() * 1e3,
+                bytes,
+                rss_kib: peak_rss_kib(),
+                ..Outcome::default()
+            }
+        }
+    }
+}
+
+fn run_child(spec: &str) -> Outcome {
+    let (workload, system) = spec.split_once('/').expect("workload/system");
+    match workload {
+        "w1" | "w2" | "w3" => {
+            let sys = Sys::from_key(system).unwrap_or_else(|| panic!("unknown system {system}"));
+            run_span_workload(workload, sys)
+        }
+        "w4" | "w5" => {
+            let mut out = shipping::run(workload, system);
+            out.rss_kib = peak_rss_kib();
+            out
+        }
+        other => panic!("unknown workload {other}"),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Parent side.
+
+struct Case {
+    workload: &'static str,
+    key: String,
+    label: String,
+    reps: usize,
+}
+
+fn cases(reps: usize) -> Vec<Case> {
+    let mut out = Vec::new();
+    for (workload, reps) in [("w1", reps), ("w2", 1), ("w3", 1)] {
+        for sys in Sys::ALL {
+            out.push(Case {
+                workload,
+                key: sys.key().into(),
+                label: sys.name().into(),
+                reps,
+            });
+        }
+    }
+    for (workload, key, label) in shipping::CASES {
+        out.push(Case {
+            workload,
+            key: (*key).into(),
+            label: (*label).into(),
+            reps: 1,
+        });
+    }
+    out
+}
+
+fn spawn_child(workload: &str, key: &str) -> Result<Outcome, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let mut child = Command::new(exe)
+        .env("SENTINEL_BENCH_CHILD", format!("{workload}/{key}"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if Instant::now() > deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err("timed out after 180 s".into());
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    let mut stdout = String::new();
+    if let Some(mut s) = child.stdout.take() {
+        let _ = std::io::Read::read_to_string(&mut s, &mut stdout);
+    }
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("@@RESULT "))
+        .ok_or_else(|| format!("child printed no result: {stdout}"))
+        .and_then(|j| serde_json::from_str(j).map_err(|e| e.to_string()))
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// Medians of the timing figures; worst case of the losses.
+fn combine(runs: &[Outcome]) -> Outcome {
+    let med = |f: &dyn Fn(&Outcome) -> f64| median(runs.iter().map(f).collect());
+    let mid = {
+        let c = med(&|o| o.caller_ns);
+        runs.iter()
+            .min_by(|a, b| (a.caller_ns - c).abs().total_cmp(&(b.caller_ns - c).abs()))
+            .cloned()
+            .unwrap_or_default()
+    };
+    Outcome {
+        caller_ns: med(&|o| o.caller_ns),
+        expected: mid.expected,
+        written: runs.iter().map(|o| o.written).min().unwrap_or(0),
+        dropped_stats: runs.iter().filter_map(|o| o.dropped_stats).max(),
+        flushed_ms: med(&|o| o.flushed_ms),
+        bytes: mid.bytes,
+        rss_kib: med(&|o| o.rss_kib as f64) as u64,
+        requests: mid.requests,
+        extra: mid.extra.clone(),
+        ratio_override: mid.ratio_override,
+        bytes_per_record: (mid.written > 0 && mid.bytes > 0)
+            .then(|| mid.bytes as f64 / mid.written as f64),
+    }
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("model name"))
+                .map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .args(args)
+            .output()
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_default()
+    };
+    let commit = git(&["rev-parse", "--short=12", "HEAD"]);
+    let dirty = if git(&["status", "--porcelain", "--untracked-files=no"]).is_empty() {
+        ""
+    } else {
+        " (dirty)"
+    };
+    format!("machine: {cores} cores (nproc), {cpu}; commit {commit}{dirty}")
+}
+
+fn fmt_rate(per_s: f64) -> String {
+    if !per_s.is_finite() || per_s <= 0.0 {
+        "-".into()
+    } else if per_s >= 1e6 {
+        format!("{:.2} M/s", per_s / 1e6)
+    } else if per_s >= 1e3 {
+        format!("{:.0} k/s", per_s / 1e3)
+    } else {
+        format!("{per_s:.0} /s")
+    }
+}
+
+fn main() {
+    if let Ok(spec) = std::env::var("SENTINEL_BENCH_CHILD") {
+        let out = run_child(&spec);
+        let mut stdout = std::io::stdout().lock();
+        let _ = writeln!(
+            stdout,
+            "@@RESULT {}",
+            serde_json::to_string(&out).expect("json")
+        );
+        let _ = stdout.flush();
+        // Skip destructors and exit hooks: everything was flushed above.
+        std::process::exit(0);
+    }
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .map(|a| a.to_lowercase())
+        .collect();
+    let reps: usize = std::env::var("SENTINEL_BENCH_REPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3)
+        .max(1);
+    println!("{}", machine());
+    let mut results: Vec<(&Case, Result<Outcome, String>, usize)> = Vec::new();
+    let all = cases(reps);
+    for case in &all {
+        let id = format!("{} {} {}", case.workload, case.key, case.label).to_lowercase();
+        if !filters.is_empty() && !filters.iter().any(|f| id.contains(f.as_str())) {
+            continue;
+        }
+        let mut runs = Vec::new();
+        let mut err = None;
+        for _ in 0..case.reps {
+            eprint!("running {}/{} ... ", case.workload, case.key);
+            match spawn_child(case.workload, &case.key) {
+                Ok(o) => {
+                    eprintln!("{:.1} ns/op", o.caller_ns);
+                    runs.push(o);
+                }
+                Err(e) => {
+                    eprintln!("failed: {e}");
+                    err = Some(e);
+                }
+            }
+        }
+        let n = runs.len();
+        let res = if runs.is_empty() {
+            Err(err.unwrap_or_default())
+        } else {
+            Ok(combine(&runs))
+        };
+        results.push((case, res, n));
+    }
+    println!("{}", table(&results));
+}
+
+fn table(results: &[(&Case, Result<Outcome, String>, usize)]) -> String {
+    // Anchor per workload for the ratio column.
+    let mut anchor: BTreeMap<&str, f64> = BTreeMap::new();
+    let mut w1_by_key: BTreeMap<String, f64> = BTreeMap::new();
+    for (case, res, _) in results {
+        let Ok(o) = res else { continue };
+        if case.key == "tracing-minimal" {
+            anchor.insert(case.workload, o.caller_ns);
+        }
+        if case.key == "reqwest-loop-100" || case.key == "reqwest-loop-1000" {
+            // W4 ratio: delivered rate vs the plain loop at the same batch size.
+            anchor.insert(
+                if case.key.ends_with("-100") {
+                    "w4-100"
+                } else {
+                    "w4-1000"
+                },
+                o.written as f64 / (o.flushed_ms / 1e3),
+            );
+        }
+        if case.workload == "w1" {
+            w1_by_key.insert(case.key.clone(), o.caller_ns);
+        }
+    }
+    let mut t = String::new();
+    let _ = writeln!(
+        t,
+        "| workload | system | runs | caller ns/op | ratio | until flushed ms | end-to-end rec/s | written | lost | self-counted drops | B/rec | peak RSS MiB | notes |"
+    );
+    let _ = writeln!(
+        t,
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+    );
+    for (case, res, n) in results {
+        let o = match res {
+            Ok(o) => o,
+            Err(e) => {
+                let _ = writeln!(
+                    t,
+                    "| {} | {} | 0 | - | - | - | - | - | - | - | - | - | failed: {} |",
+                    case.workload,
+                    case.label,
+                    e.replace('|', "/")
+                );
+                continue;
+            }
+        };
+        let ratio = if let Some(r) = o.ratio_override {
+            format!("{r:.2}×")
+        } else if case.workload == "w4" {
+            let k = if case.key.ends_with("-1000") {
+                "w4-1000"
+            } else {
+                "w4-100"
+            };
+            match anchor.get(k) {
+                Some(a) if *a > 0.0 => {
+                    format!("{:.2}× loop", (o.written as f64 / (o.flushed_ms / 1e3)) / a)
+                }
+                _ => "-".into(),
+            }
+        } else {
+            match anchor.get(case.workload) {
+                Some(a) if o.caller_ns > 0.0 => format!("{:.2}× faster", a / o.caller_ns),
+                _ => "-".into(),
+            }
+        };
+        let mut notes = o.extra.clone();
+        if case.workload == "w2"
+            && case.key != "baseline"
+            && let Some(w1) = w1_by_key.get(&case.key)
+            && *w1 > 0.0
+        {
+            if !notes.is_empty() {
+                notes.push_str("; ");
+            }
+            let _ = write!(notes, "{:.2}× W1 per outer call", o.caller_ns / w1);
+        }
+        if let Some(r) = o.requests {
+            if !notes.is_empty() {
+                notes.push_str("; ");
+            }
+            let _ = write!(notes, "{r} requests");
+        }
+        let e2e = if o.written > 0 {
+            fmt_rate(o.written as f64 / (o.flushed_ms / 1e3))
+        } else {
+            "-".into()
+        };
+        let lost = if o.expected > 0 {
+            format!("{}", o.expected.saturating_sub(o.written))
+        } else {
+            "-".into()
+        };
+        let bpr = o
+            .bytes_per_record
+            .map_or_else(|| "-".into(), |b| format!("{b:.0}"));
+        let _ = writeln!(
+            t,
+            "| {} | {} | {} | {:.0} | {} | {:.1} | {} | {} | {} | {} | {} | {:.1} | {} |",
+            case.workload,
+            case.label,
+            n,
+            o.caller_ns,
+            ratio,
+            o.flushed_ms,
+            e2e,
+            o.written,
+            lost,
+            o.dropped_stats.map_or("-".into(), |d| d.to_string()),
+            bpr,
+            o.rss_kib as f64 / 1024.0,
+            notes
+        );
+    }
+    t
+}
