@@ -325,3 +325,20 @@ async fn api_key_never_appears_in_errors_or_debug() {
         assert!(!text.contains("sekrit"), "{text}");
     }
 }
+
+// The loopback sink's event counter is what the workload bench trusts.
+#[test]
+fn sink_counts_every_event() {
+    let one = br#"{"severity":"info","body":"{\"severity\":"}"#;
+    for n in [0, 1, 2, 7, 33] {
+        let mut body = b"{\"logs\":[".to_vec();
+        for i in 0..n {
+            if i > 0 {
+                body.push(b',');
+            }
+            body.extend_from_slice(one);
+        }
+        body.extend_from_slice(b"]}");
+        assert_eq!(support::count_events(&body), n);
+    }
+}

@@ -22,6 +22,11 @@ const MAX_WRITE: usize = 4 << 20;
 /// Messages taken from the channel in one `recv_many`.
 const RECV_BATCH: usize = 64;
 
+/// Entries taken from the channel in one cycle when a backlog has built up:
+/// bounds the writer's own memory (records in hand, sort scratch) so a full
+/// queue is not held twice.
+const MAX_CYCLE: usize = 16_384;
+
 struct Worker {
     shared: Arc<Shared>,
     rx: mpsc::Receiver<Msg>,
@@ -32,6 +37,8 @@ struct Worker {
     buf: Vec<u8>,
     encoder: Encoder,
     failed: bool,
+    /// The last collection stopped at `MAX_CYCLE` with more queued.
+    backlog: bool,
 }
 
 pub(crate) async fn run(shared: Arc<Shared>, rx: mpsc::Receiver<Msg>, sink: Box<dyn Write + Send>) {
@@ -45,6 +52,7 @@ pub(crate) async fn run(shared: Arc<Shared>, rx: mpsc::Receiver<Msg>, sink: Box<
         buf: Vec::with_capacity(256 << 10),
         encoder: Encoder::default(),
         failed: false,
+        backlog: false,
     };
     worker.run().await;
 }
@@ -54,7 +62,9 @@ impl Worker {
         let mut msgs = Vec::with_capacity(RECV_BATCH);
         let mut idle = false;
         loop {
-            let closed = if idle {
+            let closed = if self.backlog {
+                false
+            } else if idle {
                 tokio::select! {
                     biased;
                     n = self.rx.recv_many(&mut msgs, RECV_BATCH) => n == 0,
@@ -75,7 +85,7 @@ impl Worker {
                 self.take(msg);
             }
             self.collect();
-            let busy = !self.entries.is_empty() || !self.acks.is_empty();
+            let busy = !self.entries.is_empty() || !self.acks.is_empty() || self.backlog;
             self.write_collected();
             if self.failed {
                 return self.fail_rest();
@@ -117,8 +127,23 @@ impl Worker {
         }
     }
 
-    /// Takes everything queued in the channel and staged by threads.
+    /// Takes everything queued in the channel and staged by threads, or, when
+    /// a backlog has built up, the next `MAX_CYCLE` entries of the channel.
     fn collect(&mut self) {
+        self.backlog = false;
+        while self.entries.len() < MAX_CYCLE {
+            match self.rx.try_recv() {
+                Ok(msg) => self.take(msg),
+                Err(_) => break,
+            }
+        }
+        if self.entries.len() >= MAX_CYCLE && self.acks.is_empty() && self.shutdown.is_none() {
+            // Write this part first. Staged records are newer than anything
+            // their thread sent through the channel, so they wait for the
+            // cycle that empties it.
+            self.backlog = true;
+            return;
+        }
         self.drain_channel();
         let shared = Arc::clone(&self.shared);
         let mut reg = lock(&shared.stagings);

@@ -407,3 +407,31 @@ fn writes_nothing_to_stdout_or_stderr() {
     assert!(!String::from_utf8_lossy(&out.stderr).contains("sentinel"));
     assert_eq!(read_jsonl(&dir.path().join("q.jsonl")).len(), 1);
 }
+
+#[test]
+fn a_backlog_is_written_in_bounded_chunks_in_order() {
+    let sink = GatedSink::default();
+    let logger = AsyncLogger::from_writer(
+        sink.clone(),
+        SentinelConfig::default().max_queue_size(100_000),
+    )
+    .unwrap();
+    logger.log(json!({"i": 0}));
+    sink.wait_for_write(); // the writer is stuck in its first write
+    for i in 1..60_000 {
+        assert!(logger.log(json!({ "i": i })));
+    }
+    sink.open();
+    assert!(logger.flush_blocking(WAIT));
+    let got: Vec<i64> = sink
+        .lines()
+        .iter()
+        .map(|r| r["i"].as_i64().unwrap())
+        .collect();
+    assert_eq!(got, (0..60_000).collect::<Vec<_>>());
+    // One write for the first record, then the backlog in several cycles
+    // rather than one that holds the whole queue a second time.
+    let writes = sink.state.0.lock().unwrap().writes_started;
+    assert!(writes >= 4, "backlog written in {writes} writes");
+    assert_eq!(logger.dropped(), 0);
+}
