@@ -1,6 +1,8 @@
 //! Both `tracing` layers together: a Master Log event carries the ids of the sentinel span it
 //! was emitted in, whether that span is a `tracing` span or a `#[trace]` call.
 
+// The client's loopback server, shared rather than copied.
+#[path = "../../master-log-client/tests/support/mod.rs"]
 mod support;
 
 use std::time::Duration;
