@@ -12,17 +12,12 @@
 //! cargo run -p examples --example tracing-service
 //! ```
 
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+#[path = "support/receiver.rs"]
+mod receiver;
+
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
 use master_log_client::Client;
 use master_log_client::layer::MasterLogLayer;
 use sentinel::layer::SentinelLayer;
@@ -74,7 +69,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let receiver = match std::env::var("MASTER_LOG_ENDPOINT") {
         Ok(endpoint) if !endpoint.trim().is_empty() => None,
         _ => {
-            let receiver = Receiver::start().await?;
+            let receiver = receiver::Receiver::start().await?;
             println!(
                 "MASTER_LOG_ENDPOINT is unset: started a loopback receiver at http://{}",
                 receiver.addr
@@ -130,50 +125,4 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     Ok(())
-}
-
-/// A minimal Master Log stand-in: counts events and answers `{"accepted": n}`.
-struct Receiver {
-    addr: SocketAddr,
-    events: Arc<AtomicU64>,
-    requests: Arc<AtomicU64>,
-}
-
-impl Receiver {
-    async fn start() -> std::io::Result<Receiver> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
-        let events = Arc::new(AtomicU64::new(0));
-        let requests = Arc::new(AtomicU64::new(0));
-        let (ev, rq) = (Arc::clone(&events), Arc::clone(&requests));
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let (ev, rq) = (Arc::clone(&ev), Arc::clone(&rq));
-                let service = service_fn(move |req: Request<hyper::body::Incoming>| {
-                    let (ev, rq) = (Arc::clone(&ev), Arc::clone(&rq));
-                    async move {
-                        let body = req.into_body().collect().await?.to_bytes();
-                        let n = serde_json::from_slice::<serde_json::Value>(&body)
-                            .ok()
-                            .and_then(|v| v["logs"].as_array().map(Vec::len))
-                            .unwrap_or(1) as u64;
-                        ev.fetch_add(n, Ordering::SeqCst);
-                        rq.fetch_add(1, Ordering::SeqCst);
-                        let answer = serde_json::json!({ "accepted": n }).to_string();
-                        Ok::<_, hyper::Error>(Response::new(Full::new(Bytes::from(answer))))
-                    }
-                });
-                tokio::spawn(async move {
-                    let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
-        Ok(Receiver {
-            addr,
-            events,
-            requests,
-        })
-    }
 }
