@@ -21,28 +21,12 @@ const EVENTS: u64 = 1_000;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut builder = Client::builder()
+    let builder = Client::builder()
         .batch_size(100)
         .flush_interval(Duration::from_millis(500))
         // Start from a 1 ms/log guess; the client then learns the server's real pace.
         .initial_send_seconds_per_log(0.001);
-    let receiver = match std::env::var("MASTER_LOG_ENDPOINT") {
-        Ok(endpoint) if !endpoint.trim().is_empty() => {
-            println!("sending to {endpoint}");
-            None
-        }
-        _ => {
-            let receiver = receiver::Receiver::start().await?;
-            println!(
-                "MASTER_LOG_ENDPOINT is unset: started a loopback receiver at http://{}",
-                receiver.addr
-            );
-            builder = builder
-                .endpoint(format!("http://{}", receiver.addr))
-                .api_key("example-key");
-            Some(receiver)
-        }
-    };
+    let (builder, receiver) = receiver::endpoint_or_loopback(builder).await?;
     let client = builder.build()?;
 
     let started = Instant::now();

@@ -65,21 +65,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let _ = std::fs::remove_file(&spans);
     sentinel::set_default_logger(AsyncLogger::new(SentinelConfig::new(&spans))?);
 
-    let mut builder = Client::builder().flush_interval(Duration::from_millis(200));
-    let receiver = match std::env::var("MASTER_LOG_ENDPOINT") {
-        Ok(endpoint) if !endpoint.trim().is_empty() => None,
-        _ => {
-            let receiver = receiver::Receiver::start().await?;
-            println!(
-                "MASTER_LOG_ENDPOINT is unset: started a loopback receiver at http://{}",
-                receiver.addr
-            );
-            builder = builder
-                .endpoint(format!("http://{}", receiver.addr))
-                .api_key("example-key");
-            Some(receiver)
-        }
-    };
+    let builder = Client::builder().flush_interval(Duration::from_millis(200));
+    let (builder, receiver) = receiver::endpoint_or_loopback(builder).await?;
     let client = builder.build()?;
 
     // The setup this example is about.

@@ -11,6 +11,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
+use master_log_client::ClientBuilder;
 use serde_json::json;
 
 /// A minimal Master Log stand-in: counts events and answers `{"accepted": n}`.
@@ -57,4 +58,26 @@ impl Receiver {
             requests,
         })
     }
+}
+
+/// Points `builder` at `MASTER_LOG_ENDPOINT` when it is set; otherwise starts
+/// a loopback receiver, says so, and points the builder at it.
+pub(crate) async fn endpoint_or_loopback(
+    builder: ClientBuilder,
+) -> std::io::Result<(ClientBuilder, Option<Receiver>)> {
+    if let Ok(endpoint) = std::env::var("MASTER_LOG_ENDPOINT")
+        && !endpoint.trim().is_empty()
+    {
+        println!("sending to {endpoint}");
+        return Ok((builder, None));
+    }
+    let receiver = Receiver::start().await?;
+    println!(
+        "MASTER_LOG_ENDPOINT is unset: started a loopback receiver at http://{}",
+        receiver.addr
+    );
+    let builder = builder
+        .endpoint(format!("http://{}", receiver.addr))
+        .api_key("example-key");
+    Ok((builder, Some(receiver)))
 }
