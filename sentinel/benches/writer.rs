@@ -60,8 +60,11 @@ fn clocks(c: &mut Criterion) {
         b.iter(bench::now_ticks)
     });
     g.bench_function("CLOCK_MONOTONIC (vDSO)", |b| b.iter(bench::monotonic_ns));
-    g.bench_function("thread_cpu_ns (CLOCK_THREAD_CPUTIME_ID)", |b| {
+    g.bench_function("thread CPU time (rseq anchor + ticks)", |b| {
         b.iter(bench::thread_cpu_ns)
+    });
+    g.bench_function("thread CPU time (CLOCK_THREAD_CPUTIME_ID syscall)", |b| {
+        b.iter(bench::thread_cpu_ns_syscall)
     });
     g.finish();
 }

@@ -9,6 +9,7 @@
 //! fastrace's `minstant` and of `quanta`.
 
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
 /// How ticks are read and converted.
@@ -171,7 +172,9 @@ impl Anchor {
                 let elapsed_ticks = ticks.wrapping_sub(base_ticks);
                 let elapsed_ns = monotonic_ns().saturating_sub(base_ns);
                 if elapsed_ns > 1_000_000_000 && elapsed_ticks > 0 {
-                    elapsed_ns as f64 / elapsed_ticks as f64
+                    let refined = elapsed_ns as f64 / elapsed_ticks as f64;
+                    REFINED_NS_PER_TICK.store(refined.to_bits(), Ordering::Relaxed);
+                    refined
                 } else {
                     ns_per_tick
                 }
@@ -220,12 +223,35 @@ impl Anchor {
     }
 }
 
-/// CPU time consumed by the calling thread, in nanoseconds.
+/// Nanoseconds per tick: the best rate known so far (refined by every
+/// [`Anchor`] once the process has run for a second), 1.0 when ticks are
+/// nanoseconds.
+pub(crate) fn ns_per_tick() -> f64 {
+    match source() {
+        Source::Tsc { ns_per_tick, .. } => {
+            let refined = REFINED_NS_PER_TICK.load(Ordering::Relaxed);
+            if refined == 0 {
+                ns_per_tick
+            } else {
+                f64::from_bits(refined)
+            }
+        }
+        Source::Monotonic => 1.0,
+    }
+}
+
+/// The refined TSC rate as `f64` bits; 0 until the first refinement.
+static REFINED_NS_PER_TICK: AtomicU64 = AtomicU64::new(0);
+
+/// CPU time consumed by the calling thread, in nanoseconds, straight from the
+/// kernel.
 ///
 /// One `clock_gettime(CLOCK_THREAD_CPUTIME_ID)` call: a real syscall (not
-/// vDSO-accelerated), roughly 100-150 ns, which is why it can be switched off.
+/// vDSO-accelerated), 0.1-0.6 µs depending on the machine. Spans read the CPU
+/// clock through [`crate::cpu_clock`], which needs this only after the
+/// kernel has switched the thread out.
 #[inline]
-pub(crate) fn thread_cpu_ns() -> u64 {
+pub(crate) fn thread_cpu_ns_syscall() -> u64 {
     #[cfg(unix)]
     {
         let mut ts = libc::timespec {
@@ -275,13 +301,13 @@ mod tests {
 
     #[test]
     fn thread_cpu_time_advances_with_work() {
-        let before = thread_cpu_ns();
+        let before = thread_cpu_ns_syscall();
         let mut x = 0u64;
         for i in 0..5_000_000u64 {
             x = x.wrapping_mul(31).wrapping_add(i);
         }
         std::hint::black_box(x);
-        assert!(thread_cpu_ns() > before);
+        assert!(thread_cpu_ns_syscall() > before);
     }
 
     #[test]

@@ -46,10 +46,11 @@ pub struct SentinelConfig {
     /// How long a producer may wait for room when the queue is full. Zero (the
     /// default) drops the record at once and counts it.
     pub enqueue_timeout: Duration,
-    /// Whether spans record `cpu_time_ms`. Defaults to `true`. Reading a
-    /// thread's CPU clock is a syscall (~0.12 µs on bare metal, ~0.3 µs in a
-    /// VM) at each end of a span (and at each poll of a traced future); switch
-    /// it off on the hottest paths.
+    /// Whether spans record `cpu_time_ms`. Defaults to `true`. A span reads
+    /// its thread's CPU time at each end (and a traced future at each poll):
+    /// ~10 ns on x86-64 Linux with glibc, where a thread extrapolates from one
+    /// kernel reading until it is switched out, and a syscall (~0.12 µs on
+    /// bare metal, ~0.5 µs in a VM) per read elsewhere.
     pub cpu_time: bool,
 }
 

@@ -82,8 +82,9 @@ use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::clock::{now, thread_cpu_ns};
+use crate::clock::now;
 use crate::context::{SpanContext, SpanId, TraceId, current_span, current_tags, replace_span};
+use crate::cpu_clock::thread_cpu_ns;
 use crate::record::{Entry, ErrorInfo, NO_CPU, NameKind, SpanRecord, Status};
 use crate::sampling::keep;
 use crate::span::Target;

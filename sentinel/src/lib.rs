@@ -65,6 +65,7 @@
 mod clock;
 mod config;
 pub mod context;
+mod cpu_clock;
 mod error;
 mod global;
 #[cfg(feature = "tracing")]

@@ -128,10 +128,17 @@ pub mod bench {
         crate::clock::monotonic_ns()
     }
 
-    /// The thread-CPU clock reading spans use (a syscall on most kernels).
+    /// The thread-CPU clock reading spans use: an anchor plus ticks while
+    /// the thread stays on its CPU (see `cpu_clock`), else the syscall.
     #[inline]
     pub fn thread_cpu_ns() -> u64 {
-        crate::clock::thread_cpu_ns()
+        crate::cpu_clock::thread_cpu_ns()
+    }
+
+    /// The kernel's thread-CPU clock: one `clock_gettime` syscall.
+    #[inline]
+    pub fn thread_cpu_ns_syscall() -> u64 {
+        crate::clock::thread_cpu_ns_syscall()
     }
 
     /// Encodes typical span records the way the writer does.

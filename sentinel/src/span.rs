@@ -17,10 +17,11 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
-use crate::clock::{now, thread_cpu_ns};
+use crate::clock::now;
 use crate::context::{
     SpanContext, SpanId, TraceId, current_span, current_tags, replace_span, restore_span,
 };
+use crate::cpu_clock::thread_cpu_ns;
 use crate::record::{Entry, ErrorInfo, NO_CPU, NameKind, SpanRecord, Status};
 use crate::sampling::keep;
 use crate::writer::{AsyncLogger, Local, Reserve, Shared, Wait, with_local};

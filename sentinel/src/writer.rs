@@ -638,6 +638,7 @@ impl AsyncLogger {
         path: Option<PathBuf>,
     ) -> Result<Self> {
         crate::clock::init();
+        crate::cpu_clock::init();
         let batch = config.max_queue_size.clamp(1, MAX_BATCH);
         let capacity = config.max_queue_size.div_ceil(batch);
         let (tx, rx) = mpsc::channel(capacity);
