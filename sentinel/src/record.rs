@@ -260,7 +260,9 @@ impl Encoder {
         millis(duration, &mut c);
         if s.cpu_ns != NO_CPU {
             c.put(b",\"cpu_time_ms\":");
-            millis(s.cpu_ns, &mut c);
+            // A thread cannot use more CPU than the span's wall time; readings
+            // taken a few hundred ns apart in a syscall could say otherwise.
+            millis(s.cpu_ns.min(duration), &mut c);
         }
         c.put(b",\"status\":\"");
         c.put(s.status.as_str().as_bytes());
@@ -532,6 +534,15 @@ mod tests {
         assert_eq!(ts.len(), "2026-11-22T01:02:03.456789+00:00".len());
         assert!(ts.ends_with("+00:00"));
         time::OffsetDateTime::parse(ts, &time::format_description::well_known::Rfc3339).unwrap();
+    }
+
+    #[test]
+    fn cpu_time_never_exceeds_the_duration() {
+        let mut s = span();
+        s.cpu_ns = 20_000_000;
+        let v = encode(&Entry::Span(s));
+        assert_eq!(v["duration_ms"], 12.345);
+        assert_eq!(v["cpu_time_ms"], 12.345);
     }
 
     #[test]
