@@ -18,7 +18,7 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
@@ -75,6 +75,9 @@ pub(crate) struct Shared {
     pub(crate) wake: Notify,
     /// Events in the worker's partial batch, so producers know when a batch is complete.
     pending: AtomicUsize,
+    /// Set while the worker holds a partial batch and waits on `wake`: producers notify only
+    /// then, rather than touching `wake` on every enqueue of a burst.
+    waiting: AtomicBool,
     batch_size: usize,
 }
 
@@ -85,6 +88,7 @@ impl Shared {
             rate: SendRate::new(initial_send_seconds_per_log),
             wake: Notify::new(),
             pending: AtomicUsize::new(0),
+            waiting: AtomicBool::new(false),
             batch_size,
         }
     }
@@ -94,7 +98,11 @@ impl Shared {
     pub(crate) fn enqueued(&self, tx: &mpsc::Sender<Msg>) {
         let len = tx.max_capacity() - tx.capacity();
         self.counters.observe_queue_len(len);
-        if len + self.pending.load(Ordering::Relaxed) >= self.batch_size {
+        // The flag first: seeing it set makes the worker's `pending` store visible.
+        if self.waiting.load(Ordering::SeqCst)
+            && len + self.pending.load(Ordering::Acquire) >= self.batch_size
+            && self.waiting.swap(false, Ordering::SeqCst)
+        {
             self.wake.notify_one();
         }
     }
@@ -153,8 +161,11 @@ impl State {
             match rx.poll_recv_many(&mut cx, &mut buf, limit) {
                 Poll::Ready(0) => self.handle(None, rx, shared),
                 Poll::Ready(_) => {
+                    // One shared-counter update per receive, not per event.
+                    let events = buf.iter().filter(|m| matches!(m, Msg::Event(_))).count();
+                    Counters::add(&shared.counters.enqueued, events as u64);
                     for msg in buf.drain(..) {
-                        self.handle(Some(msg), rx, shared);
+                        self.take(msg, rx);
                     }
                 }
                 // Empty, or out of tokio's cooperative budget: one last unbudgeted look.
@@ -170,24 +181,35 @@ impl State {
 
     fn handle(&mut self, msg: Option<Msg>, rx: &mut mpsc::Receiver<Msg>, shared: &Shared) {
         match msg {
-            Some(Msg::Event(event)) => {
-                Counters::add(&shared.counters.enqueued, 1);
-                if self.batcher.push(&event) {
-                    self.cut();
+            Some(msg) => {
+                if matches!(msg, Msg::Event(_)) {
+                    Counters::add(&shared.counters.enqueued, 1);
                 }
-            }
-            Some(Msg::Flush(reply)) => {
-                self.cut();
-                self.ready.push_back(Ready::Flush(reply));
-            }
-            Some(Msg::Shutdown(reply)) => {
-                // Refuse new messages; those already queued are still delivered.
-                rx.close();
-                self.shutdown_replies.push(reply);
+                self.take(msg, rx);
             }
             None => {
                 self.channel_done = true;
                 self.cut();
+            }
+        }
+    }
+
+    /// Acts on one message; the caller has counted it.
+    fn take(&mut self, msg: Msg, rx: &mut mpsc::Receiver<Msg>) {
+        match msg {
+            Msg::Event(event) => {
+                if self.batcher.push(&event) {
+                    self.cut();
+                }
+            }
+            Msg::Flush(reply) => {
+                self.cut();
+                self.ready.push_back(Ready::Flush(reply));
+            }
+            Msg::Shutdown(reply) => {
+                // Refuse new messages; those already queued are still delivered.
+                rx.close();
+                self.shutdown_replies.push(reply);
             }
         }
     }
@@ -299,11 +321,22 @@ pub(crate) async fn run<F, Fut>(
 
         shared
             .pending
-            .store(state.batcher.pending(), Ordering::Relaxed);
+            .store(state.batcher.pending(), Ordering::Release);
         let deadline = state.batcher.deadline();
         let can_receive = state.can_receive();
         // Only an empty worker waits on the queue itself; see the module docs.
         let wait_on_queue = can_receive && state.batcher.is_empty();
+        let wait_for_wake = can_receive && !wait_on_queue;
+        if wait_for_wake {
+            shared.waiting.store(true, Ordering::SeqCst);
+            // A producer that completed the batch before it saw the flag did not notify. (One
+            // that races past both checks leaves the batch to its deadline at worst: the next
+            // enqueue sees the flag.)
+            if rx.len() + state.batcher.pending() >= settings.batch_size {
+                shared.waiting.store(false, Ordering::Relaxed);
+                continue;
+            }
+        }
         tokio::select! {
             biased;
             (send, last, outcome) = async {
@@ -320,13 +353,14 @@ pub(crate) async fn run<F, Fut>(
             msg = rx.recv(), if wait_on_queue => {
                 state.handle(msg, &mut rx, &shared);
             }
-            () = shared.wake.notified(), if can_receive && !wait_on_queue => {}
+            () = shared.wake.notified(), if wait_for_wake => {}
             () = sleep_until(deadline) => {
                 // Take what arrived up to now, then send the partial batch.
                 state.drain(&mut rx, &shared);
                 state.cut();
             }
         }
+        shared.waiting.store(false, Ordering::Relaxed);
     }
 
     let report = std::mem::take(&mut state.report);
