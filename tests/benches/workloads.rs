@@ -11,8 +11,9 @@
 //! with `SENTINEL_BENCH_CHILD=<workload>/<system>`), so the peak RSS read from
 //! `/proc/self/status` (`VmHWM`) belongs to that system alone and no global
 //! state (default logger, global subscriber) leaks between rows.
-//! `SENTINEL_BENCH_REPS` (default 3) sets how many times the W1 rows run; the
-//! table shows medians. Other workloads run once.
+//! `SENTINEL_BENCH_REPS` (default 3) sets how many times each W1-W4 row runs;
+//! the table shows medians (and the worst loss). W5 runs once: it reports a
+//! settled rate from within its run.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -309,9 +310,35 @@ fn calls(workload: &str, records: u64) -> u64 {
     }
 }
 
+/// Writes and deletes a file as large as the biggest log a row writes, so the
+/// row starts with recycled page-cache pages, unless `SENTINEL_BENCH_COLD` is
+/// set.
+///
+/// The VM this suite was measured on hands freed memory back to its host
+/// (virtio free page reporting) and faults it in again on first touch: a
+/// `write` into fresh page-cache pages runs at ~0.3 GB/s there, into pages
+/// freed a moment ago at ~4.7 GB/s. Without this step a row's figures depend
+/// on whether the previous row's pages were handed back yet, not on the
+/// logger (every system here writes 185-256 bytes per record).
+fn warm_page_cache(dir: &Path) {
+    if std::env::var_os("SENTINEL_BENCH_COLD").is_some() {
+        return;
+    }
+    let path = dir.join("warm.bin");
+    // Small chunks, so the warm-up leaves no mark on the row's peak RSS.
+    let chunk = vec![b'w'; 64 << 10];
+    let mut file = std::fs::File::create(&path).expect("warm-up file");
+    for _ in 0..5_120 {
+        file.write_all(&chunk).expect("warm-up write");
+    }
+    drop(file);
+    std::fs::remove_file(&path).expect("remove warm-up file");
+}
+
 fn run_span_workload(workload: &str, sys: Sys) -> Outcome {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("log.jsonl");
+    warm_page_cache(dir.path());
     match sys {
         Sys::Baseline => {
             let (loop_t, records) = body(workload, sys);
@@ -430,7 +457,7 @@ struct Case {
 
 fn cases(reps: usize) -> Vec<Case> {
     let mut out = Vec::new();
-    for (workload, reps) in [("w1", reps), ("w2", 1), ("w3", 1)] {
+    for workload in ["w1", "w2", "w3"] {
         for sys in Sys::ALL {
             out.push(Case {
                 workload,
@@ -445,7 +472,8 @@ fn cases(reps: usize) -> Vec<Case> {
             workload,
             key: (*key).into(),
             label: (*label).into(),
-            reps: 1,
+            // W5 runs for seconds and reports a settled rate within the run.
+            reps: if *workload == "w5" { 1 } else { reps },
         });
     }
     out
@@ -585,36 +613,52 @@ fn main() {
         .unwrap_or(3)
         .max(1);
     println!("{}", machine());
-    let mut results: Vec<(&Case, Result<Outcome, String>, usize)> = Vec::new();
     let all = cases(reps);
-    for case in &all {
-        let id = format!("{} {} {}", case.workload, case.key, case.label).to_lowercase();
-        if !filters.is_empty() && !filters.iter().any(|f| id.contains(f.as_str())) {
-            continue;
-        }
-        let mut runs = Vec::new();
-        let mut err = None;
-        for _ in 0..case.reps {
+    let selected: Vec<&Case> = all
+        .iter()
+        .filter(|case| {
+            let id = format!("{} {} {}", case.workload, case.key, case.label).to_lowercase();
+            filters.is_empty() || filters.iter().any(|f| id.contains(f.as_str()))
+        })
+        .collect();
+    // Repetitions go round-robin over the selected rows, so the VM's slow
+    // drifts (other tenants, page reclaim) hit every system alike instead of
+    // whichever row happened to run during them.
+    let mut runs: Vec<Vec<Outcome>> = vec![Vec::new(); selected.len()];
+    let mut errors: Vec<Option<String>> = vec![None; selected.len()];
+    let rounds = selected.iter().map(|c| c.reps).max().unwrap_or(0);
+    for round in 0..rounds {
+        for (i, case) in selected.iter().enumerate() {
+            if round >= case.reps {
+                continue;
+            }
             eprint!("running {}/{} ... ", case.workload, case.key);
             match spawn_child(case.workload, &case.key) {
                 Ok(o) => {
                     eprintln!("{:.1} ns/op", o.caller_ns);
-                    runs.push(o);
+                    runs[i].push(o);
                 }
                 Err(e) => {
                     eprintln!("failed: {e}");
-                    err = Some(e);
+                    errors[i] = Some(e);
                 }
             }
         }
-        let n = runs.len();
-        let res = if runs.is_empty() {
-            Err(err.unwrap_or_default())
-        } else {
-            Ok(combine(&runs))
-        };
-        results.push((case, res, n));
     }
+    let results: Vec<(&Case, Result<Outcome, String>, usize)> = selected
+        .iter()
+        .zip(runs)
+        .zip(errors)
+        .map(|((case, runs), err)| {
+            let n = runs.len();
+            let res = if runs.is_empty() {
+                Err(err.unwrap_or_default())
+            } else {
+                Ok(combine(&runs))
+            };
+            (*case, res, n)
+        })
+        .collect();
     println!("{}", table(&results));
 }
 
