@@ -16,8 +16,10 @@ use crate::writer::{Ack, Msg, Shared, lock};
 /// buffers again: the latency bound for a thread that logs rarely.
 const LINGER: Duration = Duration::from_millis(5);
 
-/// A write is split (at line boundaries) once this much is encoded.
-const MAX_WRITE: usize = 4 << 20;
+/// A write is split (at line boundaries) once this much is encoded: large
+/// enough that syscalls cost nothing per line, small enough that the buffer
+/// stays a small part of the logger's memory.
+const MAX_WRITE: usize = 1 << 20;
 
 /// Messages taken from the channel in one `recv_many`.
 const RECV_BATCH: usize = 64;
@@ -185,7 +187,11 @@ impl Worker {
         if !self.entries.is_empty() && !self.failed {
             // Per-thread order is already right; this also orders entries
             // that ended on different threads (a child before its parent).
-            self.entries.sort_by_key(Entry::at);
+            // One producing thread (the common case) needs no sort, and then
+            // no sort buffer.
+            if !self.entries.is_sorted_by_key(Entry::at) {
+                self.entries.sort_by_key(Entry::at);
+            }
             let anchor = Anchor::now();
             let mut lines = 0u64;
             let entries = std::mem::take(&mut self.entries);
