@@ -148,31 +148,71 @@ pub(crate) struct Encoder {
     plain_name: Option<(usize, usize)>,
 }
 
-/// A stack buffer for the bounded parts of a line: constant-size copies
-/// compile to plain moves, and the part reaches the output in one copy.
-struct Chunk {
-    buf: [u8; 256],
+/// Room reserved for a span line besides its name: every bounded part at its
+/// longest (keys, a 34-byte timestamp, two 28-byte number windows, three
+/// 18-byte ids, the longest status), with slack.
+const SPAN_LINE_RESERVE: usize = 384;
+
+/// Writes a line into capacity reserved up front, so each part is a single
+/// copy with no capacity check of its own; parts with a bound are copied at
+/// a constant size (a few moves, no `memcpy` call) and trimmed afterwards.
+struct Line<'a> {
+    out: &'a mut Vec<u8>,
+    /// Bytes written so far, including what `out` held before.
     len: usize,
+    /// End of the reserved room.
+    end: usize,
 }
 
-impl Chunk {
-    fn new() -> Self {
-        Chunk {
-            buf: [0; 256],
-            len: 0,
+impl<'a> Line<'a> {
+    fn new(out: &'a mut Vec<u8>, reserve: usize) -> Self {
+        out.reserve(reserve);
+        let len = out.len();
+        Line {
+            end: len + reserve,
+            len,
+            out,
         }
     }
 
-    #[inline]
-    fn put(&mut self, bytes: &[u8]) {
-        self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
-        self.len += bytes.len();
+    #[inline(always)]
+    fn put<const N: usize>(&mut self, bytes: &[u8; N]) {
+        self.put_prefix(bytes, N);
+    }
+
+    /// Copies all `N` bytes but keeps only the first `used`.
+    #[inline(always)]
+    fn put_prefix<const N: usize>(&mut self, bytes: &[u8; N], used: usize) {
+        assert!(used <= N && self.len + N <= self.end, "span line overflows");
+        // SAFETY: `len + N <= end <= capacity` (reserved in `new`), so the
+        // copy stays inside the allocation; bytes past `used` are
+        // overwritten by the next part or left out by `finish`.
+        unsafe {
+            std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.out.as_mut_ptr().add(self.len), N);
+        }
+        self.len += used;
     }
 
     #[inline]
-    fn flush_into(&mut self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.buf[..self.len]);
-        self.len = 0;
+    fn put_slice(&mut self, bytes: &[u8]) {
+        assert!(self.len + bytes.len() <= self.end, "span line overflows");
+        // SAFETY: as in `put_prefix`.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                bytes.as_ptr(),
+                self.out.as_mut_ptr().add(self.len),
+                bytes.len(),
+            );
+        }
+        self.len += bytes.len();
+    }
+
+    /// Makes the written bytes part of `out` and hands it back.
+    fn finish(self) -> &'a mut Vec<u8> {
+        // SAFETY: every byte up to `len` was written by a `put*` above (or
+        // was already in `out`), and `len <= end <= capacity`.
+        unsafe { self.out.set_len(self.len) };
+        self.out
     }
 }
 
@@ -246,73 +286,86 @@ impl Encoder {
     }
 
     fn encode_span(&mut self, s: &SpanRecord, anchor: &Anchor, out: &mut Vec<u8>) {
-        let mut c = Chunk::new();
-        c.put(b"{\"timestamp\":");
-        c.put(&self.timestamp(anchor.unix_ns(s.end)));
-        c.put(match s.kind {
-            NameKind::Function => b",\"function\":",
-            NameKind::Label => b",\"label\":",
-        });
-        c.flush_into(out);
-        self.name(&s.name, out);
-        c.put(b",\"duration_ms\":");
         let duration = anchor.nanos(s.start, s.end);
-        millis(duration, &mut c);
+        let timestamp = self.timestamp(anchor.unix_ns(s.end));
+        let plain_name = self.plain_name(&s.name);
+        let mut line = Line::new(out, SPAN_LINE_RESERVE + s.name.len());
+        line.put(b"{\"timestamp\":");
+        line.put(&timestamp);
+        match s.kind {
+            NameKind::Function => line.put(b",\"function\":\""),
+            NameKind::Label => line.put(b",\"label\":\""),
+        }
+        if plain_name {
+            line.put_slice(s.name.as_bytes());
+            line.put(b"\"");
+        } else {
+            // Rare: a name that needs escaping goes through serde_json.
+            let out = line.finish();
+            out.pop();
+            json_str(&s.name, out);
+            line = Line::new(out, SPAN_LINE_RESERVE);
+        }
+        line.put(b",\"duration_ms\":");
+        millis(duration, &mut line);
         if s.cpu_ns != NO_CPU {
-            c.put(b",\"cpu_time_ms\":");
+            line.put(b",\"cpu_time_ms\":");
             // A thread cannot use more CPU than the span's wall time; readings
             // taken a few hundred ns apart in a syscall could say otherwise.
-            millis(s.cpu_ns.min(duration), &mut c);
+            millis(s.cpu_ns.min(duration), &mut line);
         }
-        c.put(b",\"status\":\"");
-        c.put(s.status.as_str().as_bytes());
-        c.put(b"\"");
+        match s.status {
+            Status::Success => line.put(b",\"status\":\"success\""),
+            Status::Error => line.put(b",\"status\":\"error\""),
+            Status::Cancelled => line.put(b",\"status\":\"cancelled\""),
+        }
         match &s.error {
             Some(err) => {
-                c.put(b",\"error_type\":");
-                c.flush_into(out);
+                line.put(b",\"error_type\":");
+                let out = line.finish();
                 json_str(&short_type_name(&err.type_name), out);
                 out.extend_from_slice(b",\"error\":");
                 json_str(&err.message, out);
+                line = Line::new(out, SPAN_LINE_RESERVE);
             }
-            None => c.put(b",\"error_type\":null,\"error\":null"),
+            None => line.put(b",\"error_type\":null,\"error\":null"),
         }
-        c.put(b",\"trace_id\":");
-        hex_id(s.trace_id, &mut c);
-        c.put(b",\"span_id\":");
-        hex_id(s.span_id, &mut c);
-        c.put(b",\"parent_span_id\":");
+        line.put(b",\"trace_id\":");
+        line.put(&hex_id(s.trace_id));
+        line.put(b",\"span_id\":");
+        line.put(&hex_id(s.span_id));
         if s.parent_span_id == 0 {
-            c.put(b"null");
+            line.put(b",\"parent_span_id\":null");
         } else {
-            hex_id(s.parent_span_id, &mut c);
+            line.put(b",\"parent_span_id\":");
+            line.put(&hex_id(s.parent_span_id));
         }
-        c.flush_into(out);
         if let Some(tags) = s.tags.as_ref().filter(|t| !t.is_empty()) {
-            out.extend_from_slice(b",\"tags\":");
+            line.put(b",\"tags\":");
+            let out = line.finish();
             self.tags(tags, out);
+            line = Line::new(out, SPAN_LINE_RESERVE);
         }
         if duration > s.slow_ns {
-            out.extend_from_slice(b",\"slow\":true}\n");
+            line.put(b",\"slow\":true}\n");
         } else {
-            out.extend_from_slice(b"}\n");
+            line.put(b"}\n");
         }
+        line.finish();
     }
 
-    /// A span name as a JSON string; names are mostly `&'static str`, so the
-    /// escaping check is skipped for the name seen last.
-    fn name(&mut self, name: &str, out: &mut Vec<u8>) {
+    /// Whether a span name needs no escaping; names are mostly `&'static
+    /// str`, so the answer for the name seen last is kept by address.
+    fn plain_name(&mut self, name: &str) -> bool {
         let key = (name.as_ptr() as usize, name.len());
         if self.plain_name == Some(key) {
-            out.push(b'"');
-            out.extend_from_slice(name.as_bytes());
-            out.push(b'"');
-            return;
+            return true;
         }
-        if needs_no_escape(name) {
+        let plain = needs_no_escape(name);
+        if plain {
             self.plain_name = Some(key);
         }
-        json_str(name, out);
+        plain
     }
 
     fn tags(&mut self, tags: &Arc<TagSet>, out: &mut Vec<u8>) {
@@ -388,8 +441,22 @@ fn render_second(secs: i64) -> [u8; 19] {
 
 /// Nanoseconds as a decimal number of milliseconds with up to six fraction
 /// digits, without float formatting (exact, and trailing zeros trimmed).
-fn millis(ns: u64, out: &mut Chunk) {
-    let mut buf = [0u8; 28];
+fn millis(ns: u64, out: &mut Line<'_>) {
+    let (buf, start, end) = millis_digits(ns);
+    let window: &[u8; MILLIS_WINDOW] = buf[start..start + MILLIS_WINDOW]
+        .try_into()
+        .expect("window inside the buffer");
+    out.put_prefix(window, end - start);
+}
+
+/// Longest `millis` text: 14 whole digits of `u64::MAX` ns, a point, six digits.
+const MILLIS_WINDOW: usize = 28;
+
+/// The digits of `millis` in `buf[start..end]`; `buf` extends at least
+/// `MILLIS_WINDOW` bytes past `start`, so the text can be copied at a
+/// constant size.
+fn millis_digits(ns: u64) -> ([u8; 48], usize, usize) {
+    let mut buf = [0u8; 48];
     // Whole milliseconds, right-aligned in buf[..20].
     let mut whole = ns / 1_000_000;
     let mut i = 20;
@@ -417,10 +484,11 @@ fn millis(ns: u64, out: &mut Chunk) {
     while end > 22 && buf[end - 1] == b'0' {
         end -= 1;
     }
-    out.put(&buf[i..end]);
+    (buf, i, end)
 }
 
-fn hex_id(id: u64, out: &mut Chunk) {
+/// An id as a quoted string of 16 lowercase hex digits.
+fn hex_id(id: u64) -> [u8; 18] {
     let mut buf = [b'"'; 18];
     let bytes = id.to_be_bytes();
     let mut i = 0;
@@ -430,7 +498,7 @@ fn hex_id(id: u64, out: &mut Chunk) {
         buf[2 + 2 * i] = pair[1];
         i += 1;
     }
-    out.put(&buf);
+    buf
 }
 
 fn needs_no_escape(s: &str) -> bool {
@@ -537,6 +605,26 @@ mod tests {
     }
 
     #[test]
+    fn names_that_need_escaping_and_long_parts_stay_valid_json() {
+        let mut s = span();
+        s.name = Cow::Owned(format!("say \"hi\"\n{}", "x".repeat(10_000)));
+        s.error = Some(Box::new(ErrorInfo {
+            type_name: Cow::Borrowed("my::Error"),
+            message: "y".repeat(5_000),
+        }));
+        s.tags = Some(Arc::new(TagSet {
+            entries: vec![(Cow::Borrowed("k"), "v".repeat(3_000).into())],
+        }));
+        s.slow_ns = 0;
+        let v = encode(&Entry::Span(s));
+        assert!(v["function"].as_str().unwrap().starts_with("say \"hi\"\n"));
+        assert_eq!(v["function"].as_str().unwrap().len(), 10_009);
+        assert_eq!(v["error"].as_str().unwrap().len(), 5_000);
+        assert_eq!(v["tags"]["k"].as_str().unwrap().len(), 3_000);
+        assert_eq!(v["slow"], true);
+    }
+
+    #[test]
     fn cpu_time_never_exceeds_the_duration() {
         let mut s = span();
         s.cpu_ns = 20_000_000;
@@ -572,7 +660,7 @@ mod tests {
     }
 
     #[test]
-    fn longest_fixed_fields_fit_the_stack_chunk() {
+    fn longest_fixed_fields_fit_the_reserved_line() {
         let mut s = span();
         s.start = 0;
         s.end = u64::MAX;
@@ -628,11 +716,11 @@ mod tests {
             (u64::MAX, "18446744073709.551615"),
         ];
         for (ns, want) in cases {
-            let mut c = Chunk::new();
-            millis(ns, &mut c);
-            let mut out = Vec::new();
-            c.flush_into(&mut out);
-            assert_eq!(String::from_utf8(out).unwrap(), want);
+            let mut out = b"x".to_vec();
+            let mut line = Line::new(&mut out, MILLIS_WINDOW);
+            millis(ns, &mut line);
+            line.finish();
+            assert_eq!(String::from_utf8(out).unwrap(), format!("x{want}"));
         }
     }
 
