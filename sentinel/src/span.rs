@@ -114,6 +114,7 @@ impl Core {
         core
     }
 
+    #[inline]
     fn record(&self, end: u64, cpu_ns: u64, status: Status, error: Option<ErrorInfo>) -> Entry {
         Entry::Span(SpanRecord {
             name: self.name.clone(),

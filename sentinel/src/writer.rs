@@ -315,6 +315,7 @@ impl Shared {
         Some(staging)
     }
 
+    #[inline]
     fn wake_writer(&self) {
         if self.writer_idle.load(Ordering::SeqCst) {
             self.wake.notify_one();
@@ -348,7 +349,28 @@ impl Local {
     /// Stages `entry`: `Ok(true)` when accepted, `Ok(false)` when dropped
     /// (and counted), `Err(entry)` when the queue is full and the caller asked
     /// not to wait, so an async caller can wait and retry.
+    #[inline]
     pub(crate) fn push(&self, entry: Entry, wait: Wait) -> std::result::Result<bool, Entry> {
+        // The common case, small enough to inline into the span's end so the
+        // entry is built in place: room in this thread's staging batch.
+        if let Some(staging) = &self.staging
+            && self.shared.is_healthy()
+        {
+            let mut st = lock(&staging.inner);
+            if !st.sealed && st.entries.len() < self.shared.batch {
+                st.entries.push(entry);
+                drop(st);
+                self.shared.wake_writer();
+                return Ok(true);
+            }
+        }
+        self.push_slow(entry, wait)
+    }
+
+    /// `push` when the staging batch is full, sealed or missing, or the
+    /// logger is unhealthy.
+    #[inline(never)]
+    fn push_slow(&self, entry: Entry, wait: Wait) -> std::result::Result<bool, Entry> {
         let shared = &self.shared;
         if !shared.is_healthy() {
             self.count_drop(DropReason::Unhealthy);
