@@ -10,15 +10,15 @@ pub const DEFAULT_LOG_FILE: &str = "sentinel_logs.jsonl";
 
 /// Default bound on records waiting for the writer.
 ///
-/// 65,536 records, about 7 MiB when full (a queued record is ~110 bytes of
-/// plain data). Measured on the 2-core target machine: with the default
-/// settings a traced call costs ~0.9 µs (two thread-CPU-clock syscalls) while
-/// the writer encodes and appends a record in ~0.27 µs, so a hot loop never
-/// fills the queue and loses nothing; the bound only matters when the writer
-/// stalls (a slow disk) or when CPU time is switched off (~0.19 µs a call,
-/// faster than the writer), where it caps memory and records beyond it are
-/// dropped and counted unless `enqueue_timeout` is set. The original
-/// library's 1,000 lost 98% of a hot loop.
+/// 65,536 records, about 7 MiB when full (a queued record is ~104 bytes of
+/// plain data); memory is only used by records actually waiting. It absorbs
+/// bursts of tens of thousands of records while the writer catches up (a
+/// slow disk, a stalled write). Measured on the 2-core target VM, a traced
+/// call costs ~0.1 µs and the writer encodes and appends a record in about
+/// as long, so a single thread calling a trivial traced fn in a hot loop can
+/// outrun the writer; what does not fit is dropped and counted unless
+/// [`SentinelConfig::enqueue_timeout`] is set, which makes producers wait for
+/// room instead. (The original library's 1,000 lost 98% of such a loop.)
 pub const DEFAULT_MAX_QUEUE_SIZE: usize = 65_536;
 
 /// Settings for an [`crate::AsyncLogger`].
