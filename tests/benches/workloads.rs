@@ -630,7 +630,9 @@ fn main() {
     // Repetitions go round-robin over the selected rows, so the VM's slow
     // drifts (other tenants, page reclaim) hit every system alike instead of
     // whichever row happened to run during them.
-    let mut runs: Vec<Vec<Outcome>> = vec![Vec::new(); selected.len()];
+    // Per row, one slot per round it ran in (`None` if that run failed), so
+    // runs of different rows in the same round can be paired.
+    let mut runs: Vec<Vec<Option<Outcome>>> = vec![Vec::new(); selected.len()];
     let mut errors: Vec<Option<String>> = vec![None; selected.len()];
     let rounds = selected.iter().map(|c| c.reps).max().unwrap_or(0);
     for round in 0..rounds {
@@ -642,54 +644,75 @@ fn main() {
             match spawn_child(case.workload, &case.key) {
                 Ok(o) => {
                     eprintln!("{:.1} ns/op", o.caller_ns);
-                    runs[i].push(o);
+                    runs[i].push(Some(o));
                 }
                 Err(e) => {
                     eprintln!("failed: {e}");
+                    runs[i].push(None);
                     errors[i] = Some(e);
                 }
             }
         }
     }
-    let results: Vec<(&Case, Result<Outcome, String>, usize)> = selected
+    let results: Vec<Row<'_>> = selected
         .iter()
         .zip(runs)
         .zip(errors)
         .map(|((case, runs), err)| {
-            let n = runs.len();
-            let res = if runs.is_empty() {
+            let ok: Vec<Outcome> = runs.iter().flatten().cloned().collect();
+            let outcome = if ok.is_empty() {
                 Err(err.unwrap_or_default())
             } else {
-                Ok(combine(&runs))
+                Ok(combine(&ok))
             };
-            (*case, res, n)
+            Row {
+                case,
+                outcome,
+                runs,
+            }
         })
         .collect();
     println!("{}", table(&results));
 }
 
-fn table(results: &[(&Case, Result<Outcome, String>, usize)]) -> String {
+/// One row of the table: the combined outcome and the runs behind it, one
+/// slot per round.
+struct Row<'a> {
+    case: &'a Case,
+    outcome: Result<Outcome, String>,
+    runs: Vec<Option<Outcome>>,
+}
+
+/// Delivered events per second of one run.
+fn delivered_rate(o: &Outcome) -> f64 {
+    o.written as f64 / (o.flushed_ms / 1e3)
+}
+
+/// The median over rounds of `f(a, b)` for runs of two rows made in the same
+/// round: pairing cancels the VM's drifts between rounds.
+fn paired_median(
+    a: &[Option<Outcome>],
+    b: &[Option<Outcome>],
+    f: impl Fn(&Outcome, &Outcome) -> f64,
+) -> Option<f64> {
+    let v: Vec<f64> = a
+        .iter()
+        .zip(b)
+        .filter_map(|(x, y)| Some(f(x.as_ref()?, y.as_ref()?)))
+        .filter(|r| r.is_finite())
+        .collect();
+    (!v.is_empty()).then(|| median(v))
+}
+
+fn table(results: &[Row<'_>]) -> String {
     // Anchor per workload for the ratio column.
     let mut anchor: BTreeMap<&str, f64> = BTreeMap::new();
-    let mut w1_by_key: BTreeMap<String, f64> = BTreeMap::new();
-    for (case, res, _) in results {
-        let Ok(o) = res else { continue };
-        if case.key == "tracing-minimal" {
-            anchor.insert(case.workload, o.caller_ns);
-        }
-        if case.key == "reqwest-loop-100" || case.key == "reqwest-loop-1000" {
-            // W4 ratio: delivered rate vs the plain loop at the same batch size.
-            anchor.insert(
-                if case.key.ends_with("-100") {
-                    "w4-100"
-                } else {
-                    "w4-1000"
-                },
-                o.written as f64 / (o.flushed_ms / 1e3),
-            );
-        }
-        if case.workload == "w1" {
-            w1_by_key.insert(case.key.clone(), o.caller_ns);
+    let mut runs_by_id: BTreeMap<(&str, &str), &[Option<Outcome>]> = BTreeMap::new();
+    for row in results {
+        runs_by_id.insert((row.case.workload, row.case.key.as_str()), &row.runs);
+        let Ok(o) = &row.outcome else { continue };
+        if row.case.key == "tracing-minimal" {
+            anchor.insert(row.case.workload, o.caller_ns);
         }
     }
     let mut t = String::new();
@@ -701,8 +724,10 @@ fn table(results: &[(&Case, Result<Outcome, String>, usize)]) -> String {
         t,
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
     );
-    for (case, res, n) in results {
-        let o = match res {
+    for row in results {
+        let case = row.case;
+        let n = row.runs.iter().flatten().count();
+        let o = match &row.outcome {
             Ok(o) => o,
             Err(e) => {
                 let _ = writeln!(
@@ -718,16 +743,16 @@ fn table(results: &[(&Case, Result<Outcome, String>, usize)]) -> String {
         let ratio = if let Some(r) = o.ratio_override {
             format!("{r:.2}×")
         } else if case.workload == "w4" {
-            let k = if case.key.ends_with("-1000") {
-                "w4-1000"
-            } else {
-                "w4-100"
-            };
-            match anchor.get(k) {
-                Some(a) if *a > 0.0 => {
-                    format!("{:.2}× loop", (o.written as f64 / (o.flushed_ms / 1e3)) / a)
-                }
-                _ => "-".into(),
+            // Delivered rate against the plain loop at the same batch size,
+            // run for run within each round.
+            let batch = case.key.rsplit('-').next().unwrap_or_default();
+            let loop_key = format!("reqwest-loop-{batch}");
+            let paired = runs_by_id.get(&("w4", loop_key.as_str())).and_then(|l| {
+                paired_median(&row.runs, l, |c, l| delivered_rate(c) / delivered_rate(l))
+            });
+            match paired {
+                Some(r) => format!("{r:.2}× loop"),
+                None => "-".into(),
             }
         } else {
             match anchor.get(case.workload) {
@@ -738,13 +763,23 @@ fn table(results: &[(&Case, Result<Outcome, String>, usize)]) -> String {
         let mut notes = o.extra.clone();
         if case.workload == "w2"
             && case.key != "baseline"
-            && let Some(w1) = w1_by_key.get(&case.key)
-            && *w1 > 0.0
+            && let Some(w1) = runs_by_id.get(&("w1", case.key.as_str()))
+            && let Some(r) = paired_median(&row.runs, w1, |w2, w1| w2.caller_ns / w1.caller_ns)
         {
             if !notes.is_empty() {
                 notes.push_str("; ");
             }
-            let _ = write!(notes, "{:.2}× W1 per outer call", o.caller_ns / w1);
+            let _ = write!(notes, "{r:.2}× W1 per outer call");
+        }
+        if n > 1 && case.key != "baseline" {
+            let ns: Vec<f64> = row.runs.iter().flatten().map(|o| o.caller_ns).collect();
+            let (lo, hi) = ns
+                .iter()
+                .fold((f64::MAX, 0f64), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
+            if !notes.is_empty() {
+                notes.push_str("; ");
+            }
+            let _ = write!(notes, "caller {lo:.0}-{hi:.0} ns over runs");
         }
         if let Some(r) = o.requests {
             if !notes.is_empty() {
