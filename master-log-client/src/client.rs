@@ -432,6 +432,12 @@ impl Inner {
 
     fn count_drop(&self) {
         Counters::add(&self.shared.counters.dropped_full, 1);
+        // The queue was full: a peak the worker, busy elsewhere, may not see.
+        if let Mode::Queue { tx, .. } = &self.mode {
+            self.shared
+                .counters
+                .observe_queue_len(tx.max_capacity() - tx.capacity());
+        }
         tracing::debug!(
             target: "master_log_client",
             count = 1u64,

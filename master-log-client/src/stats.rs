@@ -17,7 +17,9 @@ pub struct Stats {
     pub enqueued: u64,
     /// Events waiting in the queue right now.
     pub queued: usize,
-    /// Highest number of events ever waiting in the queue at once.
+    /// Highest number of messages (events, plus any flush request) ever waiting in the queue
+    /// at once, as seen by the worker before each receive, by producers finding the queue
+    /// full, and by this snapshot.
     pub queue_high_water: usize,
     /// Events refused because the queue was full.
     pub dropped_full: u64,
@@ -37,10 +39,12 @@ pub struct Stats {
     pub send_seconds_per_log: f64,
 }
 
-/// Shared counters, written by producers (drops, high-water mark) and by the worker.
+/// Shared counters, written by producers (drops) and by the worker.
 ///
-/// The two groups live on separate cache lines: a producer raising the high-water mark on
-/// every enqueue of a burst must not keep stealing the line the worker counts on.
+/// The high-water mark is raised by the worker, which reads the queue's length before each
+/// receive (the queue only shrinks when the worker takes from it, so its peaks come right
+/// before), by producers that find the queue full, and by [`Counters::snapshot`] with the
+/// length at that moment. The producer-written counters live on their own cache lines.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
     pub(crate) high_water: Padded<AtomicUsize>,
@@ -84,7 +88,7 @@ impl Counters {
         Stats {
             enqueued: get(&self.enqueued),
             queued,
-            queue_high_water: self.high_water.load(Ordering::Relaxed),
+            queue_high_water: self.high_water.load(Ordering::Relaxed).max(queued),
             dropped_full: get(&self.dropped_full),
             requests: get(&self.requests),
             retries: get(&self.retries),

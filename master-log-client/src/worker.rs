@@ -93,17 +93,17 @@ impl Shared {
         }
     }
 
-    /// Producer side, after an event was queued: tracks the high-water mark and wakes the
-    /// worker once a full batch is pending (queued plus held by the worker).
+    /// Producer side, after an event was queued: wakes the worker once a full batch is
+    /// pending (queued plus held by the worker). Only reads a flag unless the worker waits.
     pub(crate) fn enqueued(&self, tx: &mpsc::Sender<Msg>) {
-        let len = tx.max_capacity() - tx.capacity();
-        self.counters.observe_queue_len(len);
         // The flag first: seeing it set makes the worker's `pending` store visible.
-        if self.waiting.load(Ordering::SeqCst)
-            && len + self.pending.load(Ordering::Acquire) >= self.batch_size
-            && self.waiting.swap(false, Ordering::SeqCst)
-        {
-            self.wake.notify_one();
+        if self.waiting.load(Ordering::SeqCst) {
+            let len = tx.max_capacity() - tx.capacity();
+            if len + self.pending.load(Ordering::Acquire) >= self.batch_size
+                && self.waiting.swap(false, Ordering::SeqCst)
+            {
+                self.wake.notify_one();
+            }
         }
     }
 }
@@ -154,6 +154,8 @@ impl State {
     /// event (each return takes the semaphore's lock). The no-op waker keeps this from
     /// arming a wake-up: only an empty worker waits on the queue (see the module docs).
     fn drain(&mut self, rx: &mut mpsc::Receiver<Msg>, shared: &Shared) {
+        // The queue only shrinks here, so its length now is a peak since the last drain.
+        shared.counters.observe_queue_len(rx.len());
         let mut cx = Context::from_waker(Waker::noop());
         let mut buf = std::mem::take(&mut self.buf);
         while self.can_receive() {
@@ -351,6 +353,7 @@ pub(crate) async fn run<F, Fut>(
                 state.apply(outcome, &shared);
             }
             msg = rx.recv(), if wait_on_queue => {
+                shared.counters.observe_queue_len(rx.len() + usize::from(msg.is_some()));
                 state.handle(msg, &mut rx, &shared);
             }
             () = shared.wake.notified(), if wait_for_wake => {}
@@ -625,6 +628,24 @@ mod tests {
         let seen = h.seen.recv().await.unwrap();
         assert_eq!(seen.bodies, ["a", "b", "c", "d"]);
         assert_eq!(seen.at, Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn high_water_mark_is_the_peak_the_worker_drained() {
+        let mut h = spawn(settings(100), vec![], Duration::ZERO);
+        // Seven events queue up before the worker runs once.
+        for i in 0..7 {
+            h.log(&i.to_string()).await;
+        }
+        while h.shared.pending.load(Ordering::Relaxed) < 7 {
+            tokio::task::yield_now().await;
+        }
+        // The queue is empty again; only the worker saw the peak.
+        assert_eq!(h.tx.max_capacity() - h.tx.capacity(), 0);
+        let stats = h.shared.counters.snapshot(0, 0.0);
+        assert_eq!(stats.queue_high_water, 7);
+        assert_eq!(h.flush().await.sent, 7);
+        assert_eq!(h.seen.recv().await.unwrap().bodies.len(), 7);
     }
 
     #[tokio::test(start_paused = true)]
