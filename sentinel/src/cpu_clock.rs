@@ -262,7 +262,12 @@ mod rseq {
 
     /// The calling thread's `rseq_cs` word, if the fast path may use it.
     pub(super) fn thread_word() -> Option<*mut u64> {
-        let offset = offset()?;
+        word_at(offset()?)
+    }
+
+    /// The calling thread's `rseq_cs` word in the rseq area at `offset` from
+    /// the thread pointer, if the kernel registered that area.
+    fn word_at(offset: isize) -> Option<*mut u64> {
         let area = area(offset);
         // SAFETY: `area` is this thread's registered rseq area (glibc
         // allocates it in the thread's static TLS block), at least
@@ -309,18 +314,12 @@ mod rseq {
             // glibc.pthread.rseq=0, or a kernel without rseq.
             return None;
         }
-        let area = area(offset);
-        // SAFETY: as in `thread_word`.
-        if unsafe { area.offset(CPU_ID_OFFSET).cast::<i32>().read_volatile() } < 0 {
-            return None;
-        }
-        // SAFETY: as in `thread_word`.
-        let word = unsafe { area.offset(RSEQ_CS_OFFSET) }.cast::<u64>();
+        let word = word_at(offset)?;
         // Preemption is documented to clear the word; blocking is what
         // kernels may skip. A sleep always blocks: if the word survives two,
         // the fast path would count time asleep as CPU time.
         for _ in 0..2 {
-            // SAFETY: this thread's rseq_cs word, see `thread_word`.
+            // SAFETY: this thread's rseq_cs word, see `word_at`.
             unsafe { word.write_volatile(descriptor()) };
             std::thread::sleep(Duration::from_micros(200));
             // SAFETY: as above.

@@ -683,7 +683,7 @@ struct Row<'a> {
     runs: Vec<Option<Outcome>>,
 }
 
-/// Delivered events per second of one run.
+/// Records (or events) delivered per second of one run, end to end.
 fn delivered_rate(o: &Outcome) -> f64 {
     o.written as f64 / (o.flushed_ms / 1e3)
 }
@@ -788,7 +788,7 @@ fn table(results: &[Row<'_>]) -> String {
             let _ = write!(notes, "{r} requests");
         }
         let e2e = if o.written > 0 {
-            fmt_rate(o.written as f64 / (o.flushed_ms / 1e3))
+            fmt_rate(delivered_rate(o))
         } else {
             "-".into()
         };
