@@ -19,11 +19,7 @@ fn traced(logger: &AsyncLogger, x: u64) -> u64 {
 }
 
 fn spans(c: &mut Criterion) {
-    let logger = AsyncLogger::from_writer(
-        std::io::sink(),
-        SentinelConfig::default().max_queue_size(1 << 20),
-    )
-    .unwrap();
+    let logger = AsyncLogger::from_writer(std::io::sink(), SentinelConfig::default()).unwrap();
     let mut group = c.benchmark_group("span");
 
     group.bench_function("trace_attribute", |b| {

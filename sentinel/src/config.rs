@@ -8,18 +8,20 @@ use crate::error::{Error, Result};
 /// Default path of the log file, relative to the working directory.
 pub const DEFAULT_LOG_FILE: &str = "sentinel_logs.jsonl";
 
-/// Default bound on records waiting for the writer.
-///
-/// 65,536 records, about 7 MiB when full (a queued record is ~104 bytes of
-/// plain data); memory is only used by records actually waiting. It absorbs
-/// bursts of tens of thousands of records while the writer catches up (a
-/// slow disk, a stalled write). Measured on the 2-core target VM, a traced
-/// call costs ~0.1 µs and the writer encodes and appends a record in about
-/// as long, so a single thread calling a trivial traced fn in a hot loop can
-/// outrun the writer; what does not fit is dropped and counted unless
-/// [`SentinelConfig::enqueue_timeout`] is set, which makes producers wait for
-/// room instead. (The original library's 1,000 lost 98% of such a loop.)
-pub const DEFAULT_MAX_QUEUE_SIZE: usize = 65_536;
+/// Default bound on what waits for the writer: 64 MiB of estimated encoded
+/// records (about 250,000 span lines). Memory is only used by records
+/// actually waiting.
+pub const DEFAULT_MAX_QUEUE_BYTES: u64 = 64 << 20;
+
+/// Default time without writer progress after which waiting callers are
+/// released and records that do not fit are dropped (counted as `stalled`).
+pub const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Default bound on how long the exit hook waits for loggers to drain.
+pub const DEFAULT_EXIT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Longest accepted `stall_timeout` and `exit_timeout`.
+const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
 
 /// Settings for an [`crate::AsyncLogger`].
 ///
@@ -28,8 +30,8 @@ pub const DEFAULT_MAX_QUEUE_SIZE: usize = 65_536;
 /// use sentinel::SentinelConfig;
 ///
 /// let config = SentinelConfig::new("logs/app.jsonl")
-///     .max_queue_size(10_000)
-///     .enqueue_timeout(Duration::from_millis(5))
+///     .max_queue_bytes(16 << 20)
+///     .stall_timeout(Duration::from_millis(500))
 ///     .cpu_time(false);
 /// assert!(config.validate().is_ok());
 /// ```
@@ -40,12 +42,22 @@ pub struct SentinelConfig {
     /// Where records go. Defaults to [`DEFAULT_LOG_FILE`]. Missing parent
     /// directories are created when the logger is built.
     pub log_file: PathBuf,
-    /// How many records may wait for the writer; must be > 0. Defaults to
-    /// [`DEFAULT_MAX_QUEUE_SIZE`].
-    pub max_queue_size: usize,
-    /// How long a producer may wait for room when the queue is full. Zero (the
-    /// default) drops the record at once and counts it.
-    pub enqueue_timeout: Duration,
+    /// Estimated encoded bytes that may wait for the writer (besides one
+    /// staging buffer of at most 64 KiB per producing thread); must be > 0.
+    /// Defaults to [`DEFAULT_MAX_QUEUE_BYTES`].
+    pub max_queue_bytes: u64,
+    /// When the queue is full: `false` (the default) makes producers wait
+    /// for room while the writer makes progress, so nothing is lost; `true`
+    /// drops the record at once, counted as `queue_full`, so a caller never
+    /// waits.
+    pub lossy: bool,
+    /// How long the writer may make no progress before waiting producers are
+    /// released and records that do not fit are dropped (counted as
+    /// `stalled`). Defaults to [`DEFAULT_STALL_TIMEOUT`]; at most one hour.
+    pub stall_timeout: Duration,
+    /// How long the exit hook waits for this logger to drain at process
+    /// exit. Defaults to [`DEFAULT_EXIT_TIMEOUT`]; at most one hour.
+    pub exit_timeout: Duration,
     /// Whether spans record `cpu_time_ms`. Defaults to `true`. A span reads
     /// its thread's CPU time at each end (and a traced future at each poll):
     /// ~10 ns on x86-64 Linux with glibc, where a thread extrapolates from one
@@ -58,8 +70,10 @@ impl Default for SentinelConfig {
     fn default() -> Self {
         SentinelConfig {
             log_file: PathBuf::from(DEFAULT_LOG_FILE),
-            max_queue_size: DEFAULT_MAX_QUEUE_SIZE,
-            enqueue_timeout: Duration::ZERO,
+            max_queue_bytes: DEFAULT_MAX_QUEUE_BYTES,
+            lossy: false,
+            stall_timeout: DEFAULT_STALL_TIMEOUT,
+            exit_timeout: DEFAULT_EXIT_TIMEOUT,
             cpu_time: true,
         }
     }
@@ -74,15 +88,27 @@ impl SentinelConfig {
         }
     }
 
-    /// Sets [`SentinelConfig::max_queue_size`].
-    pub fn max_queue_size(mut self, records: usize) -> Self {
-        self.max_queue_size = records;
+    /// Sets [`SentinelConfig::max_queue_bytes`].
+    pub fn max_queue_bytes(mut self, bytes: u64) -> Self {
+        self.max_queue_bytes = bytes;
         self
     }
 
-    /// Sets [`SentinelConfig::enqueue_timeout`].
-    pub fn enqueue_timeout(mut self, timeout: Duration) -> Self {
-        self.enqueue_timeout = timeout;
+    /// Sets [`SentinelConfig::lossy`].
+    pub fn lossy(mut self, lossy: bool) -> Self {
+        self.lossy = lossy;
+        self
+    }
+
+    /// Sets [`SentinelConfig::stall_timeout`].
+    pub fn stall_timeout(mut self, timeout: Duration) -> Self {
+        self.stall_timeout = timeout;
+        self
+    }
+
+    /// Sets [`SentinelConfig::exit_timeout`].
+    pub fn exit_timeout(mut self, timeout: Duration) -> Self {
+        self.exit_timeout = timeout;
         self
     }
 
@@ -98,9 +124,9 @@ impl SentinelConfig {
     ///
     /// [`Error::InvalidConfig`] naming the first bad field.
     pub fn validate(&self) -> Result<()> {
-        if self.max_queue_size == 0 {
+        if self.max_queue_bytes == 0 {
             return Err(Error::InvalidConfig {
-                field: "max_queue_size",
+                field: "max_queue_bytes",
                 value: "0".into(),
                 reason: "must be greater than 0",
             });
@@ -112,10 +138,17 @@ impl SentinelConfig {
                 reason: "must not be empty",
             });
         }
-        if self.enqueue_timeout > Duration::from_secs(3600) {
+        if self.stall_timeout.is_zero() || self.stall_timeout > MAX_TIMEOUT {
             return Err(Error::InvalidConfig {
-                field: "enqueue_timeout",
-                value: format!("{:?}", self.enqueue_timeout),
+                field: "stall_timeout",
+                value: format!("{:?}", self.stall_timeout),
+                reason: "must be greater than 0 and at most one hour",
+            });
+        }
+        if self.exit_timeout > MAX_TIMEOUT {
+            return Err(Error::InvalidConfig {
+                field: "exit_timeout",
+                value: format!("{:?}", self.exit_timeout),
                 reason: "must be at most one hour",
             });
         }
@@ -131,19 +164,21 @@ mod tests {
     fn defaults_match_documented_values() {
         let c = SentinelConfig::default();
         assert_eq!(c.log_file, PathBuf::from("sentinel_logs.jsonl"));
-        assert_eq!(c.max_queue_size, DEFAULT_MAX_QUEUE_SIZE);
-        assert_eq!(c.enqueue_timeout, Duration::ZERO);
+        assert_eq!(c.max_queue_bytes, 64 << 20);
+        assert!(!c.lossy);
+        assert_eq!(c.stall_timeout, Duration::from_secs(1));
+        assert_eq!(c.exit_timeout, Duration::from_secs(2));
         assert!(c.cpu_time);
     }
 
     #[test]
     fn zero_queue_size_is_rejected_with_the_field_name() {
         let err = SentinelConfig::default()
-            .max_queue_size(0)
+            .max_queue_bytes(0)
             .validate()
             .unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains("max_queue_size"), "{msg}");
+        assert!(msg.contains("max_queue_bytes"), "{msg}");
         assert!(msg.contains("greater than 0"), "{msg}");
     }
 
@@ -151,10 +186,15 @@ mod tests {
     fn empty_path_and_huge_timeout_are_rejected() {
         assert!(SentinelConfig::new("").validate().is_err());
         let err = SentinelConfig::default()
-            .enqueue_timeout(Duration::from_secs(7200))
+            .exit_timeout(Duration::from_secs(7200))
             .validate()
             .unwrap_err();
-        assert!(err.to_string().contains("enqueue_timeout"));
+        assert!(err.to_string().contains("exit_timeout"));
+        let err = SentinelConfig::default()
+            .stall_timeout(Duration::ZERO)
+            .validate()
+            .unwrap_err();
+        assert!(err.to_string().contains("stall_timeout"));
     }
 
     #[test]

@@ -1,11 +1,12 @@
-//! The process-wide default logger and the exit hook.
+//! The process-wide default logger.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{RwLock, TryLockError};
 
 use crate::config::SentinelConfig;
-use crate::writer::{AsyncLogger, Live, Local, Shared, lock};
+use crate::pipeline::AsyncLogger;
+use crate::pipeline::process::fork_generation;
+use crate::pipeline::staging::{Local, with_local};
 
 static DEFAULT: RwLock<Option<AsyncLogger>> = RwLock::new(None);
 /// Bumped on every replacement; threads compare it with their cached copy,
@@ -22,24 +23,62 @@ thread_local! {
 ///
 /// If that file cannot be opened the default logger is unhealthy: it refuses
 /// and counts every record, and an error event (target `sentinel`) says why.
+///
+/// In a child process forked after the default logger started, the first
+/// call re-creates it with the same settings on the same file.
 pub fn default_logger() -> AsyncLogger {
-    if let Some(logger) = DEFAULT.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
+    let generation = fork_generation();
+    // In a forked child a thread that held the lock at fork time is gone, so
+    // the child only tries it: a logger that refuses (and counts) beats a hang.
+    let forked = generation > 0;
+    let read = match DEFAULT.try_read() {
+        Ok(guard) => Some(guard),
+        Err(TryLockError::Poisoned(e)) => Some(e.into_inner()),
+        Err(TryLockError::WouldBlock) if forked => None,
+        Err(TryLockError::WouldBlock) => Some(DEFAULT.read().unwrap_or_else(|e| e.into_inner())),
+    };
+    let Some(read) = read else {
+        return AsyncLogger::failed(SentinelConfig::default());
+    };
+    if let Some(logger) = read.as_ref()
+        && logger.shared().fork_gen == generation
+    {
         return logger.clone();
     }
-    let mut slot = DEFAULT.write().unwrap_or_else(|e| e.into_inner());
-    slot.get_or_insert_with(|| {
-        let config = SentinelConfig::default();
-        AsyncLogger::new(config.clone()).unwrap_or_else(|err| {
-            tracing::error!(
-                target: "sentinel",
-                error = %err,
-                reason = "open",
-                "cannot create the default sentinel logger; its records will be counted as dropped"
-            );
-            AsyncLogger::failed(&config)
-        })
+    drop(read);
+    let slot = match DEFAULT.try_write() {
+        Ok(guard) => Some(guard),
+        Err(TryLockError::Poisoned(e)) => Some(e.into_inner()),
+        Err(TryLockError::WouldBlock) if forked => None,
+        Err(TryLockError::WouldBlock) => Some(DEFAULT.write().unwrap_or_else(|e| e.into_inner())),
+    };
+    let Some(mut slot) = slot else {
+        return AsyncLogger::failed(SentinelConfig::default());
+    };
+    let stale = slot.as_ref().filter(|l| l.shared().fork_gen != generation);
+    if let Some(stale) = stale {
+        let config = stale.shared().config().clone();
+        let respawned = match stale.path() {
+            Some(_) => open_or_failed(config),
+            None => AsyncLogger::failed(config),
+        };
+        *slot = Some(respawned);
+        GENERATION.fetch_add(1, Ordering::Release);
+    }
+    slot.get_or_insert_with(|| open_or_failed(SentinelConfig::default()))
+        .clone()
+}
+
+fn open_or_failed(config: SentinelConfig) -> AsyncLogger {
+    AsyncLogger::new(config.clone()).unwrap_or_else(|err| {
+        tracing::error!(
+            target: "sentinel",
+            error = %err,
+            reason = "open",
+            "cannot create the default sentinel logger; its records will be counted as dropped"
+        );
+        AsyncLogger::failed(config)
     })
-    .clone()
 }
 
 /// Replaces the default logger (resolved at call time by every `#[trace]`
@@ -62,7 +101,9 @@ pub(crate) fn with_default<R>(f: impl FnOnce(&Local) -> R) -> R {
     let hit = CACHED.try_with(|cell| {
         let cached = cell.try_borrow().ok()?;
         match cached.as_ref() {
-            Some((g, local)) if *g == generation => Some((f.take().expect("called once"))(local)),
+            Some((g, local)) if *g == generation && local.shared.fork_gen == fork_generation() => {
+                Some((f.take().expect("called once"))(local))
+            }
             _ => None,
         }
     });
@@ -70,58 +111,11 @@ pub(crate) fn with_default<R>(f: impl FnOnce(&Local) -> R) -> R {
         return r;
     }
     let logger = default_logger();
-    let local = crate::writer::with_local(logger.shared(), Clone::clone);
+    let local = with_local(logger.shared(), Clone::clone);
     let _ = CACHED.try_with(|cell| {
         if let Ok(mut cached) = cell.try_borrow_mut() {
             *cached = Some((generation, local.clone()));
         }
     });
     (f.take().expect("called once"))(&local)
-}
-
-static LIVE: Live = Mutex::new(Vec::new());
-static HOOKED: AtomicBool = AtomicBool::new(false);
-
-/// How long the exit hook waits for each logger to drain.
-const EXIT_TIMEOUT: Duration = Duration::from_secs(5);
-
-pub(crate) fn register_for_exit(shared: &Arc<Shared>) {
-    let mut live = lock(&LIVE);
-    live.retain(|w| w.strong_count() > 0);
-    live.push(Arc::downgrade(shared));
-    drop(live);
-    if !HOOKED.swap(true, Ordering::AcqRel) {
-        #[cfg(unix)]
-        // SAFETY: registering a plain `extern "C" fn()` with the C runtime.
-        unsafe {
-            libc::atexit(drain_at_exit);
-        }
-    }
-}
-
-/// Runs when the process exits through `exit()` (returning from `main`,
-/// `std::process::exit`): drains every live logger so accepted records are
-/// written, as the original library does at interpreter exit.
-#[cfg(unix)]
-extern "C" fn drain_at_exit() {
-    // Never unwind into the C runtime.
-    let _ = std::panic::catch_unwind(|| {
-        let live: Vec<_> = lock(&LIVE).iter().filter_map(|w| w.upgrade()).collect();
-        if live.is_empty() {
-            return;
-        }
-        // This thread's thread-locals (tokio's context among them) may
-        // already be destroyed at this point of `exit()`: wait on a fresh
-        // thread instead.
-        let waiter = std::thread::Builder::new()
-            .name("sentinel-exit".into())
-            .spawn(move || {
-                for shared in live {
-                    crate::writer::shutdown_shared_blocking(&shared, EXIT_TIMEOUT);
-                }
-            });
-        if let Ok(waiter) = waiter {
-            let _ = waiter.join();
-        }
-    });
 }

@@ -85,11 +85,12 @@ use tracing_subscriber::registry::LookupSpan;
 use crate::clock::now;
 use crate::context::{SpanContext, SpanId, TraceId, current_span, current_tags, replace_span};
 use crate::cpu_clock::thread_cpu_ns;
+use crate::pipeline::AsyncLogger;
+use crate::pipeline::staging::Wait;
 use crate::record::{Entry, ErrorInfo, NO_CPU, NameKind, SpanRecord, Status};
 use crate::sampling::keep;
 use crate::span::Target;
 use crate::tags::TagSet;
-use crate::writer::{AsyncLogger, DropReason, Wait};
 
 /// Writes every closed `tracing` span as a sentinel record; see the
 /// [module documentation](self).
@@ -395,9 +396,8 @@ where
             error: data.error.map(Box::new),
         });
         self.target.with(|local| {
-            if local.push(entry, Wait::Never).is_err() {
-                local.count_drop(DropReason::QueueFull);
-            }
+            // A closing span waits for room like any sync caller.
+            let _ = local.push(entry, Wait::Block);
         });
     }
 }

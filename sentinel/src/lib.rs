@@ -50,8 +50,8 @@
 //!
 //! # Modules
 //!
-//! - [`writer`]: [`AsyncLogger`], the handle to the JSONL writer, with its
-//!   backpressure, shutdown and failure rules.
+//! - [`pipeline`]: [`AsyncLogger`], the handle to the JSONL writer, and the
+//!   rules for a full queue, a stalled sink, exit and fork.
 //! - [`context`]: trace and span ids, the current span, and carrying context
 //!   into spawned tasks and threads.
 //! - [`tags`]: scoped key/value pairs added to every record in scope.
@@ -70,27 +70,29 @@ mod error;
 mod global;
 #[cfg(feature = "tracing")]
 pub mod layer;
+pub mod pipeline;
 pub mod record;
 mod sampling;
 mod span;
 pub mod stats;
 pub mod tags;
 pub mod tail;
-mod worker;
-pub mod writer;
 
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
 
-pub use config::{DEFAULT_LOG_FILE, DEFAULT_MAX_QUEUE_SIZE, SentinelConfig};
+pub use config::{
+    DEFAULT_EXIT_TIMEOUT, DEFAULT_LOG_FILE, DEFAULT_MAX_QUEUE_BYTES, DEFAULT_STALL_TIMEOUT,
+    SentinelConfig,
+};
 pub use context::{SpanContext, SpanId, TraceId, current_span_id, current_trace_id};
 pub use error::{Error, Result};
 pub use global::{default_logger, set_default_logger};
+pub use pipeline::{AsyncLogger, LoggerStats};
 pub use record::Status;
 pub use span::{Instrumented, TimeBlock, TimeBlockBuilder};
 pub use tags::{Tags, tag};
-pub use writer::{AsyncLogger, LoggerStats};
 
 /// Traces a function: one record per call, written to the default logger or
 /// to `logger = EXPR`.

@@ -1,8 +1,8 @@
 //! What `#[trace]` expansions name. Not a public API: no stability promise.
 
+pub use crate::pipeline::AsyncLogger;
 pub use crate::record::ErrorInfo;
 pub use crate::span::{Classify, Instrumented, SyncSpan};
-pub use crate::writer::AsyncLogger;
 
 pub use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 

@@ -106,13 +106,36 @@ pub(crate) enum Entry {
         at: u64,
         record: Box<dyn ErasedRecord>,
     },
+    /// Made by the writer where records were dropped: how many, why, when.
+    Dropped(DropMarker),
 }
+
+/// The marker line the writer leaves where records were dropped:
+///
+/// ```text
+/// {"timestamp":"…","status":"dropped","dropped":{"count":120,
+///  "reasons":{"stalled":120},"from":"…","to":"…"}}
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DropMarker {
+    /// Drops by reason, in a fixed order, zero counts left out.
+    pub(crate) reasons: Vec<(&'static str, u64)>,
+    /// Clock ticks of the first and the last drop.
+    pub(crate) first: u64,
+    pub(crate) last: u64,
+}
+
+/// Estimated bytes of a span line besides its name, tags and error.
+const SPAN_LINE_BYTES: u64 = 240;
+/// Estimated bytes of a user record besides its inline size.
+const USER_RECORD_BYTES: u64 = 64;
 
 impl std::fmt::Debug for Entry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Entry::Span(s) => s.fmt(f),
             Entry::User { at, .. } => f.debug_struct("User").field("at", at).finish(),
+            Entry::Dropped(m) => m.fmt(f),
         }
     }
 }
@@ -123,7 +146,41 @@ impl Entry {
         match self {
             Entry::Span(s) => s.end,
             Entry::User { at, .. } => *at,
+            Entry::Dropped(m) => m.last,
         }
+    }
+
+    /// What the entry is charged against the queue's byte budget: a span's
+    /// line length estimated from its parts; a user record's inline size plus
+    /// a constant (what it owns on the heap is not seen before it is
+    /// serialized on the writer).
+    #[inline]
+    pub(crate) fn approx_bytes(&self) -> u64 {
+        match self {
+            Entry::Span(s) => {
+                SPAN_LINE_BYTES
+                    + s.name.len() as u64
+                    + s.tags.as_ref().map_or(0, |t| t.encoded_len as u64)
+                    + s.error
+                        .as_ref()
+                        .map_or(0, |e| (e.type_name.len() + e.message.len()) as u64)
+            }
+            Entry::User { record, .. } => {
+                USER_RECORD_BYTES + std::mem::size_of_val::<dyn ErasedRecord>(&**record) as u64
+            }
+            Entry::Dropped(m) => 160 + 24 * m.reasons.len() as u64,
+        }
+    }
+}
+
+/// The message of a panic payload (`&str` or `String`), else a fixed word.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panicked".to_owned()
     }
 }
 
@@ -132,6 +189,8 @@ impl Entry {
 pub(crate) enum EncodeError {
     /// The record failed to serialize (a `Serialize` impl returned an error).
     Serialize(serde_json::Error),
+    /// The record's `Serialize` impl panicked.
+    Panicked(String),
     /// The record serialized to something other than a JSON object.
     NotAnObject,
 }
@@ -245,13 +304,44 @@ impl Encoder {
             }
             Entry::User { at, record } => {
                 let start = out.len();
-                let result = self.encode_user(*at, record.as_ref(), anchor, out);
+                // A user's `Serialize` may panic: that record is lost, the
+                // writer is not.
+                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    self.encode_user(*at, record.as_ref(), anchor, out)
+                }))
+                .unwrap_or_else(|payload| Err(EncodeError::Panicked(panic_message(&*payload))));
                 if result.is_err() {
                     out.truncate(start);
                 }
                 result
             }
+            Entry::Dropped(marker) => {
+                self.encode_marker(marker, anchor, out);
+                Ok(())
+            }
         }
+    }
+
+    fn encode_marker(&mut self, m: &DropMarker, anchor: &Anchor, out: &mut Vec<u8>) {
+        let count: u64 = m.reasons.iter().map(|(_, n)| n).sum();
+        out.extend_from_slice(b"{\"timestamp\":");
+        out.extend_from_slice(&self.timestamp(anchor.unix_ns(m.last)));
+        out.extend_from_slice(b",\"status\":\"dropped\",\"dropped\":{\"count\":");
+        out.extend_from_slice(count.to_string().as_bytes());
+        out.extend_from_slice(b",\"reasons\":{");
+        for (i, (reason, n)) in m.reasons.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            json_str(reason, out);
+            out.push(b':');
+            out.extend_from_slice(n.to_string().as_bytes());
+        }
+        out.extend_from_slice(b"},\"from\":");
+        out.extend_from_slice(&self.timestamp(anchor.unix_ns(m.first)));
+        out.extend_from_slice(b",\"to\":");
+        out.extend_from_slice(&self.timestamp(anchor.unix_ns(m.last)));
+        out.extend_from_slice(b"}}\n");
     }
 
     fn encode_user(
@@ -612,9 +702,10 @@ mod tests {
             type_name: Cow::Borrowed("my::Error"),
             message: "y".repeat(5_000),
         }));
-        s.tags = Some(Arc::new(TagSet {
-            entries: vec![(Cow::Borrowed("k"), "v".repeat(3_000).into())],
-        }));
+        s.tags = Some(Arc::new(TagSet::merged(
+            None,
+            &[(Cow::Borrowed("k"), "v".repeat(3_000).into())],
+        )));
         s.slow_ns = 0;
         let v = encode(&Entry::Span(s));
         assert!(v["function"].as_str().unwrap().starts_with("say \"hi\"\n"));
@@ -645,9 +736,10 @@ mod tests {
             type_name: Cow::Borrowed("std::io::error::Error"),
             message: "disk \"gone\"\n".into(),
         }));
-        s.tags = Some(Arc::new(TagSet {
-            entries: vec![(Cow::Borrowed("user"), 42.into())],
-        }));
+        s.tags = Some(Arc::new(TagSet::merged(
+            None,
+            &[(Cow::Borrowed("user"), 42.into())],
+        )));
         let v = encode(&Entry::Span(s));
         assert_eq!(v["label"], "fetch[db]");
         assert!(v.get("function").is_none());

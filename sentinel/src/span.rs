@@ -22,9 +22,11 @@ use crate::context::{
     SpanContext, SpanId, TraceId, current_span, current_tags, replace_span, restore_span,
 };
 use crate::cpu_clock::thread_cpu_ns;
+use crate::pipeline::AsyncLogger;
+use crate::pipeline::shared::{DropReason, Shared};
+use crate::pipeline::staging::{Local, Wait, push_async, with_local};
 use crate::record::{Entry, ErrorInfo, NO_CPU, NameKind, SpanRecord, Status};
 use crate::sampling::keep;
-use crate::writer::{AsyncLogger, Local, Reserve, Shared, Wait, with_local};
 
 /// Which logger a span writes to.
 #[derive(Clone, Debug)]
@@ -53,8 +55,8 @@ impl Target {
     #[inline]
     pub(crate) fn cpu_time(&self) -> bool {
         match self {
-            Target::Default => crate::global::with_default(|l| l.shared.cpu_time),
-            Target::Logger(shared) => shared.cpu_time,
+            Target::Default => crate::global::with_default(|l| l.shared.config().cpu_time),
+            Target::Logger(shared) => shared.config().cpu_time,
         }
     }
 }
@@ -266,8 +268,7 @@ enum State<T> {
     /// The call returned but the queue was full: waiting for room.
     Finishing {
         output: Option<T>,
-        entry: Option<Entry>,
-        reserve: Pin<Box<Reserve>>,
+        push: Pin<Box<dyn Future<Output = bool> + Send>>,
     },
     Done,
 }
@@ -372,10 +373,11 @@ impl<F: Future> Instrumented<F> {
         let entry = core.record(end, core.cpu, status, error);
         let rejected = core.target.with(|local| local.push(entry, Wait::Never));
         match rejected {
-            Err(entry) if wait => Some(entry),
+            Err(full) if wait => Some(full.entry),
             Err(_) => {
+                // Dropped or unwinding: this span cannot wait for room.
                 core.target
-                    .with(|local| local.count_drop(crate::writer::DropReason::QueueFull));
+                    .with(|local| local.refuse(DropReason::QueueFull));
                 None
             }
             Ok(_) => None,
@@ -390,23 +392,9 @@ impl<F: Future> Future for Instrumented<F> {
         // SAFETY: `inner` is structurally pinned: it is never moved out of
         // `self`; every other field is treated as unpinned.
         let this = unsafe { self.get_unchecked_mut() };
-        if let State::Finishing {
-            output,
-            entry,
-            reserve,
-        } = &mut this.state
-        {
-            let permit = match reserve.as_mut().poll(cx) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(p) => p,
-            };
-            if let (Some(core), Some(entry)) = (&this.core, entry.take()) {
-                core.target.with(|local| match permit {
-                    Some(permit) => {
-                        local.push_with_permit(entry, permit);
-                    }
-                    None => local.count_drop(crate::writer::DropReason::QueueFull),
-                });
+        if let State::Finishing { output, push } = &mut this.state {
+            if push.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
             }
             let out = output.take().expect("output stored while finishing");
             this.state = State::Done;
@@ -447,12 +435,14 @@ impl<F: Future> Future for Instrumented<F> {
                 };
                 this.state = State::Done;
                 if let Some(entry) = this.emit(end, status, error, true) {
-                    let reserve = this.core.as_ref().map(|c| c.target.with(Local::reserve));
-                    if let Some(reserve) = reserve {
+                    let shared = this
+                        .core
+                        .as_ref()
+                        .map(|c| c.target.with(|local| Arc::clone(&local.shared)));
+                    if let Some(shared) = shared {
                         this.state = State::Finishing {
                             output: Some(out),
-                            entry: Some(entry),
-                            reserve: Box::pin(reserve),
+                            push: Box::pin(push_async(shared, entry)),
                         };
                         // SAFETY: `this` came from a pinned reference.
                         return unsafe { Pin::new_unchecked(this) }.poll(cx);
@@ -476,14 +466,8 @@ impl<F: Future> Drop for Instrumented<F> {
                 self.state = State::Done;
                 self.emit(now(), Status::Cancelled, None, false);
             }
-            State::Finishing { entry, .. } => {
-                if entry.take().is_some()
-                    && let Some(core) = &self.core
-                {
-                    core.target
-                        .with(|local| local.count_drop(crate::writer::DropReason::QueueFull));
-                }
-            }
+            // Dropping the pending push counts its entry as dropped.
+            State::Finishing { .. } => {}
             State::NotStarted | State::Done => {}
         }
     }

@@ -34,6 +34,9 @@ use crate::context::{current_tags, replace_tags};
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct TagSet {
     pub(crate) entries: Vec<(Cow<'static, str>, Value)>,
+    /// Length of the encoded `"tags":{…}` part, charged to each record
+    /// against the queue's byte budget.
+    pub(crate) encoded_len: usize,
 }
 
 impl TagSet {
@@ -55,7 +58,15 @@ impl TagSet {
                 None => entries.push((k.clone(), v.clone())),
             }
         }
-        TagSet { entries }
+        let encoded_len = entries
+            .iter()
+            .map(|(k, v)| k.len() + 4 + serde_json::to_vec(v).map_or(0, |bytes| bytes.len()))
+            .sum::<usize>()
+            + 10;
+        TagSet {
+            entries,
+            encoded_len,
+        }
     }
 }
 

@@ -29,9 +29,14 @@ fn within<R: Send + 'static>(limit: Duration, f: impl FnOnce() -> R + Send + 'st
     rx.recv_timeout(limit).ok()
 }
 
-/// A small queue, so a stalled sink fills it.
+/// A small lossy queue, so a stalled sink fills it without making the test
+/// wait, and a stall timeout longer than any deadline under test, so what
+/// ends each wait is the deadline itself.
 fn small_queue() -> SentinelConfig {
-    SentinelConfig::default().max_queue_size(4)
+    SentinelConfig::default()
+        .max_queue_bytes(1)
+        .lossy(true)
+        .stall_timeout(Duration::from_secs(600))
 }
 
 /// A logger whose sink is blocked inside its first write, with `records`
@@ -59,7 +64,10 @@ fn flush_blocking_keeps_its_deadline_when_the_sink_blocks() {
         Some(false),
         "flush_blocking({deadline:?}) did not return false within its deadline + {MARGIN:?}"
     );
-    assert!(started.elapsed() >= deadline, "returned before its deadline");
+    assert!(
+        started.elapsed() >= deadline,
+        "returned before its deadline"
+    );
     sink.open();
 }
 
@@ -68,8 +76,14 @@ fn flush_blocking_keeps_its_deadline_when_the_sink_blocks() {
 fn shutdown_blocking_keeps_its_deadline_when_the_sink_blocks() {
     let (logger, sink) = blocked_logger(small_queue(), 100);
     let deadline = Duration::from_millis(300);
-    let done = within(deadline + MARGIN, move || logger.shutdown_blocking(deadline));
-    assert_eq!(done, Some(false), "shutdown_blocking did not keep its deadline");
+    let done = within(deadline + MARGIN, move || {
+        logger.shutdown_blocking(deadline)
+    });
+    assert_eq!(
+        done,
+        Some(false),
+        "shutdown_blocking did not keep its deadline"
+    );
     sink.open();
 }
 
@@ -89,7 +103,11 @@ fn flush_timeout_keeps_its_deadline_when_the_sink_blocks() {
             (flushed, shut)
         })
     });
-    assert_eq!(done, Some((false, false)), "a timed async wait outlived its deadline");
+    assert_eq!(
+        done,
+        Some((false, false)),
+        "a timed async wait outlived its deadline"
+    );
     sink.open();
 }
 
@@ -111,13 +129,17 @@ fn a_panicking_serialize_drops_that_record_and_the_writer_goes_on() {
     assert!(logger.log(Explodes));
     assert!(logger.log(json!({"n": 2})));
     let probe = logger.clone();
-    let shut = within(support::WAIT, move || probe.shutdown_blocking(support::WAIT));
+    let shut = within(support::WAIT, move || {
+        probe.shutdown_blocking(support::WAIT)
+    });
     assert_eq!(shut, Some(true), "shutdown after a panicking Serialize");
     assert!(logger.is_healthy());
     let lines = sink.lines();
-    let ns: Vec<_> = lines.iter().map(|l| l["n"].as_i64()).collect();
-    assert_eq!(ns, [Some(1), Some(2)], "{lines:?}");
+    let ns: Vec<_> = lines.iter().filter_map(|l| l["n"].as_i64()).collect();
+    assert_eq!(ns, [1, 2], "{lines:?}");
     assert_eq!(logger.stats().dropped_unserializable, 1);
+    let marker = lines.iter().find(|l| l["status"] == "dropped").unwrap();
+    assert_eq!(marker["dropped"]["reasons"]["unserializable"], 1);
 }
 
 const CHILD: &str = "SENTINEL_DEADLINE_CHILD";
@@ -170,7 +192,11 @@ fn exit_keeps_its_deadline_when_the_sink_blocks() {
     let dir = tempfile::tempdir().unwrap();
     for how in ["exit", "return"] {
         let out = run_within(
-            child("exit_keeps_its_deadline_when_the_sink_blocks", how, dir.path()),
+            child(
+                "exit_keeps_its_deadline_when_the_sink_blocks",
+                how,
+                dir.path(),
+            ),
             Duration::from_secs(2) + MARGIN,
         );
         assert!(out.status.success(), "exit by {how}: {out:?}");

@@ -110,8 +110,8 @@ fn unopenable_path_is_an_error_naming_the_path() {
 
 #[test]
 fn invalid_config_is_an_error_not_a_panic() {
-    let err = AsyncLogger::new(SentinelConfig::default().max_queue_size(0)).unwrap_err();
-    assert!(err.to_string().contains("max_queue_size"), "{err}");
+    let err = AsyncLogger::new(SentinelConfig::default().max_queue_bytes(0)).unwrap_err();
+    assert!(err.to_string().contains("max_queue_bytes"), "{err}");
 }
 
 #[test]
@@ -185,9 +185,8 @@ async fn async_flush_covers_records_from_every_thread() {
 fn full_queue_drops_with_counted_warning() {
     let events = global_events();
     let sink = GatedSink::default();
-    let logger =
-        AsyncLogger::from_writer(sink.clone(), SentinelConfig::default().max_queue_size(1))
-            .unwrap();
+    let config = SentinelConfig::default().max_queue_bytes(1).lossy(true);
+    let logger = AsyncLogger::from_writer(sink.clone(), config).unwrap();
     logger.log(json!({"i": 1}));
     sink.wait_for_write(); // the writer holds record 1 inside a write
     // Room for one staged record and one queued batch; the rest must drop.
@@ -197,20 +196,22 @@ fn full_queue_drops_with_counted_warning() {
     assert!(events.contains("reason=\"queue_full\""));
     sink.open();
     assert!(logger.shutdown_blocking(WAIT));
-    let got: Vec<i64> = sink
-        .lines()
-        .iter()
-        .map(|r| r["i"].as_i64().unwrap())
-        .collect();
+    let lines = sink.lines();
+    let got: Vec<i64> = lines.iter().filter_map(|r| r["i"].as_i64()).collect();
     assert_eq!(got, [1, 2, 3]);
+    // The gap is marked in the file, with its count and reason.
+    let marker = lines.last().unwrap();
+    assert_eq!(marker["status"], "dropped", "{lines:?}");
+    assert_eq!(marker["dropped"]["count"], 3);
+    assert_eq!(marker["dropped"]["reasons"]["queue_full"], 3);
 }
 
 #[test]
-fn enqueue_timeout_waits_for_room_instead_of_dropping() {
+fn a_full_queue_makes_producers_wait_instead_of_dropping() {
     let sink = GatedSink::default();
     let config = SentinelConfig::default()
-        .max_queue_size(1)
-        .enqueue_timeout(Duration::from_secs(30));
+        .max_queue_bytes(1)
+        .stall_timeout(Duration::from_secs(30));
     let logger = AsyncLogger::from_writer(sink.clone(), config).unwrap();
     logger.log(json!({"i": 0}));
     sink.wait_for_write();
@@ -241,8 +242,8 @@ fn enqueue_timeout_waits_for_room_instead_of_dropping() {
 async fn log_async_awaits_room_without_blocking_the_runtime() {
     let sink = GatedSink::default();
     let config = SentinelConfig::default()
-        .max_queue_size(1)
-        .enqueue_timeout(Duration::from_secs(30));
+        .max_queue_bytes(1)
+        .stall_timeout(Duration::from_secs(30));
     let logger = AsyncLogger::from_writer(sink.clone(), config).unwrap();
     logger.log(json!({"i": 0}));
     sink.wait_for_write();
@@ -266,10 +267,7 @@ async fn log_async_awaits_room_without_blocking_the_runtime() {
 
 #[test]
 fn concurrent_writers_all_records_persisted() {
-    let t = TempLog::with(|c| {
-        c.max_queue_size(10_000)
-            .enqueue_timeout(Duration::from_secs(1))
-    });
+    let t = TempLog::new();
     let threads: Vec<_> = (0..10)
         .map(|s| {
             let logger = t.logger.clone();
@@ -310,8 +308,11 @@ fn unserializable_record_is_dropped_alone_and_writer_stays_healthy() {
     assert!(t.logger.is_healthy());
     assert_eq!(t.logger.stats().dropped_unserializable, 2);
     let records = t.records();
-    assert_eq!(records.len(), 1);
+    assert_eq!(records.len(), 2, "{records:?}");
     assert_eq!(records[0]["good"], "yes");
+    // The two lost records are marked where they were dropped.
+    assert_eq!(records[1]["status"], "dropped");
+    assert_eq!(records[1]["dropped"]["reasons"]["unserializable"], 2);
     assert!(events.contains("failed to serialize"));
 }
 
@@ -411,11 +412,7 @@ fn writes_nothing_to_stdout_or_stderr() {
 #[test]
 fn a_backlog_is_written_in_bounded_chunks_in_order() {
     let sink = GatedSink::default();
-    let logger = AsyncLogger::from_writer(
-        sink.clone(),
-        SentinelConfig::default().max_queue_size(100_000),
-    )
-    .unwrap();
+    let logger = AsyncLogger::from_writer(sink.clone(), SentinelConfig::default()).unwrap();
     logger.log(json!({"i": 0}));
     sink.wait_for_write(); // the writer is stuck in its first write
     for i in 1..60_000 {

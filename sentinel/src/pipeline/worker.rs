@@ -2,15 +2,16 @@
 //! the sink, one `write` call per cycle.
 
 use std::io::Write;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use crate::clock::Anchor;
-use crate::record::{EncodeError, Encoder, Entry};
-use crate::writer::{Ack, Msg, Shared, lock};
+use super::shared::{Ack, DropCounts, DropReason, Msg, Shared, StagingInner, lock};
+use crate::clock::{Anchor, monotonic_ns};
+use crate::record::{DropMarker, EncodeError, Encoder, Entry, panic_message};
 
 /// How long an active writer waits before sweeping partly filled staging
 /// buffers again: the latency bound for a thread that logs rarely.
@@ -31,7 +32,7 @@ const MAX_CYCLE: usize = 16_384;
 
 struct Worker {
     shared: Arc<Shared>,
-    rx: mpsc::Receiver<Msg>,
+    rx: mpsc::UnboundedReceiver<Msg>,
     sink: Box<dyn Write + Send>,
     entries: Vec<Entry>,
     acks: Vec<Ack>,
@@ -41,9 +42,20 @@ struct Worker {
     failed: bool,
     /// The last collection stopped at `MAX_CYCLE` with more queued.
     backlog: bool,
+    /// Queue bytes of the batches in hand, released once they are written.
+    held_bytes: u64,
+    /// Producers' drops collected but not yet marked in the file.
+    unmarked: DropCounts,
+    /// Records this writer could not encode since the last marker, and the
+    /// ticks of the first and last.
+    unserializable: (u64, u64, u64),
 }
 
-pub(crate) async fn run(shared: Arc<Shared>, rx: mpsc::Receiver<Msg>, sink: Box<dyn Write + Send>) {
+pub(crate) async fn run(
+    shared: Arc<Shared>,
+    rx: mpsc::UnboundedReceiver<Msg>,
+    sink: Box<dyn Write + Send>,
+) {
     let mut worker = Worker {
         shared,
         rx,
@@ -55,6 +67,9 @@ pub(crate) async fn run(shared: Arc<Shared>, rx: mpsc::Receiver<Msg>, sink: Box<
         encoder: Encoder::default(),
         failed: false,
         backlog: false,
+        held_bytes: 0,
+        unmarked: DropCounts::default(),
+        unserializable: (0, 0, 0),
     };
     worker.run().await;
 }
@@ -113,7 +128,10 @@ impl Worker {
 
     fn take(&mut self, msg: Msg) {
         match msg {
-            Msg::Batch(mut batch) => self.entries.append(&mut batch),
+            Msg::Batch(mut batch) => {
+                self.held_bytes += batch.bytes;
+                self.entries.append(&mut batch.entries);
+            }
             Msg::Flush(ack) => self.acks.push(ack),
             Msg::Shutdown(ack) => {
                 if let Some(Some(previous)) = self.shutdown.replace(ack) {
@@ -154,17 +172,55 @@ impl Worker {
             // Batches a thread sent before we took its lock are in the
             // channel: take them first to keep that thread's order.
             self.drain_channel();
-            self.entries.append(&mut st.entries);
+            self.take_staged(&mut st);
             // A staging nobody else holds belongs to an exited thread.
             let retire = Arc::strong_count(staging) == 1;
             if retire {
-                let mut retired = lock(&shared.retired);
-                retired.queue_full += st.dropped.queue_full;
-                retired.closed += st.dropped.closed;
-                retired.unhealthy += st.dropped.unhealthy;
+                lock(&shared.retired).dropped.merge(&st.dropped);
             }
             !retire
         });
+        drop(reg);
+        let unmarked = std::mem::take(&mut lock(&shared.retired).unmarked);
+        self.unmarked.merge(&unmarked);
+    }
+
+    /// Takes a staging buffer's records (never reserved against the budget)
+    /// and its drops not yet marked.
+    fn take_staged(&mut self, st: &mut StagingInner) {
+        self.entries.append(&mut st.entries);
+        st.bytes = 0;
+        let unmarked = std::mem::take(&mut st.unmarked);
+        self.unmarked.merge(&unmarked);
+    }
+
+    /// Adds the drop marker for what was dropped since the last one, placed
+    /// at the time of the last drop.
+    fn mark_drops(&mut self) {
+        let (n, first, last) = std::mem::take(&mut self.unserializable);
+        let mut counts = std::mem::take(&mut self.unmarked);
+        if counts.total() == 0 && n == 0 {
+            return;
+        }
+        let mut reasons: Vec<(&'static str, u64)> = DropReason::ALL
+            .iter()
+            .map(|r| (r.as_str(), counts.get(*r)))
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        if n > 0 {
+            reasons.push(("unserializable", n));
+            let window = DropCounts {
+                by_reason: [n, 0, 0, 0, 0],
+                first_at: first,
+                last_at: last,
+            };
+            counts.merge(&window);
+        }
+        self.entries.push(Entry::Dropped(DropMarker {
+            reasons,
+            first: counts.first_at,
+            last: counts.last_at,
+        }));
     }
 
     /// Takes everything and seals every staging buffer, so nothing can be
@@ -178,12 +234,15 @@ impl Worker {
         for staging in &reg.stagings {
             let mut st = lock(&staging.inner);
             self.drain_channel();
-            self.entries.append(&mut st.entries);
+            self.take_staged(&mut st);
             st.sealed = true;
         }
     }
 
     fn write_collected(&mut self) {
+        if !self.failed {
+            self.mark_drops();
+        }
         if !self.entries.is_empty() && !self.failed {
             // Per-thread order is already right; this also orders entries
             // that ended on different threads (a child before its parent).
@@ -200,7 +259,7 @@ impl Worker {
                 rest -= 1;
                 match self.encoder.encode(entry, &anchor, &mut self.buf) {
                     Ok(()) => lines += 1,
-                    Err(err) => self.unserializable(&err),
+                    Err(err) => self.unserializable(&err, entry.at()),
                 }
                 if self.buf.len() >= MAX_WRITE {
                     if !self.write_buf(lines, rest) {
@@ -215,6 +274,9 @@ impl Worker {
             self.entries = entries;
             self.entries.clear();
         }
+        if !self.failed {
+            self.shared.progressed(std::mem::take(&mut self.held_bytes));
+        }
         let ok = !self.failed;
         for ack in self.acks.drain(..) {
             ack.send(ok);
@@ -228,14 +290,22 @@ impl Worker {
         if self.buf.is_empty() {
             return true;
         }
-        let result = self
-            .sink
-            .write_all(&self.buf)
-            .and_then(|()| self.sink.flush());
+        self.shared
+            .write_started_ns
+            .store(monotonic_ns().max(1), Ordering::Release);
+        // A `Write` that panics is a failed write, not a dead writer.
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            self.sink
+                .write_all(&self.buf)
+                .and_then(|()| self.sink.flush())
+        }))
+        .unwrap_or_else(|payload| Err(std::io::Error::other(panic_message(&*payload))));
+        self.shared.write_started_ns.store(0, Ordering::Release);
         self.buf.clear();
         match result {
             Ok(()) => {
                 self.shared.written.fetch_add(lines, Ordering::Relaxed);
+                self.shared.progressed(0);
                 true
             }
             Err(err) => {
@@ -257,9 +327,21 @@ impl Worker {
         }
     }
 
-    fn unserializable(&self, err: &EncodeError) {
+    fn unserializable(&mut self, err: &EncodeError, at: u64) {
         self.shared.unserializable.fetch_add(1, Ordering::Relaxed);
+        let (n, first, last) = &mut self.unserializable;
+        if *n == 0 {
+            *first = at;
+        }
+        *n += 1;
+        *last = (*last).max(at);
         match err {
+            EncodeError::Panicked(message) => tracing::error!(
+                target: "sentinel",
+                panic = %message,
+                reason = "serialize",
+                "a log record's Serialize impl panicked; dropping it"
+            ),
             EncodeError::Serialize(e) => tracing::error!(
                 target: "sentinel",
                 error = %e,
@@ -278,7 +360,11 @@ impl Worker {
     /// rest, answer every waiter with `false`.
     fn fail_rest(&mut self) {
         self.collect_final();
-        let lost = self.entries.len() as u64;
+        let lost = self
+            .entries
+            .iter()
+            .filter(|e| !matches!(e, Entry::Dropped(_)))
+            .count() as u64;
         self.entries.clear();
         self.shared.io_error.fetch_add(lost, Ordering::Relaxed);
         self.shared.closed.store(true, Ordering::Release);
@@ -308,8 +394,6 @@ impl Worker {
 
     fn done(&mut self) {
         self.sink = Box::new(std::io::sink());
-        self.shared.closed.store(true, Ordering::Release);
-        self.shared.finished.store(true, Ordering::Release);
-        self.shared.finished_notify.notify_waiters();
+        self.shared.mark_finished();
     }
 }

@@ -1,0 +1,385 @@
+//! The public handle: cheap to clone, `Send + Sync`, safe to call from any
+//! thread, runtime or none.
+
+use std::fmt;
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tokio::sync::{mpsc, oneshot};
+
+use super::process;
+use super::shared::{Ack, LoggerStats, Msg, Shared};
+use super::staging::{Wait, push_async, with_local};
+use super::wait::{self, Waited};
+use super::worker;
+use crate::clock::now;
+use crate::config::SentinelConfig;
+use crate::error::{Error, Result};
+use crate::record::Entry;
+
+/// A handle to a JSONL logger and its writer.
+///
+/// Cheap to clone (a reference count); all clones share one writer. The
+/// [module docs](crate::pipeline) say what happens when the queue is full,
+/// the sink stalls, the process exits or forks.
+///
+/// ```
+/// use sentinel::{AsyncLogger, SentinelConfig};
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let logger = AsyncLogger::new(SentinelConfig::new(dir.path().join("app.jsonl"))).unwrap();
+/// logger.log(serde_json::json!({"event": "started", "port": 8080}));
+/// assert!(logger.flush_blocking(std::time::Duration::from_secs(5)));
+/// let text = std::fs::read_to_string(dir.path().join("app.jsonl")).unwrap();
+/// assert!(text.contains("\"event\":\"started\""));
+/// logger.shutdown_blocking(std::time::Duration::from_secs(5));
+/// ```
+#[derive(Clone)]
+pub struct AsyncLogger {
+    handle: Arc<HandleInner>,
+}
+
+struct HandleInner {
+    shared: Arc<Shared>,
+}
+
+impl Drop for HandleInner {
+    fn drop(&mut self) {
+        // The last handle is gone: drain and stop in the background. Records
+        // still staged by threads are collected by the writer's final sweep.
+        if !self.shared.closed.swap(true, Ordering::AcqRel) {
+            let _ = self.shared.tx.send(Msg::Shutdown(None));
+            self.shared.wake.notify_one();
+        }
+    }
+}
+
+impl fmt::Debug for AsyncLogger {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsyncLogger")
+            .field("path", &self.handle.shared.path)
+            .field("healthy", &self.is_healthy())
+            .finish_non_exhaustive()
+    }
+}
+
+impl AsyncLogger {
+    /// Validates `config`, creates missing parent directories, opens the log
+    /// file for appending and starts the writer.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidConfig`] for a bad setting, [`Error::Open`] when the
+    /// file or a parent directory cannot be created or opened (a FIFO with no
+    /// reader is refused at once instead of blocking), and [`Error::Spawn`]
+    /// when the writer thread cannot start.
+    pub fn new(config: SentinelConfig) -> Result<Self> {
+        config.validate()?;
+        let path = config.log_file.clone();
+        let file = open_append(&path)?;
+        Self::start(Box::new(file), config, Some(path))
+    }
+
+    /// A logger writing to any `Write` sink instead of a file (handy in tests:
+    /// a `Vec<u8>` behind a lock, `std::io::sink()`); `config.log_file` is
+    /// ignored.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidConfig`] for a bad setting, [`Error::Spawn`] when the
+    /// writer thread cannot start.
+    pub fn from_writer<W: Write + Send + 'static>(
+        writer: W,
+        config: SentinelConfig,
+    ) -> Result<Self> {
+        config.validate()?;
+        Self::start(Box::new(writer), config, None)
+    }
+
+    fn start(
+        sink: Box<dyn Write + Send>,
+        config: SentinelConfig,
+        path: Option<PathBuf>,
+    ) -> Result<Self> {
+        crate::clock::init();
+        if config.cpu_time {
+            crate::cpu_clock::init();
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .map_err(Error::Spawn)?;
+        let shared = Arc::new(Shared::new(tx, config, path, process::fork_generation()));
+        let worker_shared = Arc::clone(&shared);
+        std::thread::Builder::new()
+            .name("sentinel-writer".into())
+            .spawn(move || {
+                let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    rt.block_on(worker::run(Arc::clone(&worker_shared), rx, sink));
+                }));
+                if outcome.is_err() {
+                    // A bug of ours: never leave a waiter behind.
+                    worker_shared.healthy.store(false, Ordering::Release);
+                    worker_shared.mark_finished();
+                }
+            })
+            .map_err(Error::Spawn)?;
+        process::register(&shared);
+        Ok(AsyncLogger {
+            handle: Arc::new(HandleInner { shared }),
+        })
+    }
+
+    /// A logger that refuses every record (counting it as unhealthy), used
+    /// when the default logger cannot open its file.
+    pub(crate) fn failed(config: SentinelConfig) -> Self {
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let path = Some(config.log_file.clone());
+        let shared = Shared::new(tx, config, path, process::fork_generation());
+        shared.healthy.store(false, Ordering::Release);
+        shared.mark_finished();
+        crate::pipeline::shared::lock(&shared.stagings).sealed = true;
+        AsyncLogger {
+            handle: Arc::new(HandleInner {
+                shared: Arc::new(shared),
+            }),
+        }
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.handle.shared
+    }
+
+    /// Queues any serializable record (a struct, a map, `serde_json::json!`).
+    /// A `"timestamp"` key is put first unless the record has its own.
+    /// Serialization happens on the writer.
+    ///
+    /// When the queue is full this waits for room, blocking the thread (on a
+    /// multi-thread runtime's worker through `block_in_place`), as long as
+    /// the writer makes progress; a [lossy](SentinelConfig::lossy) logger
+    /// drops instead. In async code prefer [`AsyncLogger::log_async`], which
+    /// awaits.
+    ///
+    /// Returns whether the record was accepted.
+    pub fn log<T: Serialize + Send + 'static>(&self, record: T) -> bool {
+        let entry = Entry::User {
+            at: now(),
+            record: Box::new(record),
+        };
+        with_local(self.shared(), |local| local.push(entry, Wait::Block)).unwrap_or(false)
+    }
+
+    /// Like [`AsyncLogger::log`], but when the queue is full it awaits room
+    /// without blocking the thread.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future while it waits drops the record (counted as
+    /// `queue_full`).
+    pub async fn log_async<T: Serialize + Send + 'static>(&self, record: T) -> bool {
+        let entry = Entry::User {
+            at: now(),
+            record: Box::new(record),
+        };
+        push_async(Arc::clone(self.shared()), entry).await
+    }
+
+    /// Waits until every record accepted before the call is in the file.
+    ///
+    /// Returns `false` at once on an unhealthy logger, and `false` when a
+    /// write fails meanwhile or the writer makes no progress for the
+    /// [stall timeout](SentinelConfig::stall_timeout).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancelling only stops waiting; the flush itself still happens.
+    pub async fn flush(&self) -> bool {
+        self.flush_until(None).await
+    }
+
+    /// [`AsyncLogger::flush`], giving up after `timeout` (returns `false`).
+    ///
+    /// The deadline is kept by a timer thread of sentinel's that runs nothing
+    /// else, so it holds whatever the writer is doing, and works on runtimes
+    /// built without a time driver.
+    pub async fn flush_timeout(&self, timeout: Duration) -> bool {
+        self.flush_until(Some(Instant::now() + timeout)).await
+    }
+
+    async fn flush_until(&self, deadline: Option<Instant>) -> bool {
+        let shared = self.shared();
+        if let Some(answer) = early_answer(shared) {
+            return answer;
+        }
+        let (tx, rx) = oneshot::channel();
+        if shared.tx.send(Msg::Flush(Ack::Async(tx))).is_err() {
+            return finished_ok(shared);
+        }
+        let answer = async { rx.await.unwrap_or_else(|_| finished_ok(shared)) };
+        wait::ack(shared, deadline, answer).await.unwrap_or(false)
+    }
+
+    /// [`AsyncLogger::flush`] for synchronous code: blocks up to `timeout`.
+    pub fn flush_blocking(&self, timeout: Duration) -> bool {
+        let shared = self.shared();
+        if let Some(answer) = early_answer(shared) {
+            return answer;
+        }
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        if shared.tx.send(Msg::Flush(Ack::Blocking(tx))).is_err() {
+            return finished_ok(shared);
+        }
+        match wait::block_on_ack(shared, Some(Instant::now() + timeout), &rx) {
+            Ok(ok) => ok,
+            Err(Waited::Closed) => finished_ok(shared),
+            Err(_) => false,
+        }
+    }
+
+    /// Drains everything accepted, closes the file and stops the writer.
+    ///
+    /// Idempotent: later calls wait for the first to finish. Safe after a
+    /// failure. Afterwards [`AsyncLogger::log`] drops (and counts) records.
+    /// Returns whether every accepted record was written; `false` also when
+    /// the writer made no progress for the stall timeout.
+    pub async fn shutdown(&self) -> bool {
+        self.shutdown_until(None).await
+    }
+
+    /// [`AsyncLogger::shutdown`], giving up waiting after `timeout`; the
+    /// deadline holds as for [`AsyncLogger::flush_timeout`].
+    pub async fn shutdown_timeout(&self, timeout: Duration) -> bool {
+        self.shutdown_until(Some(Instant::now() + timeout)).await
+    }
+
+    async fn shutdown_until(&self, deadline: Option<Instant>) -> bool {
+        let shared = self.shared();
+        if shared.finished.load(Ordering::Acquire) {
+            return shared.is_healthy();
+        }
+        let (tx, rx) = oneshot::channel();
+        let msg = if shared.closed.swap(true, Ordering::AcqRel) {
+            // Someone else started the shutdown; a flush queued behind it is
+            // answered when the writer finishes.
+            Msg::Flush(Ack::Async(tx))
+        } else {
+            Msg::Shutdown(Some(Ack::Async(tx)))
+        };
+        if shared.tx.send(msg).is_err() {
+            return finished_ok(shared);
+        }
+        let answer = async { rx.await.is_ok_and(|ok| ok) && finished_ok(shared) };
+        wait::ack(shared, deadline, answer).await.unwrap_or(false)
+    }
+
+    /// [`AsyncLogger::shutdown`] for synchronous code, waiting up to `timeout`.
+    pub fn shutdown_blocking(&self, timeout: Duration) -> bool {
+        shutdown_blocking(self.shared(), Some(Instant::now() + timeout))
+    }
+
+    /// `false` once a write has failed (disk full, read-only file system…),
+    /// from then on records are refused and counted; also `false` while the
+    /// sink is stalled (see [`LoggerStats::stalled`]).
+    pub fn is_healthy(&self) -> bool {
+        self.shared().is_writing()
+    }
+
+    /// What was written and dropped so far, by reason.
+    pub fn stats(&self) -> LoggerStats {
+        self.shared().stats()
+    }
+
+    /// Every record dropped so far, whatever the reason.
+    pub fn dropped(&self) -> u64 {
+        self.stats().dropped()
+    }
+
+    /// Whether spans on this logger record `cpu_time_ms`.
+    pub fn records_cpu_time(&self) -> bool {
+        self.shared().config().cpu_time
+    }
+
+    /// The file this logger appends to (`None` for a [`AsyncLogger::from_writer`] sink).
+    pub fn path(&self) -> Option<&std::path::Path> {
+        self.shared().path.as_deref()
+    }
+}
+
+/// The answer of a flush that need not ask the writer.
+fn early_answer(shared: &Shared) -> Option<bool> {
+    if !shared.is_healthy() {
+        return Some(false);
+    }
+    if shared.finished.load(Ordering::Acquire) {
+        return Some(shared.is_healthy());
+    }
+    None
+}
+
+fn finished_ok(shared: &Shared) -> bool {
+    shared.finished.load(Ordering::Acquire) && shared.is_healthy()
+}
+
+/// Shuts a logger down from sync code, waiting until `deadline`; used by
+/// [`AsyncLogger::shutdown_blocking`] and the exit hook.
+pub(crate) fn shutdown_blocking(shared: &Shared, deadline: Option<Instant>) -> bool {
+    if shared.finished.load(Ordering::Acquire) {
+        return shared.is_healthy();
+    }
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    let msg = if shared.closed.swap(true, Ordering::AcqRel) {
+        Msg::Flush(Ack::Blocking(tx))
+    } else {
+        Msg::Shutdown(Some(Ack::Blocking(tx)))
+    };
+    if shared.tx.send(msg).is_err() {
+        return finished_ok(shared);
+    }
+    shared.wake.notify_one();
+    match wait::block_on_ack(shared, deadline, &rx) {
+        Ok(ok) => ok && finished_ok(shared),
+        Err(_) => finished_ok(shared),
+    }
+}
+
+/// Opens `path` for appending, creating it and its parent directories.
+/// `O_NONBLOCK` for the open alone, so a FIFO without a reader is an error
+/// (`ENXIO`) instead of a hang; writes then block as usual.
+fn open_append(path: &std::path::Path) -> Result<std::fs::File> {
+    let open_err = |source| Error::Open {
+        path: path.to_path_buf(),
+        source,
+    };
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(open_err)?;
+    }
+    let mut options = OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = options.open(path).map_err(open_err)?;
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsRawFd;
+        let fd = file.as_raw_fd();
+        // SAFETY: `fd` is open for the lifetime of `file`; F_GETFL/F_SETFL
+        // only read and set its status flags.
+        let cleared = unsafe {
+            let flags = libc::fcntl(fd, libc::F_GETFL);
+            flags >= 0 && libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) == 0
+        };
+        if !cleared {
+            return Err(open_err(std::io::Error::last_os_error()));
+        }
+    }
+    Ok(file)
+}
