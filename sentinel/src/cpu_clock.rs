@@ -94,7 +94,11 @@ pub(crate) fn init() {
 /// between two reads on one thread are meaningful.
 #[inline]
 pub(crate) fn thread_cpu_ns() -> u64 {
-    THREAD.with(ThreadClock::read)
+    // During thread-local teardown the thread's clock may be gone; the
+    // kernel's clock is always there.
+    THREAD
+        .try_with(ThreadClock::read)
+        .unwrap_or_else(|_| clock::thread_cpu_ns_syscall())
 }
 
 /// How this thread reads its CPU time (deciding now if it has not yet).
@@ -103,12 +107,14 @@ pub(crate) fn thread_cpu_ns() -> u64 {
     expect(dead_code, reason = "tests check which path is in use")
 )]
 pub(crate) fn mode() -> Mode {
-    THREAD.with(|c| {
-        if c.mode.get() == Mode::Unset {
-            c.setup();
-        }
-        c.mode.get()
-    })
+    THREAD
+        .try_with(|c| {
+            if c.mode.get() == Mode::Unset {
+                c.setup();
+            }
+            c.mode.get()
+        })
+        .unwrap_or(Mode::Syscall)
 }
 
 impl ThreadClock {
