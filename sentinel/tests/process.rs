@@ -129,7 +129,11 @@ struct TracesOnDrop(AsyncLogger);
 impl Drop for TracesOnDrop {
     fn drop(&mut self) {
         assert_eq!(tagged(&self.0), 7);
-        drop(sentinel::TimeBlock::builder("block_in_destructor").logger(&self.0).start());
+        drop(
+            sentinel::TimeBlock::builder("block_in_destructor")
+                .logger(&self.0)
+                .start(),
+        );
     }
 }
 
