@@ -289,7 +289,10 @@ impl Encoder {
     fn encode_span(&mut self, s: &SpanRecord, anchor: &Anchor, out: &mut Vec<u8>) {
         let duration = anchor.nanos(s.start, s.end);
         let timestamp = self.timestamp(anchor.unix_ns(s.end));
-        let plain_name = self.plain_name(&s.name);
+        let plain_name = match &s.name {
+            Cow::Borrowed(name) => self.plain_static_name(name),
+            Cow::Owned(name) => needs_no_escape(name),
+        };
         let mut line = Line::new(out, SPAN_LINE_RESERVE + s.name.len());
         line.put(b"{\"timestamp\":");
         line.put(&timestamp);
@@ -355,14 +358,11 @@ impl Encoder {
         line.finish();
     }
 
-    /// Whether a span name needs no escaping; names are mostly `&'static
-    /// str`, so the answer for the static name seen last is kept by address.
-    /// An owned name is checked every time: once freed, its address and
-    /// length may come back holding other text.
-    fn plain_name(&mut self, name: &Cow<'static, str>) -> bool {
-        let Cow::Borrowed(name) = name else {
-            return needs_no_escape(name);
-        };
+    /// Whether a `&'static` span name needs no escaping. Names are mostly
+    /// static, so the answer for the one seen last is kept by address: static
+    /// text never changes. (An owned name is checked every time: once freed,
+    /// its address and length may come back holding other text.)
+    fn plain_static_name(&mut self, name: &'static str) -> bool {
         let key = (name.as_ptr() as usize, name.len());
         if self.plain_name == Some(key) {
             return true;
