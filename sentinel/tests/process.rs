@@ -147,6 +147,14 @@ fn issue_11_spans_in_a_thread_local_destructor_do_not_abort() {
                 const { std::cell::RefCell::new(None) };
         }
         let logger = AsyncLogger::new(SentinelConfig::new(&file)).unwrap();
+        // The process's first spans, and first CPU-time reads, happen in a
+        // destructor.
+        let l = logger.clone();
+        std::thread::spawn(move || {
+            GUARD.with(|g| *g.borrow_mut() = Some(TracesOnDrop(l)));
+        })
+        .join()
+        .unwrap();
         let l = logger.clone();
         std::thread::spawn(move || {
             // Registered first, so destroyed after sentinel's own
@@ -182,7 +190,13 @@ fn issue_11_spans_in_a_thread_local_destructor_do_not_abort() {
         .collect();
     assert_eq!(
         names,
-        ["tagged", "tagged", "block_in_destructor"],
+        [
+            "tagged",
+            "block_in_destructor",
+            "tagged",
+            "tagged",
+            "block_in_destructor"
+        ],
         "{records:?}"
     );
 }
