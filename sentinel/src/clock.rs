@@ -75,7 +75,7 @@ enum Source {
     /// `rdtsc`, with `ns_per_tick` calibrated against `CLOCK_MONOTONIC`.
     #[cfg_attr(
         not(all(target_arch = "x86_64", target_os = "linux")),
-        allow(dead_code)
+        expect(dead_code, reason = "only x86-64 Linux calibrates the TSC")
     )]
     Tsc {
         base_ticks: u64,
