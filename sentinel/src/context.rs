@@ -105,6 +105,10 @@ pub struct SpanContext {
     pub sampled: bool,
 }
 
+// Every access below uses `try_with`: spans may start and end inside another
+// thread-local's destructor, after these slots are gone. Then there is no
+// current span and there are no tags, and nothing panics (a panic in a
+// thread-local destructor aborts the process).
 thread_local! {
     static CURRENT: Cell<Option<SpanContext>> = const { Cell::new(None) };
     static TAGS: Cell<Option<Arc<TagSet>>> = const { Cell::new(None) };
@@ -124,35 +128,37 @@ pub fn current_span_id() -> Option<SpanId> {
 /// The active span, or `None` outside any span.
 #[inline]
 pub fn current_span() -> Option<SpanContext> {
-    CURRENT.with(Cell::get)
+    CURRENT.try_with(Cell::get).ok().flatten()
 }
 
 /// Makes `span` the active span until the returned value is passed to
 /// [`restore_span`]; used by span guards and the tracing bridge.
 #[inline]
 pub(crate) fn replace_span(span: Option<SpanContext>) -> Option<SpanContext> {
-    CURRENT.with(|c| c.replace(span))
+    CURRENT.try_with(|c| c.replace(span)).ok().flatten()
 }
 
 #[inline]
 pub(crate) fn restore_span(previous: Option<SpanContext>) {
-    CURRENT.with(|c| c.set(previous));
+    let _ = CURRENT.try_with(|c| c.set(previous));
 }
 
 /// The tags in scope on this thread.
 #[inline]
 pub(crate) fn current_tags() -> Option<Arc<TagSet>> {
-    TAGS.with(|t| {
+    TAGS.try_with(|t| {
         let tags = t.take();
         let copy = tags.clone();
         t.set(tags);
         copy
     })
+    .ok()
+    .flatten()
 }
 
 #[inline]
 pub(crate) fn replace_tags(tags: Option<Arc<TagSet>>) -> Option<Arc<TagSet>> {
-    TAGS.with(|t| t.replace(tags))
+    TAGS.try_with(|t| t.replace(tags)).ok().flatten()
 }
 
 /// A non-zero pseudo-random u64 from a per-thread wyrand generator.
@@ -161,21 +167,46 @@ pub(crate) fn replace_tags(tags: Option<Arc<TagSet>>) -> Option<Arc<TagSet>> {
 /// thread seeds its own state from `RandomState` (OS entropy at process start).
 #[inline]
 pub(crate) fn random_nonzero() -> u64 {
-    RNG.with(|state| {
+    RNG.try_with(|state| {
         let mut s = state.get();
         if s == 0 {
             s = seed();
         }
-        loop {
-            s = s.wrapping_add(0xa076_1d64_78bd_642f);
-            let t = u128::from(s).wrapping_mul(u128::from(s ^ 0xe703_7ed1_a0b4_28db));
-            let v = ((t >> 64) as u64) ^ (t as u64);
-            if v != 0 {
-                state.set(s);
-                return v;
-            }
-        }
+        let (s, v) = wyrand(s);
+        state.set(s);
+        v
     })
+    .unwrap_or_else(|_| shared_random_nonzero())
+}
+
+/// One wyrand step from state `s`: the next state and a non-zero output.
+#[inline]
+fn wyrand(mut s: u64) -> (u64, u64) {
+    loop {
+        s = s.wrapping_add(0xa076_1d64_78bd_642f);
+        let t = u128::from(s).wrapping_mul(u128::from(s ^ 0xe703_7ed1_a0b4_28db));
+        let v = ((t >> 64) as u64) ^ (t as u64);
+        if v != 0 {
+            return (s, v);
+        }
+    }
+}
+
+/// For a thread whose generator is gone (during thread-local teardown): one
+/// generator shared by the process, seeded on first use.
+#[cold]
+fn shared_random_nonzero() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static STATE: AtomicU64 = AtomicU64::new(0);
+    let mut s = STATE.load(Ordering::Relaxed);
+    loop {
+        let current = if s == 0 { seed() } else { s };
+        let (next, v) = wyrand(current);
+        match STATE.compare_exchange_weak(s, next, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return v,
+            Err(actual) => s = actual,
+        }
+    }
 }
 
 /// A uniform float in [0, 1) for sampling decisions.
@@ -189,18 +220,11 @@ fn seed() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = RandomState::new().build_hasher();
     h.write_u64(crate::clock::monotonic_ns());
-    std::thread::current().id().hash_into(&mut h);
+    // A stack address differs between live threads; unlike
+    // `thread::current()` it is there during thread-local teardown too.
+    let local = 0u8;
+    h.write_usize(std::ptr::addr_of!(local) as usize);
     h.finish() | 1
-}
-
-trait HashInto {
-    fn hash_into(&self, h: &mut impl std::hash::Hasher);
-}
-
-impl HashInto for std::thread::ThreadId {
-    fn hash_into(&self, h: &mut impl std::hash::Hasher) {
-        std::hash::Hash::hash(self, h);
-    }
 }
 
 /// A snapshot of everything that flows with the code: the active span and the

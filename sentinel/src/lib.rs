@@ -59,6 +59,19 @@
 //!   writes `tracing` spans as sentinel records in the same trace tree.
 //! - [`record`]: the line format.
 //! - [`tail`] and [`stats`]: the logic of the `sentinel` command-line tool.
+//!
+//! # Environment
+//!
+//! - `SENTINEL_CLOCK`: `monotonic` times spans with `CLOCK_MONOTONIC` even
+//!   where the CPU's invariant TSC would do; `auto` (the default) uses the
+//!   TSC when the kernel does and its calibration is trustworthy.
+//! - `SENTINEL_CPU_CLOCK`: `syscall` reads `cpu_time_ms` with a syscall
+//!   every time; `fast` uses the rseq fast path (x86-64 Linux, glibc)
+//!   without probing the kernel first; `auto` (the default) probes once, on
+//!   the first CPU-time read, for about 10 ms.
+//!
+//! Any other value is reported once as an error event (target `sentinel`)
+//! and read as `auto`.
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 #![doc(test(attr(deny(warnings))))]
 

@@ -203,7 +203,8 @@ pub(crate) struct Encoder {
     second: Option<(i64, [u8; 19])>,
     /// Serialized form of the most recent tag set, reused while records share it.
     tags: Option<(Arc<TagSet>, Vec<u8>)>,
-    /// Address and length of the last name that needed no escaping.
+    /// Address and length of the last `&'static` name that needed no
+    /// escaping (static text never changes, so the answer stays right).
     plain_name: Option<(usize, usize)>,
 }
 
@@ -378,7 +379,10 @@ impl Encoder {
     fn encode_span(&mut self, s: &SpanRecord, anchor: &Anchor, out: &mut Vec<u8>) {
         let duration = anchor.nanos(s.start, s.end);
         let timestamp = self.timestamp(anchor.unix_ns(s.end));
-        let plain_name = self.plain_name(&s.name);
+        let plain_name = match &s.name {
+            Cow::Borrowed(name) => self.plain_static_name(name),
+            Cow::Owned(name) => needs_no_escape(name),
+        };
         let mut line = Line::new(out, SPAN_LINE_RESERVE + s.name.len());
         line.put(b"{\"timestamp\":");
         line.put(&timestamp);
@@ -444,9 +448,11 @@ impl Encoder {
         line.finish();
     }
 
-    /// Whether a span name needs no escaping; names are mostly `&'static
-    /// str`, so the answer for the name seen last is kept by address.
-    fn plain_name(&mut self, name: &str) -> bool {
+    /// Whether a `&'static` span name needs no escaping. Names are mostly
+    /// static, so the answer for the one seen last is kept by address: static
+    /// text never changes. (An owned name is checked every time: once freed,
+    /// its address and length may come back holding other text.)
+    fn plain_static_name(&mut self, name: &'static str) -> bool {
         let key = (name.as_ptr() as usize, name.len());
         if self.plain_name == Some(key) {
             return true;
@@ -713,6 +719,60 @@ mod tests {
         assert_eq!(v["error"].as_str().unwrap().len(), 5_000);
         assert_eq!(v["tags"]["k"].as_str().unwrap().len(), 3_000);
         assert_eq!(v["slow"], true);
+    }
+
+    // regression: issue #11
+    #[test]
+    fn issue_11_owned_name_reusing_a_plain_names_memory_is_still_escaped() {
+        let anchor = Anchor::identity(20_000_000);
+        let mut encoder = Encoder::default();
+        let mut out = Vec::new();
+        // One buffer refilled in place, so the second name certainly has the
+        // first one's address and length.
+        let plain = "plain_name_abcd";
+        let forged = "a\"b\\c\nd\u{1}efghijk";
+        assert_eq!(plain.len(), forged.len());
+        let mut buf = String::with_capacity(plain.len());
+        buf.push_str(plain);
+        let addr = buf.as_ptr();
+        for text in [plain, forged] {
+            buf.clear();
+            buf.push_str(text);
+            assert_eq!(buf.as_ptr(), addr, "the buffer moved");
+            let mut s = span();
+            s.name = Cow::Owned(buf);
+            let entry = Entry::Span(s);
+            encoder.encode(&entry, &anchor, &mut out).unwrap();
+            let Entry::Span(s) = entry else {
+                unreachable!()
+            };
+            let Cow::Owned(name) = s.name else {
+                unreachable!()
+            };
+            buf = name;
+        }
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text:?}");
+        let second: serde_json::Value = serde_json::from_str(lines[1])
+            .unwrap_or_else(|e| panic!("not JSON: {:?}: {e}", lines[1]));
+        assert_eq!(second["function"], forged);
+    }
+
+    #[test]
+    fn static_plain_names_are_written_as_they_are_on_repeat() {
+        let anchor = Anchor::identity(20_000_000);
+        let mut encoder = Encoder::default();
+        let mut out = Vec::new();
+        for _ in 0..3 {
+            encoder
+                .encode(&Entry::Span(span()), &anchor, &mut out)
+                .unwrap();
+        }
+        for line in String::from_utf8(out).unwrap().lines() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            assert_eq!(v["function"], "fetch[db]");
+        }
     }
 
     #[test]

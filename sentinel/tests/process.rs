@@ -115,3 +115,88 @@ fn records_accepted_before_returning_from_main_are_written() {
         assert_eq!(records[4999]["function"], "work[child]");
     }
 }
+
+#[trace(logger = l)]
+fn tagged(l: &AsyncLogger) -> u32 {
+    let _t = sentinel::tag("phase", "inside");
+    7
+}
+
+/// Calls a `#[trace]` fn and opens a `TimeBlock` when its thread's
+/// thread-locals are destroyed.
+struct TracesOnDrop(AsyncLogger);
+
+impl Drop for TracesOnDrop {
+    fn drop(&mut self) {
+        assert_eq!(tagged(&self.0), 7);
+        drop(
+            sentinel::TimeBlock::builder("block_in_destructor")
+                .logger(&self.0)
+                .start(),
+        );
+    }
+}
+
+// regression: issue #11
+#[test]
+fn issue_11_spans_in_a_thread_local_destructor_do_not_abort() {
+    if let Some((mode, file)) = mode() {
+        assert_eq!(mode, "teardown");
+        thread_local! {
+            static GUARD: std::cell::RefCell<Option<TracesOnDrop>> =
+                const { std::cell::RefCell::new(None) };
+        }
+        let logger = AsyncLogger::new(SentinelConfig::new(&file)).unwrap();
+        // The process's first spans, and first CPU-time reads, happen in a
+        // destructor.
+        let l = logger.clone();
+        std::thread::spawn(move || {
+            GUARD.with(|g| *g.borrow_mut() = Some(TracesOnDrop(l)));
+        })
+        .join()
+        .unwrap();
+        let l = logger.clone();
+        std::thread::spawn(move || {
+            // Registered first, so destroyed after sentinel's own
+            // thread-locals, which the spans below bring to life.
+            GUARD.with(|g| *g.borrow_mut() = Some(TracesOnDrop(l.clone())));
+            let _t = sentinel::tag("phase", "running");
+            tagged(&l);
+        })
+        .join()
+        .unwrap();
+        assert!(logger.shutdown_blocking(support::WAIT));
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("teardown.jsonl");
+    let out = child(
+        "issue_11_spans_in_a_thread_local_destructor_do_not_abort",
+        "teardown",
+        &file,
+    )
+    .output()
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "the child died: {:?}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let records = read_jsonl(&file);
+    let names: Vec<_> = records
+        .iter()
+        .map(|r| r["function"].as_str().or(r["label"].as_str()).unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "tagged",
+            "block_in_destructor",
+            "tagged",
+            "tagged",
+            "block_in_destructor"
+        ],
+        "{records:?}"
+    );
+}

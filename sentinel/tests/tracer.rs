@@ -741,3 +741,29 @@ fn flush_with_wait_returns_after_records_are_in_the_file() {
     assert!(t.logger.flush_blocking(WAIT));
     assert_eq!(support::read_jsonl(&t.path).len(), 1000);
 }
+
+// regression: issue #11
+#[test]
+fn issue_11_owned_labels_that_need_escaping_stay_json_when_memory_is_reused() {
+    const ROUNDS: usize = 5_000;
+    let t = TempLog::new();
+    let mut want = Vec::with_capacity(2 * ROUNDS);
+    for i in 0..ROUNDS {
+        // Same length, so a freed plain label's memory fits the next one.
+        let plain = format!("plain-{i:09}");
+        let forged = format!("\"\\\n\t\u{1}{i:010}");
+        assert_eq!(plain.len(), forged.len());
+        for label in [plain, forged] {
+            want.push(label.clone());
+            drop(TimeBlock::builder(label).logger(&t.logger).start());
+            // The writer encodes and frees this label before the next one is
+            // allocated, so the allocator may hand its memory out again.
+            assert!(t.logger.flush_blocking(WAIT));
+        }
+    }
+    let records = t.records();
+    assert_eq!(records.len(), want.len());
+    for (r, want) in records.iter().zip(&want) {
+        assert_eq!(r["label"], want.as_str());
+    }
+}
