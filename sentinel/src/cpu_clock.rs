@@ -153,11 +153,6 @@ thread_local! {
     static THREAD: ThreadClock = const { ThreadClock::new() };
 }
 
-/// Does nothing: how CPU time is read is decided on the first read, so a
-/// process whose loggers never measure CPU time never probes the kernel.
-/// (Loggers still call this when they start.)
-pub(crate) fn init() {}
-
 /// CPU time consumed by the calling thread, in nanoseconds. Only differences
 /// between two reads on one thread are meaningful.
 #[inline]

@@ -323,7 +323,6 @@ where
     }
 
     fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
-        let cpu1 = thread_cpu_ns();
         let raw = id.into_u64();
         let entered = ENTERED
             .try_with(|stack| {
@@ -346,6 +345,8 @@ where
         if entered.cpu0 == NO_CPU {
             return;
         }
+        // Read only when measuring, so `cpu_time(false)` never probes the clock.
+        let cpu1 = thread_cpu_ns();
         let Some(span) = ctx.span(id) else { return };
         if let Some(data) = span.extensions_mut().get_mut::<SpanData>()
             && data.cpu_ns != NO_CPU

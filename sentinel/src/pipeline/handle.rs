@@ -106,10 +106,9 @@ impl AsyncLogger {
         config: SentinelConfig,
         path: Option<PathBuf>,
     ) -> Result<Self> {
+        // Calibrates off the hot path. The CPU clock decides on its first
+        // read, so loggers without CPU time never probe it.
         crate::clock::init();
-        if config.cpu_time {
-            crate::cpu_clock::init();
-        }
         let (tx, rx) = mpsc::unbounded_channel();
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_time()
