@@ -879,7 +879,7 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(3)
         .max(1);
-    println!("{}", machine());
+    println!("{}; SENTINEL_BENCH_REPS={reps}", machine());
     let all = cases(reps);
     let selected: Vec<&Case> = all
         .iter()
