@@ -1,10 +1,12 @@
-//! The workload suite of issue 6: W1–W5 for sentinel, the Master Log client
-//! and their anchors (`tracing` + `tracing-appender`, a plain reqwest loop),
-//! measured in one run and printed as one table.
+//! The workload suite of issue 6: W1–W6 for sentinel, the Master Log client
+//! and their peers (`tracing` + `tracing-appender`, `fastrace`, a plain
+//! reqwest loop), measured in one run and printed as one Markdown table per
+//! workload, ready to paste into `BENCHMARKS.md`.
 //!
 //! ```text
 //! cargo bench -p sentinel-tests --bench workloads            # everything
 //! cargo bench -p sentinel-tests --bench workloads -- w1      # rows whose name contains "w1"
+//! cargo bench -p sentinel-tests --bench workloads -- fastrace w6
 //! ```
 //!
 //! Each (workload, system) pair runs in a child process (this binary re-executed
@@ -22,12 +24,18 @@ use std::hint::black_box;
 use std::io::{BufRead, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
+use fastrace::collector::SpanContext;
+use fastrace::future::FutureExt as _;
 use serde::{Deserialize, Serialize};
 
 #[path = "support/anchors.rs"]
 mod anchors;
+#[path = "support/fastrace_peer.rs"]
+mod fastrace_peer;
 #[path = "support/shipping.rs"]
 mod shipping;
 #[path = "../../master-log-client/tests/support/mod.rs"]
@@ -37,6 +45,16 @@ const W1_CALLS: u64 = 1_000_000;
 const W2_OUTER: u64 = 300_000;
 const W3_TASKS: u64 = 100;
 const W3_CALLS: u64 = 10_000;
+const W6_THREADS: u64 = 8;
+const W6_TASKS: u64 = 64;
+/// How long W6 callers run; each also stops at its cap below.
+const W6_RUN: Duration = Duration::from_secs(1);
+/// Caps that bound a W6 run (16M calls either way) whatever the system's
+/// speed, and so the file and any peer's unbounded backlog.
+const W6_MAX_PER_THREAD: u64 = 2_000_000;
+const W6_MAX_PER_TASK: u64 = 250_000;
+/// Calls between two reads of the clock (and, for tasks, two yields).
+const W6_CHUNK: u64 = 1_000;
 
 /// What one child run reports.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -65,6 +83,10 @@ pub struct Outcome {
     /// combined `written` is the worst run's, `bytes` the median run's).
     #[serde(default)]
     pub bytes_per_record: Option<f64>,
+    /// Set when combining runs: median over runs of records delivered per
+    /// second, end to end.
+    #[serde(default)]
+    pub delivered_per_s: Option<f64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,10 +100,21 @@ pub enum Sys {
     TracingMinimalNoLoss,
     FmtJson,
     FmtJsonNoLoss,
+    Fastrace,
+}
+
+/// Which traced functions a system runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Flavour {
+    Plain,
+    Sentinel,
+    Tracing,
+    Fastrace,
 }
 
 impl Sys {
-    const ALL: [Sys; 9] = [
+    /// The W1-W3 rows.
+    const ALL: [Sys; 10] = [
         Sys::Baseline,
         Sys::SentinelDefaults,
         Sys::SentinelCpuOff,
@@ -91,6 +124,17 @@ impl Sys {
         Sys::TracingMinimalNoLoss,
         Sys::FmtJson,
         Sys::FmtJsonNoLoss,
+        Sys::Fastrace,
+    ];
+
+    /// The W6 rows: sentinel's defaults and lossless mode against the
+    /// fastest peers of W1.
+    const W6: [Sys; 5] = [
+        Sys::Baseline,
+        Sys::SentinelDefaults,
+        Sys::SentinelNoLoss,
+        Sys::TracingMinimal,
+        Sys::Fastrace,
     ];
 
     fn name(self) -> &'static str {
@@ -104,6 +148,7 @@ impl Sys {
             Sys::TracingMinimalNoLoss => "tracing minimal layer (lossy(false))",
             Sys::FmtJson => "tracing fmt json (non_blocking default)",
             Sys::FmtJsonNoLoss => "tracing fmt json (lossy(false))",
+            Sys::Fastrace => "fastrace (JSONL file reporter)",
         }
     }
 
@@ -118,7 +163,27 @@ impl Sys {
             Sys::TracingMinimalNoLoss => "tracing-minimal-no-loss",
             Sys::FmtJson => "fmt-json",
             Sys::FmtJsonNoLoss => "fmt-json-no-loss",
+            Sys::Fastrace => "fastrace",
         }
+    }
+
+    fn flavour(self) -> Flavour {
+        match self {
+            Sys::Baseline => Flavour::Plain,
+            Sys::SentinelDefaults
+            | Sys::SentinelCpuOff
+            | Sys::SentinelNoLoss
+            | Sys::SentinelCpuOffNoLoss => Flavour::Sentinel,
+            Sys::TracingMinimal | Sys::TracingMinimalNoLoss | Sys::FmtJson | Sys::FmtJsonNoLoss => {
+                Flavour::Tracing
+            }
+            Sys::Fastrace => Flavour::Fastrace,
+        }
+    }
+
+    /// Whether the ratio column may take this row as the fastest peer.
+    fn is_peer(self) -> bool {
+        matches!(self.flavour(), Flavour::Tracing | Flavour::Fastrace)
     }
 
     fn from_key(key: &str) -> Option<Sys> {
@@ -180,6 +245,38 @@ async fn t_step(x: u64) -> u64 {
     .await
 }
 
+// fastrace needs a root span per trace: `#[fastrace::trace]` alone makes a
+// `LocalSpan`, which records nothing without a local parent. So every call
+// that is a root in sentinel (each W1/W3/W6 call, each W2 outer call) makes
+// a `Span::root`, and W2's inner calls are `#[fastrace::trace]` local spans
+// under it: one `SpanRecord` per traced call, as sentinel writes one line.
+
+fn f_leaf(x: u64) -> u64 {
+    // No `set_local_parent`: the leaf has no children to attach.
+    let _root = fastrace::Span::root("f_leaf", SpanContext::random());
+    black_box(x).wrapping_mul(3)
+}
+
+#[fastrace::trace]
+fn f_inner(x: u64) -> u64 {
+    black_box(x).wrapping_mul(3)
+}
+
+fn f_outer(x: u64) -> u64 {
+    let root = fastrace::Span::root("f_outer", SpanContext::random());
+    let _parent = root.set_local_parent();
+    f_inner(x) ^ f_inner(x + 1)
+}
+
+async fn f_step(x: u64) -> u64 {
+    async move {
+        tokio::task::yield_now().await;
+        black_box(x)
+    }
+    .in_span(fastrace::Span::root("f_step", SpanContext::random()))
+    .await
+}
+
 // ---------------------------------------------------------------------------
 // Child side.
 
@@ -218,41 +315,57 @@ fn count_lines(path: &Path) -> (u64, u64) {
     (lines, bytes)
 }
 
-/// Runs the workload body for one system and returns (loop time, records).
-fn body(workload: &str, sys: Sys) -> (Duration, u64) {
-    enum Flavour {
-        Plain,
-        Sentinel,
-        Tracing,
+/// A traced leaf `fn(u64) -> u64` of each flavour.
+fn leaf_fn(sys: Sys) -> fn(u64) -> u64 {
+    match sys.flavour() {
+        Flavour::Plain => plain_leaf,
+        Flavour::Sentinel => s_leaf,
+        Flavour::Tracing => t_leaf,
+        Flavour::Fastrace => f_leaf,
     }
-    let flavour = match sys {
-        Sys::Baseline => Flavour::Plain,
-        Sys::SentinelDefaults
-        | Sys::SentinelCpuOff
-        | Sys::SentinelNoLoss
-        | Sys::SentinelCpuOffNoLoss => Flavour::Sentinel,
-        _ => Flavour::Tracing,
-    };
-    match workload {
+}
+
+/// The multi-thread runtime of W3 and W6: 2 workers, the machine's cores.
+/// With fastrace, each worker drains its own parked spans as it stops.
+fn runtime(installed: &Installed) -> tokio::runtime::Runtime {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.worker_threads(2).enable_all();
+    if let Installed::Fastrace(lines) = installed {
+        let lines = Arc::clone(lines);
+        builder.on_thread_stop(move || fastrace_peer::drain_thread(&lines));
+    }
+    builder.build().expect("runtime")
+}
+
+/// What a workload body measured.
+struct Measured {
+    /// Caller's ns per call (see [`Outcome::caller_ns`]).
+    caller_ns: f64,
+    /// Records the body produced.
+    records: u64,
+    /// Workload-specific figures, already formatted.
+    extra: String,
+}
+
+/// Runs W1-W3 for one system.
+fn span_body(workload: &str, sys: Sys, installed: &Installed) -> Measured {
+    let (elapsed, records, calls) = match workload {
         "w1" => {
-            let leaf = match flavour {
-                Flavour::Plain => plain_leaf,
-                Flavour::Sentinel => s_leaf,
-                Flavour::Tracing => t_leaf,
-            };
+            let leaf = leaf_fn(sys);
             let t0 = Instant::now();
             let mut acc = 0u64;
             for i in 0..W1_CALLS {
                 acc ^= leaf(black_box(i));
             }
             black_box(acc);
-            (t0.elapsed(), W1_CALLS)
+            (t0.elapsed(), W1_CALLS, W1_CALLS)
         }
         "w2" => {
-            let outer = match flavour {
+            let outer = match sys.flavour() {
                 Flavour::Plain => plain_outer,
                 Flavour::Sentinel => s_outer,
                 Flavour::Tracing => t_outer,
+                Flavour::Fastrace => f_outer,
             };
             let t0 = Instant::now();
             let mut acc = 0u64;
@@ -260,31 +373,24 @@ fn body(workload: &str, sys: Sys) -> (Duration, u64) {
                 acc ^= outer(black_box(i));
             }
             black_box(acc);
-            (t0.elapsed(), W2_OUTER * 3)
+            (t0.elapsed(), W2_OUTER * 3, W2_OUTER)
         }
         "w3" => {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("runtime");
+            let rt = runtime(installed);
+            let flavour = sys.flavour();
             let elapsed = rt.block_on(async move {
                 let t0 = Instant::now();
                 let mut handles = Vec::new();
                 for t in 0..W3_TASKS {
-                    let kind = match flavour {
-                        Flavour::Plain => 0,
-                        Flavour::Sentinel => 1,
-                        Flavour::Tracing => 2,
-                    };
                     handles.push(tokio::spawn(async move {
                         let mut acc = 0u64;
                         for i in 0..W3_CALLS {
                             let x = t * W3_CALLS + i;
-                            acc ^= match kind {
-                                0 => plain_step(x).await,
-                                1 => s_step(x).await,
-                                _ => t_step(x).await,
+                            acc ^= match flavour {
+                                Flavour::Plain => plain_step(x).await,
+                                Flavour::Sentinel => s_step(x).await,
+                                Flavour::Tracing => t_step(x).await,
+                                Flavour::Fastrace => f_step(x).await,
                             };
                         }
                         acc
@@ -296,19 +402,123 @@ fn body(workload: &str, sys: Sys) -> (Duration, u64) {
                 t0.elapsed()
             });
             rt.shutdown_timeout(Duration::from_secs(5));
-            (elapsed, W3_TASKS * W3_CALLS)
+            (elapsed, W3_TASKS * W3_CALLS, W3_TASKS * W3_CALLS)
         }
         other => panic!("unknown workload {other}"),
+    };
+    Measured {
+        caller_ns: elapsed.as_nanos() as f64 / calls as f64,
+        records,
+        extra: String::new(),
     }
 }
 
-/// Calls per caller-side unit: W2 reports per outer call.
-fn calls(workload: &str, records: u64) -> u64 {
-    if workload == "w2" {
-        records / 3
-    } else {
-        records
+/// Per caller (thread or task): calls, CPU ns, wall time of its loop.
+type CallerRun = (u64, u64, Duration);
+
+/// W6's figures from its callers' runs: caller ns is the median over callers
+/// of wall time / calls, so a system whose callers wait for room shows it
+/// (8 threads on 2 cores, or 64 tasks on 2 workers, also wait for a core:
+/// the same for every system). CPU time per call is in the notes.
+fn w6_measured(runs: &[CallerRun], elapsed: Duration, what: &str) -> Measured {
+    let calls: u64 = runs.iter().map(|r| r.0).sum();
+    let cpu: u64 = runs.iter().map(|r| r.1).sum();
+    let wall_ns = median(
+        runs.iter()
+            .map(|(n, _, wall)| wall.as_nanos() as f64 / (*n).max(1) as f64)
+            .collect(),
+    );
+    Measured {
+        caller_ns: wall_ns,
+        records: calls,
+        extra: format!(
+            "{what}; {} calls; CPU {:.0} ns/call",
+            fmt_rate(calls as f64 / elapsed.as_secs_f64()),
+            cpu as f64 / calls.max(1) as f64,
+        ),
     }
+}
+
+/// W6 with OS threads: `W6_THREADS` threads call the leaf until the shared
+/// deadline or their cap.
+fn w6_threads(sys: Sys, installed: &Installed) -> Measured {
+    let leaf = leaf_fn(sys);
+    let lines = installed.fastrace_lines();
+    let start = Instant::now();
+    let deadline = start + W6_RUN;
+    let runs: Vec<CallerRun> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..W6_THREADS)
+            .map(|t| {
+                let lines = lines.clone();
+                s.spawn(move || {
+                    let t0 = Instant::now();
+                    let cpu0 = anchors::thread_cpu_ns();
+                    let mut n = 0u64;
+                    let mut acc = 0u64;
+                    while n < W6_MAX_PER_THREAD && Instant::now() < deadline {
+                        for _ in 0..W6_CHUNK {
+                            acc ^= leaf(black_box(t * W6_MAX_PER_THREAD + n));
+                            n += 1;
+                        }
+                    }
+                    let cpu = anchors::thread_cpu_ns().saturating_sub(cpu0);
+                    let wall = t0.elapsed();
+                    black_box(acc);
+                    if let Some(lines) = &lines {
+                        fastrace_peer::drain_thread(lines);
+                    }
+                    (n, cpu, wall)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("w6 thread"))
+            .collect()
+    });
+    let longest = runs.iter().map(|r| r.2).max().unwrap_or_default();
+    w6_measured(&runs, longest, &format!("{W6_THREADS} threads"))
+}
+
+/// W6 with tasks: `W6_TASKS` tokio tasks on 2 workers call the leaf in
+/// chunks of `W6_CHUNK`, yielding between chunks so every task gets its
+/// share before the deadline. CPU time is read around each chunk, within
+/// which a task cannot change thread.
+fn w6_tasks(sys: Sys, installed: &Installed) -> Measured {
+    let leaf = leaf_fn(sys);
+    let rt = runtime(installed);
+    let (runs, elapsed) = rt.block_on(async move {
+        let start = Instant::now();
+        let deadline = start + W6_RUN;
+        let handles: Vec<_> = (0..W6_TASKS)
+            .map(|t| {
+                tokio::spawn(async move {
+                    let t0 = Instant::now();
+                    let mut n = 0u64;
+                    let mut cpu = 0u64;
+                    let mut acc = 0u64;
+                    while n < W6_MAX_PER_TASK && Instant::now() < deadline {
+                        let cpu0 = anchors::thread_cpu_ns();
+                        for _ in 0..W6_CHUNK {
+                            acc ^= leaf(black_box(t * W6_MAX_PER_TASK + n));
+                            n += 1;
+                        }
+                        cpu += anchors::thread_cpu_ns().saturating_sub(cpu0);
+                        tokio::task::yield_now().await;
+                    }
+                    black_box(acc);
+                    (n, cpu, t0.elapsed())
+                })
+            })
+            .collect();
+        let mut runs: Vec<CallerRun> = Vec::new();
+        for h in handles {
+            runs.push(h.await.expect("w6 task"));
+        }
+        (runs, start.elapsed())
+    });
+    rt.shutdown_timeout(Duration::from_secs(5));
+    w6_measured(&runs, elapsed, &format!("{W6_TASKS} tasks on 2 workers"))
 }
 
 /// Writes and deletes a file as large as the biggest log a row writes, so the
@@ -336,107 +546,141 @@ fn warm_page_cache(dir: &Path) {
     std::fs::remove_file(&path).expect("remove warm-up file");
 }
 
-fn run_span_workload(workload: &str, sys: Sys) -> Outcome {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("log.jsonl");
-    warm_page_cache(dir.path());
+/// Every sentinel config the suite builds. The config API is changing
+/// (lossless defaults, `enqueue_timeout` going away), so adapting the suite
+/// touches this function alone.
+fn sentinel_config(sys: Sys, path: &Path) -> sentinel::SentinelConfig {
+    let cfg = sentinel::SentinelConfig::new(path);
     match sys {
-        Sys::Baseline => {
-            let (loop_t, records) = body(workload, sys);
-            let ms = loop_t.as_secs_f64() * 1e3;
-            Outcome {
-                caller_ns: loop_t.as_nanos() as f64 / calls(workload, records) as f64,
-                expected: 0,
-                written: 0,
-                flushed_ms: ms,
-                rss_kib: peak_rss_kib(),
-                ..Outcome::default()
+        Sys::SentinelDefaults => cfg,
+        Sys::SentinelCpuOff => cfg.cpu_time(false),
+        Sys::SentinelNoLoss => cfg.enqueue_timeout(Duration::from_secs(30)),
+        Sys::SentinelCpuOffNoLoss => cfg.cpu_time(false).enqueue_timeout(Duration::from_secs(30)),
+        other => panic!("{} is not a sentinel row", other.key()),
+    }
+}
+
+/// A system set up to receive a row's spans.
+enum Installed {
+    Nothing,
+    Sentinel(sentinel::AsyncLogger),
+    Tracing {
+        guard: tracing_appender::non_blocking::WorkerGuard,
+        errors: tracing_appender::non_blocking::ErrorCounter,
+    },
+    /// The reporter's count of lines written.
+    Fastrace(Arc<AtomicU64>),
+}
+
+impl Installed {
+    fn new(sys: Sys, path: &Path) -> Installed {
+        match sys.flavour() {
+            Flavour::Plain => Installed::Nothing,
+            Flavour::Sentinel => {
+                let logger =
+                    sentinel::AsyncLogger::new(sentinel_config(sys, path)).expect("logger");
+                sentinel::set_default_logger(logger.clone());
+                Installed::Sentinel(logger)
             }
-        }
-        Sys::SentinelDefaults
-        | Sys::SentinelCpuOff
-        | Sys::SentinelNoLoss
-        | Sys::SentinelCpuOffNoLoss => {
-            let mut cfg = sentinel::SentinelConfig::new(&path);
-            if matches!(sys, Sys::SentinelCpuOff | Sys::SentinelCpuOffNoLoss) {
-                cfg = cfg.cpu_time(false);
-            }
-            if matches!(sys, Sys::SentinelNoLoss | Sys::SentinelCpuOffNoLoss) {
-                cfg = cfg.enqueue_timeout(Duration::from_secs(30));
-            }
-            let logger = sentinel::AsyncLogger::new(cfg).expect("logger");
-            sentinel::set_default_logger(logger.clone());
-            let t0 = Instant::now();
-            let (loop_t, records) = body(workload, sys);
-            let ok = logger.flush_blocking(Duration::from_secs(120));
-            let flushed = t0.elapsed();
-            let stats = logger.stats();
-            logger.shutdown_blocking(Duration::from_secs(30));
-            let (lines, bytes) = if profiling() {
-                (records, 0)
-            } else {
-                count_lines(&path)
-            };
-            Outcome {
-                caller_ns: loop_t.as_nanos() as f64 / calls(workload, records) as f64,
-                expected: records,
-                written: lines,
-                dropped_stats: Some(stats.dropped()),
-                flushed_ms: flushed.as_secs_f64() * 1e3,
-                bytes,
-                rss_kib: peak_rss_kib(),
-                extra: if ok {
-                    String::new()
+            Flavour::Tracing => {
+                let lossless = matches!(sys, Sys::TracingMinimalNoLoss | Sys::FmtJsonNoLoss);
+                let minimal = matches!(sys, Sys::TracingMinimal | Sys::TracingMinimalNoLoss);
+                let file = std::fs::File::create(path).expect("log file");
+                let (writer, guard) = if lossless {
+                    tracing_appender::non_blocking::NonBlockingBuilder::default()
+                        .lossy(false)
+                        .finish(file)
                 } else {
-                    "flush timed out".into()
-                },
-                ..Outcome::default()
+                    tracing_appender::non_blocking(file)
+                };
+                let errors = writer.error_counter();
+                let dispatch = if minimal {
+                    anchors::minimal_dispatch(writer)
+                } else {
+                    anchors::fmt_json_dispatch(writer)
+                };
+                tracing::dispatcher::set_global_default(dispatch).expect("global subscriber");
+                Installed::Tracing { guard, errors }
             }
+            Flavour::Fastrace => Installed::Fastrace(fastrace_peer::install(path)),
         }
-        _ => {
-            let lossless = matches!(sys, Sys::TracingMinimalNoLoss | Sys::FmtJsonNoLoss);
-            let minimal = matches!(sys, Sys::TracingMinimal | Sys::TracingMinimalNoLoss);
-            let file = std::fs::File::create(&path).expect("log file");
-            let (writer, guard) = if lossless {
-                tracing_appender::non_blocking::NonBlockingBuilder::default()
-                    .lossy(false)
-                    .finish(file)
-            } else {
-                tracing_appender::non_blocking(file)
-            };
-            let errors = writer.error_counter();
-            let dispatch = if minimal {
-                anchors::minimal_dispatch(writer)
-            } else {
-                anchors::fmt_json_dispatch(writer)
-            };
-            tracing::dispatcher::set_global_default(dispatch).expect("global subscriber");
-            let t0 = Instant::now();
-            let (loop_t, records) = body(workload, sys);
-            drop(guard); // flushes and joins the appender's worker
-            let flushed = t0.elapsed();
-            let (lines, bytes) = count_lines(&path);
-            Outcome {
-                caller_ns: loop_t.as_nanos() as f64 / calls(workload, records) as f64,
-                expected: records,
-                written: lines,
-                dropped_stats: Some(errors.dropped_lines() as u64),
-                flushed_ms: flushed.as_secs_f64() * 1e3,
-                bytes,
-                rss_kib: peak_rss_kib(),
-                ..Outcome::default()
+    }
+
+    fn fastrace_lines(&self) -> Option<Arc<AtomicU64>> {
+        match self {
+            Installed::Fastrace(lines) => Some(Arc::clone(lines)),
+            _ => None,
+        }
+    }
+
+    /// Flushes everything to the file; returns the system's own count of
+    /// dropped records (if it keeps one) and a note if the flush failed.
+    fn finish(self) -> (Option<u64>, Option<&'static str>) {
+        match self {
+            Installed::Nothing => (None, None),
+            Installed::Sentinel(logger) => {
+                let ok = logger.flush_blocking(Duration::from_secs(120));
+                let stats = logger.stats();
+                logger.shutdown_blocking(Duration::from_secs(30));
+                (Some(stats.dropped()), (!ok).then_some("flush timed out"))
+            }
+            Installed::Tracing { guard, errors } => {
+                drop(guard); // flushes and joins the appender's worker
+                (Some(errors.dropped_lines() as u64), None)
+            }
+            Installed::Fastrace(lines) => {
+                // The main thread made the W1/W2 spans; W3/W6 producers
+                // drained themselves as they stopped. This also flushes the
+                // rings of every thread.
+                fastrace_peer::drain_thread(&lines);
+                (None, None)
             }
         }
     }
 }
 
+/// Runs one row: sets up `sys`, runs `body`, flushes, counts the lines.
+fn run_row(sys: Sys, body: impl FnOnce(&Installed) -> Measured) -> Outcome {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("log.jsonl");
+    warm_page_cache(dir.path());
+    let installed = Installed::new(sys, &path);
+    let t0 = Instant::now();
+    let m = body(&installed);
+    let (dropped_stats, failed) = installed.finish();
+    let flushed = t0.elapsed();
+    let (expected, (lines, bytes)) = match sys {
+        Sys::Baseline => (0, (0, 0)),
+        _ if profiling() => (m.records, (m.records, 0)),
+        _ => (m.records, count_lines(&path)),
+    };
+    let mut extra = m.extra;
+    if let Some(f) = failed {
+        if !extra.is_empty() {
+            extra.push_str("; ");
+        }
+        extra.push_str(f);
+    }
+    Outcome {
+        caller_ns: m.caller_ns,
+        expected,
+        written: lines,
+        dropped_stats,
+        flushed_ms: flushed.as_secs_f64() * 1e3,
+        bytes,
+        rss_kib: peak_rss_kib(),
+        extra,
+        ..Outcome::default()
+    }
+}
+
 fn run_child(spec: &str) -> Outcome {
     let (workload, system) = spec.split_once('/').expect("workload/system");
+    let sys = || Sys::from_key(system).unwrap_or_else(|| panic!("unknown system {system}"));
     match workload {
-        "w1" | "w2" | "w3" => {
-            let sys = Sys::from_key(system).unwrap_or_else(|| panic!("unknown system {system}"));
-            run_span_workload(workload, sys)
-        }
+        "w1" | "w2" | "w3" => run_row(sys(), |i| span_body(workload, sys(), i)),
+        "w6-threads" => run_row(sys(), |i| w6_threads(sys(), i)),
+        "w6-tasks" => run_row(sys(), |i| w6_tasks(sys(), i)),
         "w4" | "w5" => {
             let mut out = shipping::run(workload, system);
             out.rss_kib = peak_rss_kib();
@@ -481,6 +725,16 @@ fn cases(reps: usize) -> Vec<Case> {
                 _ => reps.max(3) + 4,
             },
         });
+    }
+    for workload in ["w6-threads", "w6-tasks"] {
+        for sys in Sys::W6 {
+            out.push(Case {
+                workload,
+                key: sys.key().into(),
+                label: sys.name().into(),
+                reps,
+            });
+        }
     }
     out
 }
@@ -530,7 +784,8 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
-/// Medians of the timing figures; worst case of the losses.
+/// Medians of the timing figures; worst case of the losses (W6 runs differ
+/// in `expected`, so the worst run is the one that lost most).
 fn combine(runs: &[Outcome]) -> Outcome {
     let med = |f: &dyn Fn(&Outcome) -> f64| median(runs.iter().map(f).collect());
     let mid = {
@@ -540,10 +795,15 @@ fn combine(runs: &[Outcome]) -> Outcome {
             .cloned()
             .unwrap_or_default()
     };
+    let worst = runs
+        .iter()
+        .max_by_key(|o| o.expected.saturating_sub(o.written))
+        .cloned()
+        .unwrap_or_default();
     Outcome {
         caller_ns: med(&|o| o.caller_ns),
-        expected: mid.expected,
-        written: runs.iter().map(|o| o.written).min().unwrap_or(0),
+        expected: worst.expected,
+        written: worst.written,
         dropped_stats: runs.iter().filter_map(|o| o.dropped_stats).max(),
         flushed_ms: med(&|o| o.flushed_ms),
         bytes: mid.bytes,
@@ -553,6 +813,7 @@ fn combine(runs: &[Outcome]) -> Outcome {
         ratio_override: mid.ratio_override,
         bytes_per_record: (mid.written > 0 && mid.bytes > 0)
             .then(|| mid.bytes as f64 / mid.written as f64),
+        delivered_per_s: Some(med(&delivered_rate)),
     }
 }
 
@@ -618,7 +879,7 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(3)
         .max(1);
-    println!("{}", machine());
+    println!("{}; SENTINEL_BENCH_REPS={reps}", machine());
     let all = cases(reps);
     let selected: Vec<&Case> = all
         .iter()
@@ -704,36 +965,61 @@ fn paired_median(
     (!v.is_empty()).then(|| median(v))
 }
 
+/// The heading of a workload's section in `BENCHMARKS.md`.
+fn workload_title(workload: &str) -> &'static str {
+    match workload {
+        "w1" => "W1: one thread, 1,000,000 calls of a trivial traced fn",
+        "w2" => "W2: nested, 300,000 traced outer calls of two traced inner calls each",
+        "w3" => "W3: 100 async tasks × 10,000 traced async calls, 2 workers",
+        "w4" => "W4: shipping 100,000 events to a loopback sink",
+        "w5" => "W5: backpressure, 5,000 events against a sink answering in 20 ms",
+        "w6-threads" => "W6 threads: 8 OS threads tracing a trivial fn for ~1 s",
+        "w6-tasks" => "W6 tasks: 64 tokio tasks on 2 workers tracing a trivial fn for ~1 s",
+        _ => "other",
+    }
+}
+
+/// One Markdown section (heading + table) per workload, in run order, so
+/// each can be pasted into `BENCHMARKS.md` whole.
 fn table(results: &[Row<'_>]) -> String {
-    // Anchor per workload for the ratio column.
-    let mut anchor: BTreeMap<&str, f64> = BTreeMap::new();
+    // The fastest peer per workload (lowest caller ns), for the ratio column.
+    let mut fastest: BTreeMap<&str, (f64, &str)> = BTreeMap::new();
     let mut runs_by_id: BTreeMap<(&str, &str), &[Option<Outcome>]> = BTreeMap::new();
     for row in results {
         runs_by_id.insert((row.case.workload, row.case.key.as_str()), &row.runs);
         let Ok(o) = &row.outcome else { continue };
-        if row.case.key == "tracing-minimal" {
-            anchor.insert(row.case.workload, o.caller_ns);
+        if Sys::from_key(&row.case.key).is_some_and(Sys::is_peer)
+            && o.caller_ns > 0.0
+            && fastest
+                .get(row.case.workload)
+                .is_none_or(|(ns, _)| o.caller_ns < *ns)
+        {
+            fastest.insert(row.case.workload, (o.caller_ns, row.case.key.as_str()));
         }
     }
     let mut t = String::new();
-    let _ = writeln!(
-        t,
-        "| workload | system | runs | caller ns/op | ratio | until flushed ms | end-to-end rec/s | written | lost | self-counted drops | B/rec | peak RSS MiB | notes |"
-    );
-    let _ = writeln!(
-        t,
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
-    );
+    let mut current = "";
     for row in results {
         let case = row.case;
+        if case.workload != current {
+            current = case.workload;
+            let _ = writeln!(t, "\n### {}\n", workload_title(current));
+            let _ = writeln!(
+                t,
+                "| system | runs | caller ns/op | ratio | until flushed ms | end-to-end rec/s | written | lost | self-counted drops | B/rec | peak RSS MiB | notes |"
+            );
+            let _ = writeln!(
+                t,
+                "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+            );
+        }
         let n = row.runs.iter().flatten().count();
         let o = match &row.outcome {
             Ok(o) => o,
             Err(e) => {
                 let _ = writeln!(
                     t,
-                    "| {} | {} | 0 | - | - | - | - | - | - | - | - | - | failed: {} |",
-                    case.workload,
+                    "| {} | 0 | - | - | - | - | - | - | - | - | - | failed: {} |",
                     case.label,
                     e.replace('|', "/")
                 );
@@ -755,8 +1041,10 @@ fn table(results: &[Row<'_>]) -> String {
                 None => "-".into(),
             }
         } else {
-            match anchor.get(case.workload) {
-                Some(a) if o.caller_ns > 0.0 => format!("{:.2}× faster", a / o.caller_ns),
+            match fastest.get(case.workload) {
+                Some((ns, peer)) if o.caller_ns > 0.0 && case.key != "baseline" => {
+                    format!("{:.2}× vs {peer}", ns / o.caller_ns)
+                }
                 _ => "-".into(),
             }
         };
@@ -788,7 +1076,7 @@ fn table(results: &[Row<'_>]) -> String {
             let _ = write!(notes, "{r} requests");
         }
         let e2e = if o.written > 0 {
-            fmt_rate(delivered_rate(o))
+            fmt_rate(o.delivered_per_s.unwrap_or_else(|| delivered_rate(o)))
         } else {
             "-".into()
         };
@@ -802,8 +1090,7 @@ fn table(results: &[Row<'_>]) -> String {
             .map_or_else(|| "-".into(), |b| format!("{b:.0}"));
         let _ = writeln!(
             t,
-            "| {} | {} | {} | {:.0} | {} | {:.1} | {} | {} | {} | {} | {} | {:.1} | {} |",
-            case.workload,
+            "| {} | {} | {:.0} | {} | {:.1} | {} | {} | {} | {} | {} | {:.1} | {} |",
             case.label,
             n,
             o.caller_ns,
