@@ -224,6 +224,13 @@ struct Wire<'a> {
     status: Loose<'a>,
     #[serde(borrow)]
     slow: Loose<'a>,
+    dropped: Option<DroppedWire>,
+}
+
+/// The `dropped` object of a drop marker.
+#[derive(Deserialize)]
+struct DroppedWire {
+    count: u64,
 }
 
 /// Per-name statistics of a stream of records.
@@ -233,6 +240,7 @@ pub struct Stats {
     spans: u64,
     skipped: u64,
     oversized: u64,
+    dropped: u64,
 }
 
 impl Stats {
@@ -276,6 +284,10 @@ impl Stats {
     }
 
     fn add(&mut self, w: &Wire<'_>) -> bool {
+        if let (Some("dropped"), Some(dropped)) = (w.status.str(), &w.dropped) {
+            self.dropped += dropped.count;
+            return true;
+        }
         let Some(duration) = w.duration_ms.f64() else {
             return false;
         };
@@ -312,6 +324,11 @@ impl Stats {
     /// Non-blank lines that were not spans (malformed, not an object, no `duration_ms`).
     pub fn skipped(&self) -> u64 {
         self.skipped
+    }
+
+    /// Records the logger dropped, as the drop markers in the input say.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
     }
 
     /// Lines skipped for being longer than the line limit.
@@ -447,6 +464,9 @@ pub fn write_table<W: Write + ?Sized>(out: &mut W, rows: &[Row], stats: &Stats) 
     }
     if stats.oversized() > 0 {
         write!(out, "; {} over-long lines skipped", stats.oversized())?;
+    }
+    if stats.dropped() > 0 {
+        write!(out, "; {} records dropped by the logger", stats.dropped())?;
     }
     writeln!(out)?;
     out.flush()

@@ -151,6 +151,8 @@ pub struct TailSummary {
     pub late: u64,
     /// Traces printed as `(incomplete)`: root missing at the end, or buffer cap reached.
     pub incomplete_traces: u64,
+    /// Records the logger dropped, as its drop markers in the input say.
+    pub dropped: u64,
 }
 
 /// Decides whether output is coloured.
@@ -457,6 +459,7 @@ struct Wire<'a> {
     #[serde(borrow)]
     slow: Loose<'a>,
     tags: Option<serde_json::Value>,
+    dropped: Option<serde_json::Value>,
 }
 
 /// One record, reduced to what `tail` prints; text fields are already made printable.
@@ -482,6 +485,9 @@ pub struct Record {
     pub parent_span_id: Option<String>,
     /// `tags` as `(key, value)` pairs in file order, values printed like Python's `str()`.
     pub tags: Vec<(String, String)>,
+    /// For a drop marker (`"status":"dropped"`): how many records the logger
+    /// dropped there, and a one-line account of why and when.
+    pub dropped: Option<(u64, String)>,
 }
 
 impl Record {
@@ -523,6 +529,7 @@ impl Record {
             span_id: w.span_id.text().map(|s| s.into_owned()),
             parent_span_id: w.parent_span_id.text().map(|s| s.into_owned()),
             tags,
+            dropped: w.dropped.as_ref().and_then(drop_marker),
         }
     }
 
@@ -542,6 +549,27 @@ impl Record {
         };
         Some(end - dur)
     }
+}
+
+/// `(count, "120 records dropped (stalled 120) from A to B")` from a drop
+/// marker's `dropped` object.
+fn drop_marker(v: &serde_json::Value) -> Option<(u64, String)> {
+    let count = v.get("count")?.as_u64()?;
+    let mut text = format!("{count} records dropped by the logger");
+    if let Some(serde_json::Value::Object(reasons)) = v.get("reasons") {
+        let parts: Vec<String> = reasons
+            .iter()
+            .map(|(k, n)| format!("{} {}", clean(k), clean(&tag_value(n))))
+            .collect();
+        text.push_str(&format!(" ({})", parts.join(", ")));
+    }
+    if let (Some(from), Some(to)) = (
+        v.get("from").and_then(|t| t.as_str()),
+        v.get("to").and_then(|t| t.as_str()),
+    ) {
+        text.push_str(&format!(" from {} to {}", clean(from), clean(to)));
+    }
+    Some((count, text))
 }
 
 fn short_id(id: &str) -> &str {
@@ -775,6 +803,17 @@ impl Tail {
     ///
     /// Returns the writer's error.
     pub fn record<W: Write + ?Sized>(&mut self, record: Record, out: &mut W) -> io::Result<()> {
+        if let Some((count, text)) = &record.dropped {
+            // A gap the logger marked: shown where it is, in both modes.
+            self.line.clear();
+            if !record.timestamp.is_empty() {
+                paint(&mut self.line, &record.timestamp, GRAY, self.opts.color);
+                self.line.push(' ');
+            }
+            paint(&mut self.line, &format!("! {text}"), RED, self.opts.color);
+            self.summary.dropped += count;
+            return write_line(out, &self.line);
+        }
         let trace_id = match (&record.trace_id, self.opts.tree) {
             (Some(id), true) => id.clone(),
             _ => {

@@ -189,3 +189,19 @@ fn missing_file_exits_1_with_message() {
         format!("sentinel: {}: no such file\n", path.display())
     );
 }
+
+#[test]
+fn counts_records_the_logger_dropped() {
+    let mut lines = mixed();
+    lines.push(
+        r#"{"timestamp":"2026-11-22T01:02:04.000000+00:00","status":"dropped","dropped":{"count":7,"reasons":{"queue_full":7},"from":"2026-11-22T01:02:03.000000+00:00","to":"2026-11-22T01:02:04.000000+00:00"}}"#
+            .to_owned(),
+    );
+    let (_dir, path) = fixture(&lines);
+    let out = stats(&[], &path);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("7 records dropped by the logger"), "{text}");
+    // The marker is not one more skipped line: `mixed()` has two of those.
+    assert!(text.contains("; 2 non-span lines skipped;"), "{text}");
+}

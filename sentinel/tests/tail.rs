@@ -730,3 +730,23 @@ fn follow_survives_truncation_and_rotation_and_flushes_orphans_on_sigterm() {
         "orphans must be printed on SIGTERM"
     );
 }
+
+/// A drop marker as the writer writes it, between two spans.
+const DROP_MARKER: &str = r#"{"timestamp":"2026-11-22T01:02:04.000000+00:00","status":"dropped","dropped":{"count":120,"reasons":{"stalled":120},"from":"2026-11-22T01:02:03.500000+00:00","to":"2026-11-22T01:02:04.000000+00:00"}}"#;
+
+#[test]
+fn shows_where_the_logger_dropped_records() {
+    let [a, b, c] = three_span_trace();
+    for mode in [&[][..], &["--tree"][..]] {
+        let out = tail(mode, &[a, DROP_MARKER, b, c]);
+        let line = out
+            .lines()
+            .find(|l| l.contains("dropped"))
+            .unwrap_or_else(|| panic!("no drop line in {out}"));
+        assert!(
+            line.contains("! 120 records dropped by the logger (stalled 120)"),
+            "{line}"
+        );
+        assert!(line.contains("from 2026-11-22T01:02:03.500000+00:00"), "{line}");
+    }
+}

@@ -94,8 +94,8 @@ pub enum Sys {
     Baseline,
     SentinelDefaults,
     SentinelCpuOff,
-    SentinelNoLoss,
-    SentinelCpuOffNoLoss,
+    SentinelLossy,
+    SentinelCpuOffLossy,
     TracingMinimal,
     TracingMinimalNoLoss,
     FmtJson,
@@ -118,8 +118,8 @@ impl Sys {
         Sys::Baseline,
         Sys::SentinelDefaults,
         Sys::SentinelCpuOff,
-        Sys::SentinelNoLoss,
-        Sys::SentinelCpuOffNoLoss,
+        Sys::SentinelLossy,
+        Sys::SentinelCpuOffLossy,
         Sys::TracingMinimal,
         Sys::TracingMinimalNoLoss,
         Sys::FmtJson,
@@ -132,7 +132,7 @@ impl Sys {
     const W6: [Sys; 5] = [
         Sys::Baseline,
         Sys::SentinelDefaults,
-        Sys::SentinelNoLoss,
+        Sys::SentinelLossy,
         Sys::TracingMinimal,
         Sys::Fastrace,
     ];
@@ -142,8 +142,8 @@ impl Sys {
             Sys::Baseline => "no tracing (baseline)",
             Sys::SentinelDefaults => "sentinel defaults",
             Sys::SentinelCpuOff => "sentinel cpu_time(false)",
-            Sys::SentinelNoLoss => "sentinel no-loss (enqueue_timeout 30s)",
-            Sys::SentinelCpuOffNoLoss => "sentinel cpu_time(false) + no-loss",
+            Sys::SentinelLossy => "sentinel lossy(true) (drops when full)",
+            Sys::SentinelCpuOffLossy => "sentinel cpu_time(false) + lossy(true)",
             Sys::TracingMinimal => "tracing minimal layer (non_blocking default)",
             Sys::TracingMinimalNoLoss => "tracing minimal layer (lossy(false))",
             Sys::FmtJson => "tracing fmt json (non_blocking default)",
@@ -157,8 +157,8 @@ impl Sys {
             Sys::Baseline => "baseline",
             Sys::SentinelDefaults => "sentinel",
             Sys::SentinelCpuOff => "sentinel-cpu-off",
-            Sys::SentinelNoLoss => "sentinel-no-loss",
-            Sys::SentinelCpuOffNoLoss => "sentinel-cpu-off-no-loss",
+            Sys::SentinelLossy => "sentinel-lossy",
+            Sys::SentinelCpuOffLossy => "sentinel-cpu-off-lossy",
             Sys::TracingMinimal => "tracing-minimal",
             Sys::TracingMinimalNoLoss => "tracing-minimal-no-loss",
             Sys::FmtJson => "fmt-json",
@@ -172,8 +172,8 @@ impl Sys {
             Sys::Baseline => Flavour::Plain,
             Sys::SentinelDefaults
             | Sys::SentinelCpuOff
-            | Sys::SentinelNoLoss
-            | Sys::SentinelCpuOffNoLoss => Flavour::Sentinel,
+            | Sys::SentinelLossy
+            | Sys::SentinelCpuOffLossy => Flavour::Sentinel,
             Sys::TracingMinimal | Sys::TracingMinimalNoLoss | Sys::FmtJson | Sys::FmtJsonNoLoss => {
                 Flavour::Tracing
             }
@@ -554,8 +554,8 @@ fn sentinel_config(sys: Sys, path: &Path) -> sentinel::SentinelConfig {
     match sys {
         Sys::SentinelDefaults => cfg,
         Sys::SentinelCpuOff => cfg.cpu_time(false),
-        Sys::SentinelNoLoss => cfg.enqueue_timeout(Duration::from_secs(30)),
-        Sys::SentinelCpuOffNoLoss => cfg.cpu_time(false).enqueue_timeout(Duration::from_secs(30)),
+        Sys::SentinelLossy => cfg.lossy(true),
+        Sys::SentinelCpuOffLossy => cfg.cpu_time(false).lossy(true),
         other => panic!("{} is not a sentinel row", other.key()),
     }
 }
@@ -681,12 +681,91 @@ fn run_child(spec: &str) -> Outcome {
         "w1" | "w2" | "w3" => run_row(sys(), |i| span_body(workload, sys(), i)),
         "w6-threads" => run_row(sys(), |i| w6_threads(sys(), i)),
         "w6-tasks" => run_row(sys(), |i| w6_tasks(sys(), i)),
+        "writer" => writer_ceiling(),
         "w4" | "w5" => {
             let mut out = shipping::run(workload, system);
             out.rss_kib = peak_rss_kib();
             out
         }
         other => panic!("unknown workload {other}"),
+    }
+}
+
+/// Records staged for the writer-ceiling row.
+const WRITER_RECORDS: u64 = 1_000_000;
+
+/// A file whose first write waits until the gate opens, so every record is
+/// staged before the writer starts, and the writer's time is its own.
+struct GatedFile {
+    file: std::fs::File,
+    entered: Option<std::sync::mpsc::Sender<()>>,
+    gate: Option<std::sync::mpsc::Receiver<()>>,
+}
+
+impl Write for GatedFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Some(entered) = self.entered.take() {
+            let _ = entered.send(());
+        }
+        if let Some(gate) = self.gate.take() {
+            let _ = gate.recv();
+        }
+        self.file.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The writer's own ceiling: span records of W1's shape (CPU time off) are
+/// staged while the writer is held in its first write; then the gate opens
+/// and the writer encodes and appends them all, with no caller running.
+fn writer_ceiling() -> Outcome {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("log.jsonl");
+    warm_page_cache(dir.path());
+    let (entered_tx, entered_rx) = std::sync::mpsc::channel();
+    let (gate_tx, gate_rx) = std::sync::mpsc::channel();
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .expect("open");
+    let sink = GatedFile {
+        file,
+        entered: Some(entered_tx),
+        gate: Some(gate_rx),
+    };
+    let config = sentinel::SentinelConfig::new(&path)
+        .cpu_time(false)
+        .max_queue_bytes(1 << 30)
+        .stall_timeout(Duration::from_secs(600));
+    let logger = sentinel::AsyncLogger::from_writer(sink, config).expect("logger");
+    sentinel::set_default_logger(logger.clone());
+    logger.log(serde_json::json!({"first": true}));
+    entered_rx.recv().expect("writer entered its first write");
+    for i in 0..WRITER_RECORDS {
+        black_box(s_leaf(black_box(i)));
+    }
+    let t0 = Instant::now();
+    gate_tx.send(()).expect("open the gate");
+    assert!(logger.flush_blocking(Duration::from_secs(120)), "flush");
+    let elapsed = t0.elapsed();
+    assert!(logger.shutdown_blocking(Duration::from_secs(60)));
+    let (lines, bytes) = count_lines(&path);
+    Outcome {
+        caller_ns: elapsed.as_nanos() as f64 / WRITER_RECORDS as f64,
+        expected: WRITER_RECORDS + 1,
+        written: lines,
+        dropped_stats: Some(logger.dropped()),
+        flushed_ms: elapsed.as_secs_f64() * 1e3,
+        bytes,
+        rss_kib: peak_rss_kib(),
+        extra: format!(
+            "writer {:.2} M records/s; ns column = writer ns per record",
+            WRITER_RECORDS as f64 / elapsed.as_secs_f64() / 1e6
+        ),
+        ..Outcome::default()
     }
 }
 
@@ -726,6 +805,12 @@ fn cases(reps: usize) -> Vec<Case> {
             },
         });
     }
+    out.push(Case {
+        workload: "writer",
+        key: Sys::SentinelCpuOff.key().into(),
+        label: "sentinel writer alone (records staged first)".into(),
+        reps,
+    });
     for workload in ["w6-threads", "w6-tasks"] {
         for sys in Sys::W6 {
             out.push(Case {
@@ -975,6 +1060,7 @@ fn workload_title(workload: &str) -> &'static str {
         "w5" => "W5: backpressure, 5,000 events against a sink answering in 20 ms",
         "w6-threads" => "W6 threads: 8 OS threads tracing a trivial fn for ~1 s",
         "w6-tasks" => "W6 tasks: 64 tokio tasks on 2 workers tracing a trivial fn for ~1 s",
+        "writer" => "Writer ceiling: one writer thread encoding and writing 1,000,000 staged span records",
         _ => "other",
     }
 }
