@@ -66,9 +66,9 @@
 //!
 //! # Backpressure
 //!
-//! Spans close in synchronous code, so the layer never waits for room: when
-//! the logger's queue is full the record is dropped and counted
-//! ([`AsyncLogger::stats`]), whatever `enqueue_timeout` says.
+//! A closing span is a synchronous producer: when the logger's queue is full
+//! it waits for room like any sync caller (or is dropped and counted on a
+//! [lossy](crate::SentinelConfig::lossy) logger); see [`crate::pipeline`].
 
 use std::borrow::Cow;
 use std::cell::RefCell;

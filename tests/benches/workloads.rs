@@ -546,9 +546,7 @@ fn warm_page_cache(dir: &Path) {
     std::fs::remove_file(&path).expect("remove warm-up file");
 }
 
-/// Every sentinel config the suite builds. The config API is changing
-/// (lossless defaults, `enqueue_timeout` going away), so adapting the suite
-/// touches this function alone.
+/// Every sentinel config the suite builds, in one place.
 fn sentinel_config(sys: Sys, path: &Path) -> sentinel::SentinelConfig {
     let cfg = sentinel::SentinelConfig::new(path);
     match sys {
