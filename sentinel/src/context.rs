@@ -38,7 +38,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
-use crate::tags::TagSet;
+use crate::tagset::TagSet;
 
 macro_rules! hex_id {
     ($(#[$meta:meta])* $name:ident) => {

@@ -5,7 +5,7 @@ use std::sync::{RwLock, TryLockError};
 
 use crate::config::SentinelConfig;
 use crate::pipeline::AsyncLogger;
-use crate::pipeline::process::fork_generation;
+use crate::pipeline::shared::fork_generation;
 use crate::pipeline::staging::{Local, with_local};
 
 static DEFAULT: RwLock<Option<AsyncLogger>> = RwLock::new(None);

@@ -89,6 +89,7 @@ mod sampling;
 mod span;
 pub mod stats;
 pub mod tags;
+mod tagset;
 pub mod tail;
 
 #[doc(hidden)]

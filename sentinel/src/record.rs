@@ -20,7 +20,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::clock::Anchor;
-use crate::tags::TagSet;
+use crate::tagset::TagSet;
 
 /// How a span ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -747,6 +747,9 @@ fn shows_where_the_logger_dropped_records() {
             line.contains("! 120 records dropped by the logger (stalled 120)"),
             "{line}"
         );
-        assert!(line.contains("from 2026-11-22T01:02:03.500000+00:00"), "{line}");
+        assert!(
+            line.contains("from 2026-11-22T01:02:03.500000+00:00"),
+            "{line}"
+        );
     }
 }

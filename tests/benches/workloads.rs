@@ -1058,7 +1058,9 @@ fn workload_title(workload: &str) -> &'static str {
         "w5" => "W5: backpressure, 5,000 events against a sink answering in 20 ms",
         "w6-threads" => "W6 threads: 8 OS threads tracing a trivial fn for ~1 s",
         "w6-tasks" => "W6 tasks: 64 tokio tasks on 2 workers tracing a trivial fn for ~1 s",
-        "writer" => "Writer ceiling: one writer thread encoding and writing 1,000,000 staged span records",
+        "writer" => {
+            "Writer ceiling: one writer thread encoding and writing 1,000,000 staged span records"
+        }
         _ => "other",
     }
 }

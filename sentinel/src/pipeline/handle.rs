@@ -13,9 +13,9 @@ use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 
 use super::process;
-use super::shared::{Ack, LoggerStats, Msg, Shared};
+use super::shared::{Ack, LoggerStats, Msg, Shared, fork_generation};
 use super::staging::{Wait, push_async, with_local};
-use super::wait::{self, Waited};
+use super::wait::{self, Waited, finished_ok};
 use super::worker;
 use crate::clock::now;
 use crate::config::SentinelConfig;
@@ -114,7 +114,7 @@ impl AsyncLogger {
             .enable_time()
             .build()
             .map_err(Error::Spawn)?;
-        let shared = Arc::new(Shared::new(tx, config, path, process::fork_generation()));
+        let shared = Arc::new(Shared::new(tx, config, path, fork_generation()));
         let worker_shared = Arc::clone(&shared);
         std::thread::Builder::new()
             .name("sentinel-writer".into())
@@ -140,7 +140,7 @@ impl AsyncLogger {
     pub(crate) fn failed(config: SentinelConfig) -> Self {
         let (tx, _rx) = mpsc::unbounded_channel();
         let path = Some(config.log_file.clone());
-        let shared = Shared::new(tx, config, path, process::fork_generation());
+        let shared = Shared::new(tx, config, path, fork_generation());
         shared.healthy.store(false, Ordering::Release);
         shared.mark_finished();
         crate::pipeline::shared::lock(&shared.stagings).sealed = true;
@@ -279,7 +279,7 @@ impl AsyncLogger {
 
     /// [`AsyncLogger::shutdown`] for synchronous code, waiting up to `timeout`.
     pub fn shutdown_blocking(&self, timeout: Duration) -> bool {
-        shutdown_blocking(self.shared(), Some(Instant::now() + timeout))
+        wait::shutdown_blocking(self.shared(), Some(Instant::now() + timeout))
     }
 
     /// `false` once a write has failed (disk full, read-only file system…),
@@ -319,32 +319,6 @@ fn early_answer(shared: &Shared) -> Option<bool> {
         return Some(shared.is_healthy());
     }
     None
-}
-
-fn finished_ok(shared: &Shared) -> bool {
-    shared.finished.load(Ordering::Acquire) && shared.is_healthy()
-}
-
-/// Shuts a logger down from sync code, waiting until `deadline`; used by
-/// [`AsyncLogger::shutdown_blocking`] and the exit hook.
-pub(crate) fn shutdown_blocking(shared: &Shared, deadline: Option<Instant>) -> bool {
-    if shared.finished.load(Ordering::Acquire) {
-        return shared.is_healthy();
-    }
-    let (tx, rx) = std::sync::mpsc::sync_channel(1);
-    let msg = if shared.closed.swap(true, Ordering::AcqRel) {
-        Msg::Flush(Ack::Blocking(tx))
-    } else {
-        Msg::Shutdown(Some(Ack::Blocking(tx)))
-    };
-    if shared.tx.send(msg).is_err() {
-        return finished_ok(shared);
-    }
-    shared.wake.notify_one();
-    match wait::block_on_ack(shared, deadline, &rx) {
-        Ok(ok) => ok && finished_ok(shared),
-        Err(_) => finished_ok(shared),
-    }
 }
 
 /// Opens `path` for appending, creating it and its parent directories.

@@ -8,21 +8,14 @@
 //! instead of accepting what nobody will write. The default logger is
 //! re-created in the child on the same file (see `crate::global`).
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Instant;
 
-use super::shared::Shared;
+use super::shared::{FORK_GENERATION, Shared, fork_generation};
 
-static FORK_GENERATION: AtomicU64 = AtomicU64::new(0);
 static HOOKED: AtomicBool = AtomicBool::new(false);
 static LIVE: Mutex<Vec<Weak<Shared>>> = Mutex::new(Vec::new());
-
-/// How many forks separate this process from the one that loaded sentinel.
-#[inline]
-pub(crate) fn fork_generation() -> u64 {
-    FORK_GENERATION.load(Ordering::Relaxed)
-}
 
 #[cfg(unix)]
 extern "C" fn forked_child() {
@@ -79,7 +72,7 @@ fn drain_live() {
         let live = live.clone();
         move || {
             for shared in &live {
-                super::handle::shutdown_blocking(shared, Some(deadline));
+                super::wait::shutdown_blocking(shared, Some(deadline));
             }
             let _ = tx.send(());
         }

@@ -288,6 +288,15 @@ impl std::fmt::Debug for Shared {
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
+/// Bumped in a child process by the fork handler (`process.rs`).
+pub(crate) static FORK_GENERATION: AtomicU64 = AtomicU64::new(0);
+
+/// How many forks separate this process from the one that loaded sentinel.
+#[inline]
+pub(crate) fn fork_generation() -> u64 {
+    FORK_GENERATION.load(Ordering::Relaxed)
+}
+
 impl Shared {
     pub(crate) fn new(
         tx: mpsc::UnboundedSender<Msg>,

@@ -7,8 +7,7 @@ use std::sync::atomic::Ordering;
 
 use tokio::runtime::{Handle, RuntimeFlavor};
 
-use super::process::fork_generation;
-use super::shared::{Batch, DropReason, Msg, Shared, Staging, StagingInner, lock};
+use super::shared::{Batch, DropReason, Msg, Shared, Staging, StagingInner, fork_generation, lock};
 use super::wait::{self, Waited};
 use crate::clock::now;
 use crate::record::Entry;

@@ -1,4 +1,5 @@
-//! Waiting for the writer, with every deadline kept by the waiting side.
+//! Waiting for the writer (for room, for a flush or shutdown to be
+//! acknowledged), with every deadline kept by the waiting side.
 //!
 //! A waiter gives up when its own deadline passes, or when the writer has
 //! made no progress for the stall timeout *as measured by the waiter*, so a
@@ -15,8 +16,7 @@ use std::time::{Duration, Instant};
 
 use tokio::runtime::Handle;
 
-use super::process::fork_generation;
-use super::shared::{Shared, lock};
+use super::shared::{Ack, Msg, Shared, fork_generation, lock};
 
 /// Why a wait ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -261,4 +261,31 @@ fn start_timer() -> Option<Handle> {
         .spawn(move || rt.block_on(std::future::pending::<()>()))
         .ok()?;
     Some(handle)
+}
+
+/// Whether the writer finished with every record written.
+pub(crate) fn finished_ok(shared: &Shared) -> bool {
+    shared.finished.load(Ordering::Acquire) && shared.is_healthy()
+}
+
+/// Shuts a logger down from sync code, waiting until `deadline`; used by
+/// `AsyncLogger::shutdown_blocking` and the exit hook.
+pub(crate) fn shutdown_blocking(shared: &Shared, deadline: Option<Instant>) -> bool {
+    if shared.finished.load(Ordering::Acquire) {
+        return shared.is_healthy();
+    }
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    let msg = if shared.closed.swap(true, Ordering::AcqRel) {
+        Msg::Flush(Ack::Blocking(tx))
+    } else {
+        Msg::Shutdown(Some(Ack::Blocking(tx)))
+    };
+    if shared.tx.send(msg).is_err() {
+        return finished_ok(shared);
+    }
+    shared.wake.notify_one();
+    match block_on_ack(shared, deadline, &rx) {
+        Ok(ok) => ok && finished_ok(shared),
+        Err(_) => finished_ok(shared),
+    }
 }
