@@ -202,3 +202,37 @@ fn exit_keeps_its_deadline_when_the_sink_blocks() {
         assert!(out.status.success(), "exit by {how}: {out:?}");
     }
 }
+
+/// A sink whose `write` panics: the writer must fail like on an I/O error.
+struct PanickingSink;
+
+impl std::io::Write for PanickingSink {
+    fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+        panic!("sink exploded");
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_sink_that_panics_makes_the_logger_unhealthy_and_no_wait_hangs() {
+    let logger = AsyncLogger::from_writer(PanickingSink, SentinelConfig::default()).unwrap();
+    assert!(logger.log(json!({"n": 1})));
+    let probe = logger.clone();
+    let flushed = within(support::WAIT, move || probe.flush_blocking(support::WAIT));
+    assert_eq!(flushed, Some(false), "flush on a dead sink");
+    assert!(!logger.is_healthy());
+    assert!(!logger.log(json!({"n": 2})), "an unhealthy logger refuses");
+    let probe = logger.clone();
+    let shut = within(support::WAIT, move || {
+        probe.shutdown_blocking(support::WAIT)
+    });
+    assert_eq!(shut, Some(false));
+    let stats = logger.stats();
+    assert_eq!(
+        (stats.dropped_io_error, stats.dropped_unhealthy),
+        (1, 1),
+        "{stats:?}"
+    );
+}

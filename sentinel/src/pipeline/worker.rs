@@ -277,9 +277,13 @@ impl Worker {
         if !self.failed {
             self.shared.progressed(std::mem::take(&mut self.held_bytes));
         }
-        let ok = !self.failed;
-        for ack in self.acks.drain(..) {
-            ack.send(ok);
+        // With a shutdown pending, flushes (a second shutdown's among them)
+        // are answered once the writer has finished, by `finish`.
+        if self.shutdown.is_none() {
+            let ok = !self.failed;
+            for ack in self.acks.drain(..) {
+                ack.send(ok);
+            }
         }
     }
 
@@ -385,8 +389,11 @@ impl Worker {
             return self.fail_rest();
         }
         let ok = self.shared.is_healthy();
-        // Mark finished before answering, so the waiter sees a final state.
+        // Mark finished before answering, so the waiters see a final state.
         self.done();
+        for ack in self.acks.drain(..) {
+            ack.send(ok);
+        }
         if let Some(Some(ack)) = self.shutdown.take() {
             ack.send(ok);
         }
