@@ -2,8 +2,8 @@
 //! uncontended lock, no formatting) and hands a full buffer to the writer
 //! when the byte budget has room, waiting for room when it has not.
 
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, MutexGuard};
 
 use tokio::runtime::{Handle, RuntimeFlavor};
 
@@ -53,16 +53,23 @@ impl Local {
             && self.shared.is_healthy()
             && self.shared.fork_gen == fork_generation()
         {
-            let mut st = lock(&staging.inner);
+            let st = lock(&staging.inner);
             if !st.sealed && !self.is_full(&st) {
-                st.bytes += entry.approx_bytes();
-                st.entries.push(entry);
-                drop(st);
-                self.shared.wake_writer();
-                return Ok(true);
+                return Ok(self.stage(st, entry));
             }
         }
         self.push_slow(entry, wait)
+    }
+
+    /// Appends `entry` to a staging buffer with room, and wakes an idle
+    /// writer.
+    #[inline]
+    fn stage(&self, mut st: MutexGuard<'_, StagingInner>, entry: Entry) -> bool {
+        st.bytes += entry.approx_bytes();
+        st.entries.push(entry);
+        drop(st);
+        self.shared.wake_writer();
+        true
     }
 
     #[inline]
@@ -92,11 +99,7 @@ impl Local {
                 return Ok(self.refuse(DropReason::Closed));
             }
             if !self.is_full(&st) {
-                st.bytes += entry.approx_bytes();
-                st.entries.push(entry);
-                drop(st);
-                shared.wake_writer();
-                return Ok(true);
+                return Ok(self.stage(st, entry));
             }
             let bytes = st.bytes;
             if shared.try_reserve(bytes) {
@@ -116,11 +119,7 @@ impl Local {
                     shared.warn_dropped(DropReason::Closed.as_str());
                     return Ok(false);
                 }
-                st.bytes += entry.approx_bytes();
-                st.entries.push(entry);
-                drop(st);
-                shared.wake_writer();
-                return Ok(true);
+                return Ok(self.stage(st, entry));
             }
             drop(st);
             if shared.config().lossy {
