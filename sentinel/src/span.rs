@@ -25,7 +25,7 @@ use crate::cpu_clock::thread_cpu_ns;
 use crate::pipeline::AsyncLogger;
 use crate::pipeline::shared::{DropReason, Shared};
 use crate::pipeline::staging::{Local, Wait, push_async, with_local};
-use crate::record::{Entry, ErrorInfo, NO_CPU, NameKind, SpanRecord, Status};
+use crate::record::{Entry, ErrorInfo, NO_CPU, NameKind, SpanRecord, Status, panic_message};
 use crate::sampling::keep;
 
 /// Which logger a span writes to.
@@ -245,16 +245,9 @@ impl Drop for SyncSpan {
 }
 
 pub(crate) fn panic_info(payload: &(dyn Any + Send)) -> ErrorInfo {
-    let message = if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "panicked".to_owned()
-    };
     ErrorInfo {
         type_name: Cow::Borrowed("panic"),
-        message,
+        message: panic_message(payload),
     }
 }
 

@@ -142,7 +142,7 @@ impl Local {
     /// runtime's worker through `block_in_place`, so its other tasks move on.
     fn block_for_room(&self, bytes: u64) -> Waited {
         let shared = &*self.shared;
-        let wait = || wait::block_until(shared, None, || shared.has_room(bytes));
+        let wait = || wait::block_until(shared, || shared.has_room(bytes));
         match Handle::try_current() {
             Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => {
                 tokio::task::block_in_place(wait)
@@ -186,7 +186,7 @@ pub(crate) async fn push_async(shared: Arc<Shared>, entry: Entry) -> bool {
         };
         entry = full.entry;
         let cancelled = CountOnCancel(Some(&shared));
-        let why = wait::until(&shared, None, || shared.has_room(full.bytes)).await;
+        let why = wait::until(&shared, || shared.has_room(full.bytes)).await;
         cancelled.disarm();
         if why != Waited::Ready {
             return with_local(&shared, |local| local.refuse(reason(why, &shared)));

@@ -106,13 +106,9 @@ impl Drop for Waiting<'_> {
 
 /// Blocks the calling thread until `ready()` holds, re-checking whenever the
 /// writer makes progress.
-pub(crate) fn block_until(
-    shared: &Shared,
-    deadline: Option<Instant>,
-    mut ready: impl FnMut() -> bool,
-) -> Waited {
+pub(crate) fn block_until(shared: &Shared, mut ready: impl FnMut() -> bool) -> Waited {
     let _waiting = Waiting::new(shared);
-    let mut watch = StallWatch::new(shared, deadline);
+    let mut watch = StallWatch::new(shared, None);
     let mut guard = lock(&shared.room);
     loop {
         if ready() {
@@ -135,13 +131,9 @@ pub(crate) fn block_until(
 
 /// Awaits `ready()` without blocking the thread; the async twin of
 /// [`block_until`].
-pub(crate) async fn until(
-    shared: &Shared,
-    deadline: Option<Instant>,
-    mut ready: impl FnMut() -> bool,
-) -> Waited {
+pub(crate) async fn until(shared: &Shared, mut ready: impl FnMut() -> bool) -> Waited {
     let _waiting = Waiting::new(shared);
-    let mut watch = StallWatch::new(shared, deadline);
+    let mut watch = StallWatch::new(shared, None);
     loop {
         let notified = shared.room_notify.notified();
         tokio::pin!(notified);
