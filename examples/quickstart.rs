@@ -2,17 +2,15 @@
 //!
 //! Run with `cargo run -p examples --example quickstart`. It writes
 //! `target/quickstart.jsonl` (recreated on each run), prints where, and shows
-//! the file the way `sentinel tail --tree` and `sentinel stats` do.
+//! the file with `sentinel tail --tree` and `sentinel stats`, run through
+//! cargo as a new user would.
 
 use std::error::Error;
 use std::fmt;
-use std::io::BufReader;
 use std::path::Path;
 use std::time::Duration;
 
 use sentinel::context::FutureExt;
-use sentinel::stats::{SortKey, Stats};
-use sentinel::tail::TailOptions;
 use sentinel::{AsyncLogger, SentinelConfig, Tags, TimeBlock, trace};
 
 #[derive(Debug)]
@@ -73,7 +71,9 @@ async fn checkout(order: u64) -> Result<u64, CheckoutError> {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<(), Box<dyn Error>> {
-    let path = Path::new("target").join("quickstart.jsonl");
+    // Beside the build output, wherever CARGO_TARGET_DIR puts it.
+    let target = std::env::var_os("CARGO_TARGET_DIR").unwrap_or_else(|| "target".into());
+    let path = Path::new(&target).join("quickstart.jsonl");
     let _ = std::fs::remove_file(&path);
     let logger = AsyncLogger::new(SentinelConfig::new(&path))?;
     // `#[trace]` without `logger = ...` writes to the default logger.
@@ -106,23 +106,29 @@ async fn main() -> Result<(), Box<dyn Error>> {
         stats.dropped()
     );
 
-    println!("$ sentinel tail --tree {}", path.display());
-    let mut opts = TailOptions::default();
-    opts.tree = true;
-    sentinel::tail::tail(
-        BufReader::new(std::fs::File::open(&path)?),
-        &mut std::io::stdout(),
-        &opts,
-    )?;
-
-    println!("\n$ sentinel stats {}", path.display());
-    let summary = Stats::from_reader(BufReader::new(std::fs::File::open(&path)?))?;
-    sentinel::stats::write_table(
-        &mut std::io::stdout(),
-        &summary.rows(SortKey::Total, None),
-        &summary,
-    )?;
-
     logger.shutdown().await;
+
+    // The CLI is its own binary: run it as a new user would, through cargo.
+    for command in ["tail --tree", "stats"] {
+        println!("$ cargo run -q -p sentinel -- {command} {}", path.display());
+        run_cli(command, &path)?;
+        println!();
+    }
+    Ok(())
+}
+
+/// Runs the `sentinel` binary (`cargo run -p sentinel -- ARGS PATH`) and
+/// lets it print to this process's stdout.
+fn run_cli(args: &str, path: &Path) -> Result<(), Box<dyn Error>> {
+    // `cargo run` tells the program which cargo started it.
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = std::process::Command::new(cargo)
+        .args(["run", "--quiet", "--locked", "-p", "sentinel", "--"])
+        .args(args.split(' '))
+        .arg(path)
+        .status()?;
+    if !status.success() {
+        return Err(format!("sentinel {args} failed: {status}").into());
+    }
     Ok(())
 }

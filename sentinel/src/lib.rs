@@ -57,8 +57,8 @@
 //! - [`tags`]: scoped key/value pairs added to every record in scope.
 //! - `layer` (feature `tracing`, on by default): `SentinelLayer`, which
 //!   writes `tracing` spans as sentinel records in the same trace tree.
-//! - [`record`]: the line format.
-//! - [`tail`] and [`stats`]: the logic of the `sentinel` command-line tool.
+//! - [`format`](mod@format): the line format, and the decoder every reader uses.
+//! - [`record`]: span status and error types.
 //!
 //! # Environment
 //!
@@ -80,6 +80,7 @@ mod config;
 pub mod context;
 mod cpu_clock;
 mod error;
+pub mod format;
 mod global;
 #[cfg(feature = "tracing")]
 pub mod layer;
@@ -87,10 +88,8 @@ pub mod pipeline;
 pub mod record;
 mod sampling;
 mod span;
-pub mod stats;
 pub mod tags;
 mod tagset;
-pub mod tail;
 
 #[doc(hidden)]
 #[path = "private.rs"]

@@ -1,5 +1,9 @@
-//! The `sentinel` command: parses arguments and wires them to [`sentinel::tail`] and
-//! [`sentinel::stats`].
+//! The `sentinel` command: parses arguments and runs one subcommand, each in
+//! its own file beside this one (`tail.rs`, `stats.rs`). Records are read
+//! through the library's one decoder, [`sentinel::format`].
+
+mod stats;
+mod tail;
 
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, IsTerminal, LineWriter, Write};
@@ -9,8 +13,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use clap::{ArgAction, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
-use sentinel::stats::{self, SortKey, Stats};
-use sentinel::tail::{self, TailOptions};
+use stats::{SortKey, Stats};
+use tail::TailOptions;
 
 /// How often `tail -f` looks for new data when the file is idle.
 const FOLLOW_POLL: Duration = Duration::from_millis(100);
@@ -186,13 +190,15 @@ fn run_tail(args: &TailArgs) -> io::Result<()> {
     let file = open(&args.path)?;
     let stdout = io::stdout();
     let terminal = stdout.is_terminal();
-    let mut opts = TailOptions::default();
-    opts.tree = args.tree;
-    opts.color = tail::resolve_color(
-        args.no_color,
-        std::env::var_os("NO_COLOR").as_deref(),
-        terminal,
-    );
+    let opts = TailOptions {
+        tree: args.tree,
+        color: tail::resolve_color(
+            args.no_color,
+            std::env::var_os("NO_COLOR").as_deref(),
+            terminal,
+        ),
+        ..TailOptions::default()
+    };
     // A person watching sees each line at once; a pipe or file gets large writes.
     let mut out: Box<dyn Write> = if terminal {
         Box::new(LineWriter::new(stdout.lock()))

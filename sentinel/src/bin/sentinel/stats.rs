@@ -3,22 +3,6 @@
 //! Streams the input once and keeps one small histogram per distinct span name, so memory is
 //! bounded by the number of names, not by the size of the file.
 //!
-//! # Examples
-//!
-//! ```
-//! use sentinel::stats::{SortKey, Stats};
-//!
-//! let log = concat!(
-//!     r#"{"function":"fetch","duration_ms":10.0,"status":"success"}"#, "\n",
-//!     r#"{"function":"fetch","duration_ms":30.0,"status":"error","error":"boom"}"#, "\n",
-//! );
-//! let stats = Stats::from_reader(log.as_bytes()).unwrap();
-//! let rows = stats.rows(SortKey::Total, None);
-//! assert_eq!(rows[0].name, "fetch");
-//! assert_eq!((rows[0].count, rows[0].errors), (2, 1));
-//! assert_eq!(rows[0].max_ms, 30.0);
-//! ```
-//!
 //! # What is counted
 //!
 //! A line counts as a span when it is a JSON object with a numeric `duration_ms` (numeric
@@ -40,9 +24,11 @@
 use std::collections::HashMap;
 use std::io::{self, BufRead, Write};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use crate::tail::{LineReader, Loose, with_utf8};
+use sentinel::format::{Line, with_utf8};
+
+use crate::tail::LineReader;
 
 /// Sub-buckets per power of two, as a power of two: 2^6 = 64 buckets, relative width ≤ 1/64.
 const SUB_BUCKET_BITS: u32 = 6;
@@ -81,6 +67,7 @@ pub struct Histogram {
 
 impl Histogram {
     /// Creates an empty histogram.
+    #[cfg(test)]
     pub fn new() -> Self {
         Self::default()
     }
@@ -130,11 +117,6 @@ impl Histogram {
     /// The largest value recorded (exact); `None` when empty.
     pub fn max(&self) -> Option<f64> {
         (self.total > 0).then_some(self.max)
-    }
-
-    /// True when nothing was recorded.
-    pub fn is_empty(&self) -> bool {
-        self.total == 0
     }
 
     /// The nearest-rank `p`-th percentile (`0.0..=100.0`), within 1% of the exact value;
@@ -211,28 +193,6 @@ pub struct Row {
     pub total_ms: f64,
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct Wire<'a> {
-    #[serde(borrow)]
-    function: Loose<'a>,
-    #[serde(borrow)]
-    label: Loose<'a>,
-    #[serde(borrow)]
-    duration_ms: Loose<'a>,
-    #[serde(borrow)]
-    status: Loose<'a>,
-    #[serde(borrow)]
-    slow: Loose<'a>,
-    dropped: Option<DroppedWire>,
-}
-
-/// The `dropped` object of a drop marker.
-#[derive(Deserialize)]
-struct DroppedWire {
-    count: u64,
-}
-
 /// Per-name statistics of a stream of records.
 #[derive(Debug, Default)]
 pub struct Stats {
@@ -274,7 +234,7 @@ impl Stats {
             return;
         }
         let counted = crate::tail::is_object(line)
-            && with_utf8(line, |s| match serde_json::from_str::<Wire<'_>>(s) {
+            && with_utf8(line, |s| match serde_json::from_str::<Line<'_>>(s) {
                 Ok(w) => self.add(&w),
                 Err(_) => false,
             });
@@ -283,15 +243,15 @@ impl Stats {
         }
     }
 
-    fn add(&mut self, w: &Wire<'_>) -> bool {
-        if let (Some("dropped"), Some(dropped)) = (w.status.str(), &w.dropped) {
-            self.dropped += dropped.count;
+    fn add(&mut self, w: &Line<'_>) -> bool {
+        if let Some(count) = w.dropped_count() {
+            self.dropped += count;
             return true;
         }
         let Some(duration) = w.duration_ms.f64() else {
             return false;
         };
-        let name = w.function.truthy_text().or_else(|| w.label.truthy_text());
+        let name = w.name();
         let name = name.as_deref().unwrap_or("?");
         let entry = match self.by_name.get_mut(name) {
             Some(entry) => entry,
@@ -339,11 +299,6 @@ impl Stats {
     /// Number of distinct names.
     pub fn names(&self) -> usize {
         self.by_name.len()
-    }
-
-    /// The figures for one name.
-    pub fn get(&self, name: &str) -> Option<&NameStats> {
-        self.by_name.get(name)
     }
 
     /// One row per name, sorted by `sort` (largest first, then by name), at most `top` rows.
@@ -565,5 +520,20 @@ mod tests {
         assert_eq!(names(s.rows(SortKey::Errors, None)), ["b", "a", "c"]);
         assert_eq!(names(s.rows(SortKey::P99, None)), ["b", "c", "a"]);
         assert_eq!((s.spans(), s.skipped()), (4, 2));
+    }
+
+    #[test]
+    fn the_module_example_counts_a_small_log() {
+        let log = concat!(
+            r#"{"function":"fetch","duration_ms":10.0,"status":"success"}"#,
+            "\n",
+            r#"{"function":"fetch","duration_ms":30.0,"status":"error","error":"boom"}"#,
+            "\n",
+        );
+        let stats = Stats::from_reader(log.as_bytes()).unwrap();
+        let rows = stats.rows(SortKey::Total, None);
+        assert_eq!(rows[0].name, "fetch");
+        assert_eq!((rows[0].count, rows[0].errors), (2, 1));
+        assert_eq!(rows[0].max_ms, 30.0);
     }
 }

@@ -4,20 +4,6 @@
 //! [`BufRead`] and [`Write`]; the binary only parses arguments and calls [`tail()`] or
 //! [`follow()`].
 //!
-//! # Examples
-//!
-//! ```
-//! use sentinel::tail::{tail, TailOptions};
-//!
-//! let log = br#"{"timestamp":"2026-11-22T01:02:03Z","function":"checkout","duration_ms":12.345,"status":"success","trace_id":"9f86d081884c7d65","tags":{"user":42}}"#;
-//! let mut out = Vec::new();
-//! tail(&log[..], &mut out, &TailOptions::default()).unwrap();
-//! assert_eq!(
-//!     String::from_utf8(out).unwrap(),
-//!     "2026-11-22T01:02:03Z [9f86d081] checkout 12.35ms success [user=42]\n",
-//! );
-//! ```
-//!
 //! # Line layout
 //!
 //! Flat mode prints one line per record, in arrival order, with the same layout as the
@@ -75,16 +61,14 @@
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::fmt;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Seek, SeekFrom, Write};
-use std::marker::PhantomData;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use serde::Deserialize;
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use sentinel::format::{Line, with_utf8};
+pub(crate) use sentinel::format::{is_blank, is_object};
 
 /// Longest line read, in bytes, before it is skipped. Defaults for
 /// [`TailOptions::max_line_bytes`]: 1 MiB.
@@ -108,7 +92,6 @@ const BOLD: &str = "\x1b[1m";
 
 /// Settings for [`tail`], [`follow`] and [`Tail`].
 #[derive(Debug, Clone)]
-#[non_exhaustive]
 #[must_use = "options do nothing until passed to `tail`, `follow` or `Tail::new`"]
 pub struct TailOptions {
     /// Draw each trace as a tree instead of one line per record. Defaults to `false`.
@@ -282,185 +265,7 @@ impl LineReader {
     }
 }
 
-// === lenient field values ===
-
-/// A JSON value of any type, keeping strings borrowed from the input where possible.
-///
-/// Used for every record field so that a wrongly typed field degrades to a default instead
-/// of rejecting the whole record.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub(crate) enum Loose<'a> {
-    /// Missing or `null`.
-    #[default]
-    Null,
-    Bool(bool),
-    Num(serde_json::Number),
-    Str(Cow<'a, str>),
-    /// An array or object; its content is not kept.
-    Other,
-}
-
-impl Loose<'_> {
-    /// The value as display text, if it is a non-empty string, a number or a bool.
-    pub(crate) fn text(&self) -> Option<Cow<'_, str>> {
-        match self {
-            Loose::Str(s) if !s.is_empty() => Some(Cow::Borrowed(s)),
-            Loose::Num(n) => Some(Cow::Owned(n.to_string())),
-            Loose::Bool(b) => Some(Cow::Borrowed(if *b { "True" } else { "False" })),
-            _ => None,
-        }
-    }
-
-    /// Like [`Loose::text`], but only for Python-truthy values, as the original's
-    /// `record.get("function") or record.get("label")`.
-    pub(crate) fn truthy_text(&self) -> Option<Cow<'_, str>> {
-        if self.truthy() { self.text() } else { None }
-    }
-
-    /// The value as a string slice, if it is a non-empty string.
-    pub(crate) fn str(&self) -> Option<&str> {
-        match self {
-            Loose::Str(s) if !s.is_empty() => Some(s),
-            _ => None,
-        }
-    }
-
-    /// The value as a number; numeric strings are accepted too.
-    pub(crate) fn f64(&self) -> Option<f64> {
-        match self {
-            Loose::Num(n) => n.as_f64(),
-            Loose::Str(s) => s.trim().parse().ok(),
-            _ => None,
-        }
-    }
-
-    /// Python-like truthiness, as the original's `bool(record.get("slow"))`.
-    pub(crate) fn truthy(&self) -> bool {
-        match self {
-            Loose::Null => false,
-            Loose::Bool(b) => *b,
-            Loose::Num(n) => n.as_f64().is_some_and(|v| v != 0.0),
-            Loose::Str(s) => !s.is_empty(),
-            Loose::Other => true,
-        }
-    }
-}
-
-impl<'de: 'a, 'a> Deserialize<'de> for Loose<'a> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(LooseVisitor(PhantomData))
-    }
-}
-
-struct LooseVisitor<'a>(PhantomData<&'a ()>);
-
-impl<'de: 'a, 'a> Visitor<'de> for LooseVisitor<'a> {
-    type Value = Loose<'a>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
-        Ok(Loose::Bool(v))
-    }
-
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-        Ok(Loose::Num(v.into()))
-    }
-
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-        Ok(Loose::Num(v.into()))
-    }
-
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-        Ok(serde_json::Number::from_f64(v).map_or(Loose::Null, Loose::Num))
-    }
-
-    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-        Ok(Loose::Str(Cow::Borrowed(v)))
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(Loose::Str(Cow::Owned(v.to_owned())))
-    }
-
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-        Ok(Loose::Str(Cow::Owned(v)))
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(Loose::Null)
-    }
-
-    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(Loose::Null)
-    }
-
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        Loose::deserialize(d)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(Loose::Other)
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(Loose::Other)
-    }
-}
-
-/// Runs `f` on the line as UTF-8, replacing invalid sequences only when there are any.
-pub(crate) fn with_utf8<T>(line: &[u8], f: impl FnOnce(&str) -> T) -> T {
-    match std::str::from_utf8(line) {
-        Ok(s) => f(s),
-        Err(_) => f(&String::from_utf8_lossy(line)),
-    }
-}
-
-/// True when the line looks like a JSON object; serde would also accept a struct written as
-/// an array.
-pub(crate) fn is_object(line: &[u8]) -> bool {
-    line.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
-}
-
-/// True for lines holding nothing but whitespace.
-pub(crate) fn is_blank(line: &[u8]) -> bool {
-    line.iter().all(u8::is_ascii_whitespace)
-}
-
 // === records ===
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct Wire<'a> {
-    #[serde(borrow)]
-    timestamp: Loose<'a>,
-    #[serde(borrow)]
-    function: Loose<'a>,
-    #[serde(borrow)]
-    label: Loose<'a>,
-    #[serde(borrow)]
-    duration_ms: Loose<'a>,
-    #[serde(borrow)]
-    status: Loose<'a>,
-    #[serde(borrow)]
-    error_type: Loose<'a>,
-    #[serde(borrow)]
-    error: Loose<'a>,
-    #[serde(borrow)]
-    trace_id: Loose<'a>,
-    #[serde(borrow)]
-    span_id: Loose<'a>,
-    #[serde(borrow)]
-    parent_span_id: Loose<'a>,
-    #[serde(borrow)]
-    slow: Loose<'a>,
-    tags: Option<serde_json::Value>,
-    dropped: Option<serde_json::Value>,
-}
 
 /// One record, reduced to what `tail` prints; text fields are already made printable.
 #[derive(Debug, Clone, PartialEq)]
@@ -496,16 +301,14 @@ impl Record {
         if !is_object(line) {
             return None;
         }
-        with_utf8(line, |s| {
-            let wire: Wire<'_> = serde_json::from_str(s).ok()?;
-            Some(Record::from_wire(wire))
-        })
+        with_utf8(line, |s| Some(Record::from_line(Line::parse(s)?)))
     }
 
-    fn from_wire(w: Wire<'_>) -> Record {
-        let name = w.function.truthy_text().or_else(|| w.label.truthy_text());
+    fn from_line(w: Line<'_>) -> Record {
+        let name = w.name();
         let error = w.error.truthy_text().or_else(|| w.error_type.truthy_text());
-        let tags = match w.tags {
+        let tags = w.tags.and_then(|raw| serde_json::from_str(raw.get()).ok());
+        let tags = match tags {
             Some(serde_json::Value::Object(map)) => map
                 .iter()
                 .map(|(k, v)| (clean(k).into_owned(), clean(&tag_value(v)).into_owned()))
@@ -529,7 +332,11 @@ impl Record {
             span_id: w.span_id.text().map(|s| s.into_owned()),
             parent_span_id: w.parent_span_id.text().map(|s| s.into_owned()),
             tags,
-            dropped: w.dropped.as_ref().and_then(drop_marker),
+            dropped: w
+                .dropped
+                .and_then(|raw| serde_json::from_str(raw.get()).ok())
+                .as_ref()
+                .and_then(drop_marker),
         }
     }
 
@@ -1322,5 +1129,16 @@ mod tests {
             "trace t1 (incomplete)\n└─ a 0.00ms\n"
         );
         assert_eq!(state.summary().incomplete_traces, 1);
+    }
+
+    #[test]
+    fn the_module_example_prints_a_flat_line() {
+        let log = br#"{"timestamp":"2026-11-22T01:02:03Z","function":"checkout","duration_ms":12.345,"status":"success","trace_id":"9f86d081884c7d65","tags":{"user":42}}"#;
+        let mut out = Vec::new();
+        tail(&log[..], &mut out, &TailOptions::default()).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "2026-11-22T01:02:03Z [9f86d081] checkout 12.35ms success [user=42]\n",
+        );
     }
 }

@@ -1,0 +1,408 @@
+//! The record format: one JSON object per line, version 1.
+//!
+//! The writer produces, and every reader (the `sentinel` CLI, tests, benches)
+//! decodes through [`Line`]:
+//!
+//! ```text
+//! {"timestamp":"2026-11-22T01:02:03.456789+00:00","function":"checkout[payments]",
+//!  "duration_ms":12.345,"cpu_time_ms":1.2,"status":"success","error_type":null,
+//!  "error":null,"trace_id":"9f86d081884c7d65","span_id":"2c26b46b68ffc68f",
+//!  "parent_span_id":null,"tags":{"user":42},"slow":true}
+//! ```
+//!
+//! (one line in the file). Fields, in the order the writer puts them:
+//!
+//! | field | type | meaning |
+//! |---|---|---|
+//! | `timestamp` | string | RFC 3339, microseconds, UTC: when the span ended (a user record: when it was logged) |
+//! | `function` / `label` | string | the span's name: `function` for `#[trace]` fns and `tracing` spans, `label` for a `TimeBlock` |
+//! | `duration_ms` | number | wall time |
+//! | `cpu_time_ms` | number | CPU time while running; absent when CPU time is off; never above `duration_ms` |
+//! | `status` | string | `success`, `error`, `cancelled` |
+//! | `error_type`, `error` | string or null | the error's type name (module path stripped) and `Display`; `panic` and its message |
+//! | `trace_id`, `span_id` | string | lowercase hex |
+//! | `parent_span_id` | string or null | null for a root span |
+//! | `tags` | object | present only with tags in scope |
+//! | `slow` | `true` | present only when the span exceeded its `slow_ms` |
+//!
+//! A record from [`AsyncLogger::log`](crate::AsyncLogger::log) is the user's
+//! object with `timestamp` put first. Where the logger dropped records it
+//! writes a drop marker:
+//!
+//! ```text
+//! {"timestamp":"…","status":"dropped","dropped":{"count":120,"reasons":{"stalled":120},"from":"…","to":"…"}}
+//! ```
+//!
+//! Readers ignore fields they do not know, so a later version may add fields;
+//! changing one's meaning bumps [`VERSION`].
+
+use std::borrow::Cow;
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
+
+/// The version of the format this crate writes and reads.
+pub const VERSION: u32 = 1;
+
+/// One line of a sentinel file, decoded leniently: every field is optional
+/// and a wrongly typed field reads as [`Loose::Null`]/[`Loose::Other`]
+/// instead of rejecting the record.
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct Line<'a> {
+    #[serde(borrow)]
+    /// `timestamp`: RFC 3339 end time of a span, or when a record was logged.
+    pub timestamp: Loose<'a>,
+    #[serde(borrow)]
+    /// `function`: a `#[trace]` fn or `tracing` span name (`name[label]` with a label).
+    pub function: Loose<'a>,
+    #[serde(borrow)]
+    /// `label`: a `TimeBlock` name, used when `function` is absent.
+    pub label: Loose<'a>,
+    #[serde(borrow)]
+    /// `duration_ms`: wall time of the span, in milliseconds.
+    pub duration_ms: Loose<'a>,
+    #[serde(borrow)]
+    /// `status`: `success`, `error`, `cancelled`, or `dropped` on a drop marker.
+    pub status: Loose<'a>,
+    #[serde(borrow)]
+    /// `error_type`: the error's type name without module path, or `panic`.
+    pub error_type: Loose<'a>,
+    #[serde(borrow)]
+    /// `error`: the error's `Display`, or the panic message.
+    pub error: Loose<'a>,
+    #[serde(borrow)]
+    /// `trace_id`: lowercase hex trace id.
+    pub trace_id: Loose<'a>,
+    #[serde(borrow)]
+    /// `span_id`: lowercase hex span id.
+    pub span_id: Loose<'a>,
+    #[serde(borrow)]
+    /// `parent_span_id`: the parent's span id; `null` for a root span.
+    pub parent_span_id: Loose<'a>,
+    #[serde(borrow)]
+    /// `slow`: `true` when the span took longer than its `slow_ms`.
+    pub slow: Loose<'a>,
+    #[serde(borrow)]
+    /// `cpu_time_ms`: CPU time the span spent running, in milliseconds.
+    pub cpu_time_ms: Loose<'a>,
+    /// `tags`: the tags in scope, as an object, undecoded (readers that do
+    /// not show tags pay nothing for them).
+    #[serde(borrow)]
+    pub tags: Option<&'a RawValue>,
+    /// `dropped` (drop markers only): `count`, `reasons`, `from`, `to`, undecoded.
+    #[serde(borrow)]
+    pub dropped: Option<&'a RawValue>,
+}
+
+impl<'a> Line<'a> {
+    /// Decodes one line (without its newline); `None` for a blank line, one
+    /// that is not a JSON object, or malformed JSON.
+    pub fn parse(line: &'a str) -> Option<Line<'a>> {
+        if !is_object(line.as_bytes()) {
+            return None;
+        }
+        serde_json::from_str(line).ok()
+    }
+
+    /// The span's name: `function`, else `label` (Python-truthy values only,
+    /// as the original reader did).
+    pub fn name(&self) -> Option<Cow<'_, str>> {
+        self.function
+            .truthy_text()
+            .or_else(|| self.label.truthy_text())
+    }
+
+    /// For a drop marker, the number of records dropped there.
+    pub fn dropped_count(&self) -> Option<u64> {
+        if self.status.str() != Some("dropped") {
+            return None;
+        }
+        #[derive(Deserialize)]
+        struct Count {
+            count: u64,
+        }
+        let raw = self.dropped?;
+        serde_json::from_str::<Count>(raw.get())
+            .ok()
+            .map(|c| c.count)
+    }
+}
+
+/// A JSON value of any type, keeping strings borrowed from the input where possible.
+///
+/// Used for every record field so that a wrongly typed field degrades to a default instead
+/// of rejecting the whole record.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum Loose<'a> {
+    /// Missing or `null`.
+    #[default]
+    Null,
+    /// A boolean.
+    Bool(bool),
+    /// A number.
+    Num(serde_json::Number),
+    /// A string, borrowed from the line when it needed no unescaping.
+    Str(Cow<'a, str>),
+    /// An array or object; its content is not kept.
+    Other,
+}
+
+impl Loose<'_> {
+    /// The value as display text, if it is a non-empty string, a number or a bool.
+    pub fn text(&self) -> Option<Cow<'_, str>> {
+        match self {
+            Loose::Str(s) if !s.is_empty() => Some(Cow::Borrowed(s)),
+            Loose::Num(n) => Some(Cow::Owned(n.to_string())),
+            Loose::Bool(b) => Some(Cow::Borrowed(if *b { "True" } else { "False" })),
+            _ => None,
+        }
+    }
+
+    /// Like [`Loose::text`], but only for Python-truthy values, as the original's
+    /// `record.get("function") or record.get("label")`.
+    pub fn truthy_text(&self) -> Option<Cow<'_, str>> {
+        if self.truthy() { self.text() } else { None }
+    }
+
+    /// The value as a string slice, if it is a non-empty string.
+    pub fn str(&self) -> Option<&str> {
+        match self {
+            Loose::Str(s) if !s.is_empty() => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The value as a number; numeric strings are accepted too.
+    pub fn f64(&self) -> Option<f64> {
+        match self {
+            Loose::Num(n) => n.as_f64(),
+            Loose::Str(s) => s.trim().parse().ok(),
+            _ => None,
+        }
+    }
+
+    /// Python-like truthiness, as the original's `bool(record.get("slow"))`.
+    pub fn truthy(&self) -> bool {
+        match self {
+            Loose::Null => false,
+            Loose::Bool(b) => *b,
+            Loose::Num(n) => n.as_f64().is_some_and(|v| v != 0.0),
+            Loose::Str(s) => !s.is_empty(),
+            Loose::Other => true,
+        }
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Loose<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(LooseVisitor(PhantomData))
+    }
+}
+
+struct LooseVisitor<'a>(PhantomData<&'a ()>);
+
+impl<'de: 'a, 'a> Visitor<'de> for LooseVisitor<'a> {
+    type Value = Loose<'a>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(Loose::Bool(v))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(Loose::Num(v.into()))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(Loose::Num(v.into()))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Loose::Null, Loose::Num))
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Loose::Str(Cow::Borrowed(v)))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Loose::Str(Cow::Owned(v.to_owned())))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Loose::Str(Cow::Owned(v)))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Loose::Null)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Loose::Null)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        Loose::deserialize(d)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Loose::Other)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Loose::Other)
+    }
+}
+
+/// Runs `f` on the line as UTF-8, replacing invalid sequences only when there are any.
+pub fn with_utf8<T>(line: &[u8], f: impl FnOnce(&str) -> T) -> T {
+    match std::str::from_utf8(line) {
+        Ok(s) => f(s),
+        Err(_) => f(&String::from_utf8_lossy(line)),
+    }
+}
+
+/// True when the line looks like a JSON object; serde would also accept a struct written as
+/// an array.
+pub fn is_object(line: &[u8]) -> bool {
+    line.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
+}
+
+/// True for lines holding nothing but whitespace.
+pub fn is_blank(line: &[u8]) -> bool {
+    line.iter().all(u8::is_ascii_whitespace)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::clock::Anchor;
+    use crate::record::{DropMarker, Encoder, Entry, ErrorInfo, NameKind, SpanRecord, Status};
+    use crate::tagset::TagSet;
+
+    fn encode(entry: &Entry) -> String {
+        let mut out = Vec::new();
+        Encoder::default()
+            .encode(entry, &Anchor::identity(20_000_000), &mut out)
+            .unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    /// Every field of a span, with escapes and non-ASCII in each text field.
+    fn full_span() -> SpanRecord {
+        SpanRecord {
+            name: Cow::Owned("caf\u{e9} \"checkout\"\n\\[pay\u{2028}]".into()),
+            kind: NameKind::Function,
+            status: Status::Error,
+            slow_ns: 0,
+            start: 1_000,
+            end: 12_346_000,
+            cpu_ns: 500_000,
+            trace_id: 0x9f86_d081_884c_7d65,
+            span_id: 0x2c26_b46b_68ff_c68f,
+            parent_span_id: 0x0123_4567_89ab_cdef,
+            tags: Some(Arc::new(TagSet::merged(
+                None,
+                &[
+                    (Cow::Borrowed("user"), 42.into()),
+                    (Cow::Borrowed("r\u{f6}ute"), "/\u{1f600}\t\"x\"".into()),
+                ],
+            ))),
+            error: Some(Box::new(ErrorInfo {
+                type_name: Cow::Borrowed("my::Error"),
+                message: "disk \"gone\"\r\n\u{0}\u{7f} \u{fc}".into(),
+            })),
+        }
+    }
+
+    #[test]
+    fn every_span_field_survives_encode_decode_encode() {
+        let line = encode(&Entry::Span(full_span()));
+        let decoded = Line::parse(line.trim_end()).expect("a decodable line");
+        assert_eq!(
+            decoded.name().as_deref(),
+            Some("caf\u{e9} \"checkout\"\n\\[pay\u{2028}]")
+        );
+        assert_eq!(decoded.status.str(), Some("error"));
+        assert_eq!(decoded.error_type.str(), Some("Error"));
+        assert_eq!(
+            decoded.error.str(),
+            Some("disk \"gone\"\r\n\u{0}\u{7f} \u{fc}")
+        );
+        assert_eq!(decoded.trace_id.str(), Some("9f86d081884c7d65"));
+        assert_eq!(decoded.span_id.str(), Some("2c26b46b68ffc68f"));
+        assert_eq!(decoded.parent_span_id.str(), Some("0123456789abcdef"));
+        assert!(decoded.slow.truthy());
+        assert!(decoded.duration_ms.f64().unwrap() > 0.0);
+        assert!(decoded.cpu_time_ms.f64().unwrap() <= decoded.duration_ms.f64().unwrap());
+        assert!(decoded.timestamp.str().unwrap().ends_with("+00:00"));
+        let tags: serde_json::Value = serde_json::from_str(decoded.tags.unwrap().get()).unwrap();
+        assert_eq!(tags["user"], 42);
+        assert_eq!(tags["r\u{f6}ute"], "/\u{1f600}\t\"x\"");
+
+        // Re-encoding what was decoded gives the same record, field for field.
+        let mut again = serde_json::Map::new();
+        let fields = [
+            ("timestamp", &decoded.timestamp),
+            ("function", &decoded.function),
+            ("duration_ms", &decoded.duration_ms),
+            ("cpu_time_ms", &decoded.cpu_time_ms),
+            ("status", &decoded.status),
+            ("error_type", &decoded.error_type),
+            ("error", &decoded.error),
+            ("trace_id", &decoded.trace_id),
+            ("span_id", &decoded.span_id),
+            ("parent_span_id", &decoded.parent_span_id),
+        ];
+        for (key, value) in fields {
+            let v = match value {
+                Loose::Str(s) => serde_json::Value::String(s.to_string()),
+                Loose::Num(n) => serde_json::Value::Number(n.clone()),
+                Loose::Bool(b) => serde_json::Value::Bool(*b),
+                Loose::Null | Loose::Other => serde_json::Value::Null,
+            };
+            again.insert(key.into(), v);
+        }
+        again.insert("tags".into(), tags);
+        again.insert(
+            "slow".into(),
+            serde_json::Value::Bool(decoded.slow.truthy()),
+        );
+        let original: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(serde_json::Value::Object(again), original);
+    }
+
+    #[test]
+    fn a_drop_marker_decodes_with_its_count() {
+        let line = encode(&Entry::Dropped(DropMarker {
+            reasons: vec![("stalled", 3), ("queue_full", 4)],
+            first: 1_000,
+            last: 2_000,
+        }));
+        let decoded = Line::parse(line.trim_end()).unwrap();
+        assert_eq!(decoded.dropped_count(), Some(7));
+        assert_eq!(decoded.name(), None);
+    }
+
+    #[test]
+    fn wrongly_typed_fields_degrade_instead_of_rejecting_the_line() {
+        let decoded = Line::parse(r#"{"function":["x"],"duration_ms":"1.5","slow":0}"#).unwrap();
+        assert_eq!(decoded.function, Loose::Other);
+        assert_eq!(decoded.duration_ms.f64(), Some(1.5));
+        assert!(!decoded.slow.truthy());
+        assert!(Line::parse("[1,2]").is_none());
+        assert!(Line::parse("not json").is_none());
+    }
+}
