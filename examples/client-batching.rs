@@ -5,7 +5,7 @@
 //! `MASTER_LOG_API_KEY`.
 //!
 //! ```sh
-//! cargo run -p examples --example client-batching
+//! cargo run -p examples --features client --example client-batching
 //! ```
 
 #[path = "support/receiver.rs"]

@@ -9,7 +9,7 @@
 //! `RUST_LOG` filters the console and Master Log (default `info`).
 //!
 //! ```sh
-//! cargo run -p examples --example tracing-service
+//! cargo run -p examples --features client --example tracing-service
 //! ```
 
 #[path = "support/receiver.rs"]
