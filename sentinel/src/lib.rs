@@ -107,9 +107,6 @@ pub use record::Status;
 pub use span::{Instrumented, TimeBlock, TimeBlockBuilder};
 pub use tags::{Tags, tag};
 
-/// Traces a function: one record per call, written to the default logger or
-/// to `logger = EXPR`.
-///
-/// See the crate documentation of `sentinel-macros` for every argument and
-/// what the attribute expands to.
+// The attribute's full documentation lives on the macro and is inlined here.
+#[doc(inline)]
 pub use sentinel_macros::trace;
