@@ -85,6 +85,7 @@ use tracing_subscriber::registry::LookupSpan;
 use crate::context::{SpanContext, current_span, current_tags, replace_span};
 use crate::cpu_clock::thread_cpu_ns;
 use crate::pipeline::AsyncLogger;
+use crate::pipeline::staging::Wait;
 use crate::record::{ErrorInfo, NO_CPU, NameKind};
 use crate::span::{CpuMode, Outcome, Policy, SpanCore, Target, slow_threshold};
 use crate::tags::TagSet;
@@ -193,7 +194,9 @@ fn span_ctx<S>(span: &tracing_subscriber::registry::SpanRef<'_, S>) -> Option<Sp
 where
     S: for<'a> LookupSpan<'a>,
 {
-    span.extensions().get::<SpanData>().map(|d| d.core.context())
+    span.extensions()
+        .get::<SpanData>()
+        .map(|d| d.core.context())
 }
 
 impl<S> Layer<S> for SentinelLayer
@@ -353,13 +356,14 @@ where
             core.rename(Cow::Owned(format!("{base}[{label}]")));
         }
         // A closing span waits for room like any sync caller.
-        core.finish(&self.target, Outcome::Returned(error), || {
+        let tags = || {
             if fields.is_empty() {
                 scope_tags
             } else {
                 Some(Arc::new(TagSet::merged(scope_tags.as_deref(), &fields)))
             }
-        });
+        };
+        core.finish(&self.target, Outcome::Returned(error), tags, Wait::Block);
     }
 }
 

@@ -20,6 +20,7 @@ use pin_project_lite::pin_project;
 
 use crate::context::{SpanContext, current_span, current_tags, replace_span, restore_span};
 use crate::pipeline::AsyncLogger;
+use crate::pipeline::staging::Wait;
 use crate::record::{ErrorInfo, NameKind};
 
 mod lifecycle;
@@ -53,23 +54,19 @@ impl SyncSpan {
     /// Starts a span for `name` on the default logger.
     #[inline]
     pub fn start(name: &'static str, sample: f64, slow_ms: f64) -> Self {
-        Self::begin(
-            Target::Default,
-            Cow::Borrowed(name),
-            NameKind::Function,
-            Policy::new(sample, slow_ms),
-        )
+        Self::function(Target::Default, name, sample, slow_ms)
     }
 
     /// Starts a span for `name` on `logger`.
     #[inline]
     pub fn start_on(logger: &AsyncLogger, name: &'static str, sample: f64, slow_ms: f64) -> Self {
-        Self::begin(
-            Target::of(Some(logger)),
-            Cow::Borrowed(name),
-            NameKind::Function,
-            Policy::new(sample, slow_ms),
-        )
+        Self::function(Target::of(Some(logger)), name, sample, slow_ms)
+    }
+
+    #[inline]
+    fn function(target: Target, name: &'static str, sample: f64, slow_ms: f64) -> Self {
+        let policy = Policy::new(sample, slow_ms);
+        Self::begin(target, Cow::Borrowed(name), NameKind::Function, policy)
     }
 
     /// Records the span with `error` (`None` for success).
@@ -86,7 +83,8 @@ impl SyncSpan {
     #[inline]
     fn end(&mut self, outcome: Outcome) {
         self.done = true;
-        self.core.finish(&self.target, outcome, current_tags);
+        self.core
+            .finish(&self.target, outcome, current_tags, Wait::Block);
         restore_span(self.prev);
     }
 }
@@ -142,7 +140,7 @@ pin_project! {
             let this = this.project();
             // Dropping a pending push (`Finishing`) counts its entry as dropped.
             if let State::Running(core) = this.state {
-                core.finish_now(this.target, Outcome::Cancelled, current_tags);
+                core.finish(this.target, Outcome::Cancelled, current_tags, Wait::Never);
                 *this.state = State::Done;
             }
         }
@@ -191,11 +189,13 @@ impl<F: Future> Instrumented<F> {
         classify: Classify<F::Output>,
         inner: F,
     ) -> Self {
+        let policy = Policy::new(sample, slow_ms);
+        let name = Cow::Borrowed(name);
         Self::new(
             Target::Default,
-            Cow::Borrowed(name),
+            name,
             NameKind::Function,
-            Policy::new(sample, slow_ms),
+            policy,
             classify,
             inner,
         )
@@ -211,14 +211,9 @@ impl<F: Future> Instrumented<F> {
         classify: Classify<F::Output>,
         inner: F,
     ) -> Self {
-        Self::new(
-            Target::of(Some(&logger)),
-            Cow::Borrowed(name),
-            NameKind::Function,
-            Policy::new(sample, slow_ms),
-            classify,
-            inner,
-        )
+        let (target, policy) = (Target::of(Some(&logger)), Policy::new(sample, slow_ms));
+        let name = Cow::Borrowed(name);
+        Self::new(target, name, NameKind::Function, policy, classify, inner)
     }
 }
 
@@ -278,7 +273,8 @@ impl<F: Future> Future for Instrumented<F> {
                 Poll::Ready(out)
             }
             Err(payload) => {
-                core.finish_now(this.target, Outcome::panicked(&*payload), current_tags);
+                let outcome = Outcome::panicked(&*payload);
+                core.finish(this.target, outcome, current_tags, Wait::Never);
                 *this.state = State::Done;
                 resume_unwind(payload)
             }

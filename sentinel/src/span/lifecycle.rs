@@ -285,33 +285,21 @@ impl SpanCore {
         }))
     }
 
-    /// Ends the span and hands its record over, waiting for room like any
-    /// sync caller (or dropping and counting it on a lossy logger).
+    /// Ends the span and hands its record over: `Wait::Block` waits for
+    /// room like any sync caller (or drops and counts on a lossy logger);
+    /// `Wait::Never` is for a caller that cannot wait (dropped, unwinding),
+    /// whose record a full queue drops and counts.
     #[inline]
     pub(crate) fn finish(
         &mut self,
         target: &Target,
         outcome: Outcome,
         tags: impl FnOnce() -> Option<Arc<TagSet>>,
+        wait: Wait,
     ) {
         if let Some(entry) = self.entry(outcome, tags) {
             target.with(|local| {
-                let _ = local.push(entry, Wait::Block);
-            });
-        }
-    }
-
-    /// Ends the span for a caller that cannot wait (dropped, or unwinding):
-    /// a full queue drops the record and counts it.
-    pub(crate) fn finish_now(
-        &mut self,
-        target: &Target,
-        outcome: Outcome,
-        tags: impl FnOnce() -> Option<Arc<TagSet>>,
-    ) {
-        if let Some(entry) = self.entry(outcome, tags) {
-            target.with(|local| {
-                if local.push(entry, Wait::Never).is_err() {
+                if local.push(entry, wait).is_err() {
                     local.refuse(DropReason::QueueFull);
                 }
             });
