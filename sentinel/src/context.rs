@@ -38,6 +38,8 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
+use pin_project_lite::pin_project;
+
 use crate::tagset::TagSet;
 
 macro_rules! hex_id {
@@ -314,26 +316,63 @@ impl Drop for ContextGuard {
     }
 }
 
-/// Carries a [`Context`] with a future: entered on every poll, left after.
+/// Something a future can carry and re-enter on every poll: a whole
+/// [`Context`], or [`Tags`](crate::Tags) merged over the tags in scope.
 ///
-/// Created by [`FutureExt::in_current_context`] and [`FutureExt::with_context`].
-#[derive(Debug)]
-#[must_use = "futures do nothing unless polled"]
-pub struct WithContext<F> {
-    inner: F,
-    context: Context,
+/// Sealed: implemented by sentinel for exactly those two.
+pub trait Scope: sealed::Sealed {
+    /// Restores what was active before when dropped.
+    type Guard;
+
+    /// Makes `self` active on this thread until the guard drops.
+    fn enter_scope(&self) -> Self::Guard;
 }
 
-impl<F: Future> Future for WithContext<F> {
+pub(crate) mod sealed {
+    /// Keeps [`Scope`](super::Scope) implemented only inside sentinel.
+    pub trait Sealed {}
+}
+
+impl sealed::Sealed for Context {}
+
+impl Scope for Context {
+    type Guard = ContextGuard;
+
+    fn enter_scope(&self) -> ContextGuard {
+        self.attach()
+    }
+}
+
+pin_project! {
+    /// Carries a [`Scope`] with a future: entered on every poll, left after.
+    ///
+    /// Created by [`FutureExt::in_current_context`] and
+    /// [`FutureExt::with_context`] (carrying a [`Context`]), and by
+    /// [`TagsFutureExt::with_tags`](crate::tags::TagsFutureExt::with_tags)
+    /// (carrying [`Tags`](crate::Tags), as [`WithTags`](crate::tags::WithTags)).
+    #[derive(Debug)]
+    #[must_use = "futures do nothing unless polled"]
+    pub struct WithContext<F, S = Context> {
+        #[pin]
+        inner: F,
+        scope: S,
+    }
+}
+
+impl<F, S: Scope> WithContext<F, S> {
+    /// Carries `scope` with `inner`.
+    pub(crate) fn new(inner: F, scope: S) -> Self {
+        WithContext { inner, scope }
+    }
+}
+
+impl<F: Future, S: Scope> Future for WithContext<F, S> {
     type Output = F::Output;
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
-        // SAFETY: `inner` is structurally pinned: never moved out of `self`,
-        // and `WithContext` has no `Drop` impl or `Unpin` impl of its own.
-        let this = unsafe { self.get_unchecked_mut() };
-        let _guard = this.context.attach();
-        // SAFETY: see above.
-        unsafe { Pin::new_unchecked(&mut this.inner) }.poll(cx)
+        let this = self.project();
+        let _guard = this.scope.enter_scope();
+        this.inner.poll(cx)
     }
 }
 
@@ -348,10 +387,7 @@ pub trait FutureExt: Future + Sized {
 
     /// Runs `self` inside `context` on every poll.
     fn with_context(self, context: Context) -> WithContext<Self> {
-        WithContext {
-            inner: self,
-            context,
-        }
+        WithContext::new(self, context)
     }
 }
 

@@ -82,14 +82,12 @@ use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::clock::now;
-use crate::context::{SpanContext, SpanId, TraceId, current_span, current_tags, replace_span};
+use crate::context::{SpanContext, current_span, current_tags, replace_span};
 use crate::cpu_clock::thread_cpu_ns;
 use crate::pipeline::AsyncLogger;
 use crate::pipeline::staging::Wait;
-use crate::record::{Entry, ErrorInfo, NO_CPU, NameKind, SpanRecord, Status};
-use crate::sampling::keep;
-use crate::span::Target;
+use crate::record::{ErrorInfo, NO_CPU, NameKind};
+use crate::span::{CpuMode, Outcome, Policy, SpanCore, Target, slow_threshold};
 use crate::tags::TagSet;
 
 /// Writes every closed `tracing` span as a sentinel record; see the
@@ -111,8 +109,7 @@ use crate::tags::TagSet;
 #[derive(Debug, Clone)]
 pub struct SentinelLayer {
     target: Target,
-    sample: f64,
-    slow_ns: u64,
+    policy: Policy,
 }
 
 impl Default for SentinelLayer {
@@ -128,8 +125,7 @@ impl SentinelLayer {
     pub fn new() -> Self {
         SentinelLayer {
             target: Target::Default,
-            sample: 1.0,
-            slow_ns: u64::MAX,
+            policy: Policy::DEFAULT,
         }
     }
 
@@ -137,8 +133,7 @@ impl SentinelLayer {
     pub fn with_logger(logger: &AsyncLogger) -> Self {
         SentinelLayer {
             target: Target::of(Some(logger)),
-            sample: 1.0,
-            slow_ns: u64::MAX,
+            policy: Policy::DEFAULT,
         }
     }
 
@@ -147,7 +142,7 @@ impl SentinelLayer {
     /// decision.
     #[must_use]
     pub fn sample(mut self, p: f64) -> Self {
-        self.sample = p;
+        self.policy.sample = p;
         self
     }
 
@@ -155,11 +150,7 @@ impl SentinelLayer {
     /// to close. Defaults to never, like `#[trace]` without `slow_ms`.
     #[must_use]
     pub fn slow_ms(mut self, ms: f64) -> Self {
-        self.slow_ns = if ms.is_finite() && ms >= 0.0 {
-            (ms * 1e6) as u64
-        } else {
-            u64::MAX
-        };
+        self.policy.slow_ns = slow_threshold(ms);
         self
     }
 }
@@ -177,12 +168,8 @@ pub fn trace_ids() -> Option<(String, String)> {
 
 /// What the layer keeps in a span's extensions.
 struct SpanData {
-    ctx: SpanContext,
-    parent: u64,
-    /// Clock ticks at creation (see `clock::now`).
-    start: u64,
-    /// Accumulated CPU time while entered; `NO_CPU` when off or sampled out.
-    cpu_ns: u64,
+    /// Identity and timing; CPU time counts only while entered.
+    core: SpanCore,
     label: Option<String>,
     fields: Vec<(Cow<'static, str>, Value)>,
     scope_tags: Option<Arc<TagSet>>,
@@ -207,7 +194,9 @@ fn span_ctx<S>(span: &tracing_subscriber::registry::SpanRef<'_, S>) -> Option<Sp
 where
     S: for<'a> LookupSpan<'a>,
 {
-    span.extensions().get::<SpanData>().map(|d| d.ctx)
+    span.extensions()
+        .get::<SpanData>()
+        .map(|d| d.core.context())
 }
 
 impl<S> Layer<S> for SentinelLayer
@@ -223,29 +212,23 @@ where
         } else {
             span.parent().and_then(|p| span_ctx(&p))
         };
-        let (trace_id, parent_id, sampled) = match parent {
-            Some(p) => (p.trace_id, p.span_id.0, p.sampled),
-            None => (TraceId::random(), 0, keep(self.sample)),
-        };
+        let core = SpanCore::start(
+            parent,
+            Cow::Borrowed(span.metadata().name()),
+            NameKind::Function,
+            self.policy,
+            &self.target,
+            CpuMode::Busy,
+        );
+        let sampled = core.context().sampled;
         let mut data = SpanData {
-            ctx: SpanContext {
-                trace_id,
-                span_id: SpanId::random(),
-                sampled,
-            },
-            parent: parent_id,
-            start: 0,
-            cpu_ns: NO_CPU,
+            core,
             label: None,
             fields: Vec::new(),
             scope_tags: None,
             error: None,
         };
         if sampled {
-            data.start = now();
-            if self.target.cpu_time() {
-                data.cpu_ns = 0;
-            }
             data.scope_tags = current_tags();
             attrs.record(&mut FieldVisitor {
                 label: &mut data.label,
@@ -264,7 +247,7 @@ where
         let Some(span) = ctx.span(id) else { return };
         let mut ext = span.extensions_mut();
         if let Some(data) = ext.get_mut::<SpanData>()
-            && data.ctx.sampled
+            && data.core.context().sampled
         {
             let SpanData { label, fields, .. } = data;
             values.record(&mut FieldVisitor { label, fields });
@@ -283,7 +266,7 @@ where
         let Some(message) = visitor.error else { return };
         let mut ext = span.extensions_mut();
         if let Some(data) = ext.get_mut::<SpanData>()
-            && data.ctx.sampled
+            && data.core.context().sampled
         {
             data.error = Some(ErrorInfo {
                 type_name: visitor
@@ -299,7 +282,7 @@ where
         let Some((sctx, measure)) = span
             .extensions()
             .get::<SpanData>()
-            .map(|d| (d.ctx, d.cpu_ns != NO_CPU))
+            .map(|d| (d.core.context(), d.core.counts_busy()))
         else {
             return;
         };
@@ -348,58 +331,39 @@ where
         // Read only when measuring, so `cpu_time(false)` never probes the clock.
         let cpu1 = thread_cpu_ns();
         let Some(span) = ctx.span(id) else { return };
-        if let Some(data) = span.extensions_mut().get_mut::<SpanData>()
-            && data.cpu_ns != NO_CPU
-        {
-            data.cpu_ns += cpu1.saturating_sub(entered.cpu0);
+        if let Some(data) = span.extensions_mut().get_mut::<SpanData>() {
+            data.core.add_busy(cpu1.saturating_sub(entered.cpu0));
         }
     }
 
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
-        let end = now();
         let Some(span) = ctx.span(&id) else { return };
         let Some(data) = span.extensions_mut().remove::<SpanData>() else {
             return;
         };
-        if !data.ctx.sampled {
+        let SpanData {
+            mut core,
+            label,
+            fields,
+            scope_tags,
+            error,
+        } = data;
+        if !core.context().sampled {
             return;
         }
-        let base = span.metadata().name();
-        let name = match &data.label {
-            Some(label) => Cow::Owned(format!("{base}[{label}]")),
-            None => Cow::Borrowed(base),
+        if let Some(label) = label {
+            let base = span.metadata().name();
+            core.rename(Cow::Owned(format!("{base}[{label}]")));
+        }
+        // A closing span waits for room like any sync caller.
+        let tags = || {
+            if fields.is_empty() {
+                scope_tags
+            } else {
+                Some(Arc::new(TagSet::merged(scope_tags.as_deref(), &fields)))
+            }
         };
-        let tags = if data.fields.is_empty() {
-            data.scope_tags
-        } else {
-            Some(Arc::new(TagSet::merged(
-                data.scope_tags.as_deref(),
-                &data.fields,
-            )))
-        };
-        let status = if data.error.is_some() {
-            Status::Error
-        } else {
-            Status::Success
-        };
-        let entry = Entry::Span(SpanRecord {
-            name,
-            kind: NameKind::Function,
-            status,
-            slow_ns: self.slow_ns,
-            start: data.start,
-            end,
-            cpu_ns: data.cpu_ns,
-            trace_id: data.ctx.trace_id.0,
-            span_id: data.ctx.span_id.0,
-            parent_span_id: data.parent,
-            tags,
-            error: data.error.map(Box::new),
-        });
-        self.target.with(|local| {
-            // A closing span waits for room like any sync caller.
-            let _ = local.push(entry, Wait::Block);
-        });
+        core.finish(&self.target, Outcome::Returned(error), tags, Wait::Block);
     }
 }
 

@@ -1,5 +1,5 @@
 //! Spans: the guard behind sync `#[trace]` fns, the future behind async ones,
-//! and [`TimeBlock`].
+//! and [`TimeBlock`], all thin fronts over one [`SpanCore`].
 //!
 //! The caller's share of a span is small and fixed: two monotonic clock reads,
 //! two thread-CPU clock reads (unless switched off), two random ids, a
@@ -14,153 +14,38 @@ use std::fmt;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
-use crate::clock::now;
-use crate::context::{
-    SpanContext, SpanId, TraceId, current_span, current_tags, replace_span, restore_span,
-};
-use crate::cpu_clock::thread_cpu_ns;
+use pin_project_lite::pin_project;
+
+use crate::context::{SpanContext, current_span, current_tags, replace_span, restore_span};
 use crate::pipeline::AsyncLogger;
-use crate::pipeline::shared::{DropReason, Shared};
-use crate::pipeline::staging::{Local, Wait, push_async, with_local};
-use crate::record::{Entry, ErrorInfo, NO_CPU, NameKind, SpanRecord, Status, panic_message};
-use crate::sampling::keep;
+use crate::pipeline::staging::Wait;
+use crate::record::{ErrorInfo, NameKind};
 
-/// Which logger a span writes to.
-#[derive(Clone, Debug)]
-pub(crate) enum Target {
-    /// The process-wide default, resolved when the span ends.
-    Default,
-    Logger(Arc<Shared>),
-}
+mod lifecycle;
 
-impl Target {
-    pub(crate) fn of(logger: Option<&AsyncLogger>) -> Self {
-        match logger {
-            Some(l) => Target::Logger(Arc::clone(l.shared())),
-            None => Target::Default,
-        }
-    }
-
-    #[inline]
-    pub(crate) fn with<R>(&self, f: impl FnOnce(&Local) -> R) -> R {
-        match self {
-            Target::Default => crate::global::with_default(f),
-            Target::Logger(shared) => with_local(shared, f),
-        }
-    }
-
-    #[inline]
-    pub(crate) fn cpu_time(&self) -> bool {
-        match self {
-            Target::Default => crate::global::with_default(|l| l.shared.config().cpu_time),
-            Target::Logger(shared) => shared.config().cpu_time,
-        }
-    }
-}
-
-/// The part of a span common to every form: identity and timing.
-#[derive(Debug)]
-struct Core {
-    target: Target,
-    name: Cow<'static, str>,
-    kind: NameKind,
-    slow_ns: u64,
-    ctx: SpanContext,
-    parent: u64,
-    /// Clock ticks at the start (see `clock::now`).
-    start: u64,
-    /// CPU time so far (async) or the reading at start (sync); `NO_CPU` when off.
-    cpu: u64,
-}
-
-impl Core {
-    /// Starts a span under whatever span is current (or a new trace).
-    #[inline]
-    fn start(
-        target: Target,
-        name: Cow<'static, str>,
-        kind: NameKind,
-        sample: f64,
-        slow_ms: f64,
-    ) -> Self {
-        let (trace_id, parent, sampled) = match current_span() {
-            Some(p) => (p.trace_id, p.span_id.0, p.sampled),
-            None => (TraceId::random(), 0, keep(sample)),
-        };
-        let ctx = SpanContext {
-            trace_id,
-            span_id: SpanId::random(),
-            sampled,
-        };
-        let slow_ns = if slow_ms.is_finite() && slow_ms >= 0.0 {
-            (slow_ms * 1e6) as u64
-        } else {
-            u64::MAX
-        };
-        let mut core = Core {
-            target,
-            name,
-            kind,
-            slow_ns,
-            ctx,
-            parent,
-            start: 0,
-            cpu: NO_CPU,
-        };
-        if sampled {
-            core.start = now();
-        }
-        core
-    }
-
-    #[inline]
-    fn record(&self, end: u64, cpu_ns: u64, status: Status, error: Option<ErrorInfo>) -> Entry {
-        Entry::Span(SpanRecord {
-            name: self.name.clone(),
-            kind: self.kind,
-            status,
-            slow_ns: self.slow_ns,
-            start: self.start,
-            end,
-            cpu_ns,
-            trace_id: self.ctx.trace_id.0,
-            span_id: self.ctx.span_id.0,
-            parent_span_id: self.parent,
-            tags: current_tags(),
-            error: error.map(Box::new),
-        })
-    }
-}
+pub(crate) use lifecycle::{CpuMode, Outcome, Policy, SpanCore, Target, slow_threshold};
 
 /// The guard a sync `#[trace]` fn holds: enters the span now, records it when
 /// finished (or when dropped, e.g. during a panic).
 #[doc(hidden)]
 #[derive(Debug)]
 pub struct SyncSpan {
-    core: Core,
+    core: SpanCore,
+    target: Target,
     prev: Option<SpanContext>,
     done: bool,
 }
 
 impl SyncSpan {
     #[inline]
-    fn begin(
-        target: Target,
-        name: Cow<'static, str>,
-        kind: NameKind,
-        sample: f64,
-        slow_ms: f64,
-    ) -> Self {
-        let mut core = Core::start(target, name, kind, sample, slow_ms);
-        let prev = replace_span(Some(core.ctx));
-        if core.ctx.sampled && core.target.cpu_time() {
-            core.cpu = thread_cpu_ns();
-        }
+    fn begin(target: Target, name: Cow<'static, str>, kind: NameKind, policy: Policy) -> Self {
+        let core = SpanCore::start(current_span(), name, kind, policy, &target, CpuMode::Whole);
+        let prev = replace_span(Some(core.context()));
         SyncSpan {
             core,
+            target,
             prev,
             done: false,
         }
@@ -169,59 +54,37 @@ impl SyncSpan {
     /// Starts a span for `name` on the default logger.
     #[inline]
     pub fn start(name: &'static str, sample: f64, slow_ms: f64) -> Self {
-        Self::begin(
-            Target::Default,
-            Cow::Borrowed(name),
-            NameKind::Function,
-            sample,
-            slow_ms,
-        )
+        Self::function(Target::Default, name, sample, slow_ms)
     }
 
     /// Starts a span for `name` on `logger`.
     #[inline]
     pub fn start_on(logger: &AsyncLogger, name: &'static str, sample: f64, slow_ms: f64) -> Self {
-        Self::begin(
-            Target::of(Some(logger)),
-            Cow::Borrowed(name),
-            NameKind::Function,
-            sample,
-            slow_ms,
-        )
+        Self::function(Target::of(Some(logger)), name, sample, slow_ms)
+    }
+
+    #[inline]
+    fn function(target: Target, name: &'static str, sample: f64, slow_ms: f64) -> Self {
+        let policy = Policy::new(sample, slow_ms);
+        Self::begin(target, Cow::Borrowed(name), NameKind::Function, policy)
     }
 
     /// Records the span with `error` (`None` for success).
     #[inline]
     pub fn finish(mut self, error: Option<ErrorInfo>) {
-        let status = if error.is_some() {
-            Status::Error
-        } else {
-            Status::Success
-        };
-        self.end(status, error);
+        self.end(Outcome::Returned(error));
     }
 
     /// Records the span as panicked with the panic's message.
     pub fn finish_panic(mut self, payload: &(dyn Any + Send)) {
-        self.end(Status::Error, Some(panic_info(payload)));
+        self.end(Outcome::panicked(payload));
     }
 
     #[inline]
-    fn end(&mut self, status: Status, error: Option<ErrorInfo>) {
+    fn end(&mut self, outcome: Outcome) {
         self.done = true;
-        let core = &self.core;
-        if core.ctx.sampled {
-            let end = now();
-            let cpu = if core.cpu == NO_CPU {
-                NO_CPU
-            } else {
-                thread_cpu_ns().saturating_sub(core.cpu)
-            };
-            let entry = core.record(end, cpu, status, error);
-            core.target.with(|local| {
-                let _ = local.push(entry, Wait::Block);
-            });
-        }
+        self.core
+            .finish(&self.target, outcome, current_tags, Wait::Block);
         restore_span(self.prev);
     }
 }
@@ -230,24 +93,11 @@ impl Drop for SyncSpan {
     fn drop(&mut self) {
         if !self.done {
             if std::thread::panicking() {
-                self.end(
-                    Status::Error,
-                    Some(ErrorInfo {
-                        type_name: Cow::Borrowed("panic"),
-                        message: "panicked".into(),
-                    }),
-                );
+                self.end(Outcome::unwinding());
             } else {
-                self.end(Status::Success, None);
+                self.end(Outcome::Returned(None));
             }
         }
-    }
-}
-
-pub(crate) fn panic_info(payload: &(dyn Any + Send)) -> ErrorInfo {
-    ErrorInfo {
-        type_name: Cow::Borrowed("panic"),
-        message: panic_message(payload),
     }
 }
 
@@ -256,8 +106,12 @@ pub(crate) fn panic_info(payload: &(dyn Any + Send)) -> ErrorInfo {
 pub type Classify<T> = fn(&T) -> Option<ErrorInfo>;
 
 enum State<T> {
-    NotStarted,
-    Running,
+    NotStarted {
+        name: Cow<'static, str>,
+        kind: NameKind,
+        policy: Policy,
+    },
+    Running(SpanCore),
     /// The call returned but the queue was full: waiting for room.
     Finishing {
         output: Option<T>,
@@ -266,24 +120,41 @@ enum State<T> {
     Done,
 }
 
-/// A future that traces another: a span that starts at the first poll, is
-/// re-entered on every poll (whichever thread polls), measures CPU time only
-/// inside polls, and records `cancelled` if dropped before completion.
-///
-/// Produced by `#[trace]` on async fns and by [`TimeBlock::wrap`].
-#[must_use = "futures do nothing unless polled"]
-pub struct Instrumented<F: Future> {
-    inner: F,
-    core: Option<Core>,
-    start: Option<(Target, Cow<'static, str>, NameKind, f64, f64)>,
-    classify: Classify<F::Output>,
-    state: State<F::Output>,
+pin_project! {
+    /// A future that traces another: a span that starts at the first poll, is
+    /// re-entered on every poll (whichever thread polls), measures CPU time only
+    /// inside polls, and records `cancelled` if dropped before completion.
+    ///
+    /// Produced by `#[trace]` on async fns and by [`TimeBlock::wrap`].
+    #[must_use = "futures do nothing unless polled"]
+    pub struct Instrumented<F: Future> {
+        #[pin]
+        inner: F,
+        target: Target,
+        classify: Classify<F::Output>,
+        state: State<F::Output>,
+    }
+
+    impl<F: Future> PinnedDrop for Instrumented<F> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            // Dropping a pending push (`Finishing`) counts its entry as dropped.
+            if let State::Running(core) = this.state {
+                core.finish(this.target, Outcome::Cancelled, current_tags, Wait::Never);
+                *this.state = State::Done;
+            }
+        }
+    }
 }
 
 impl<F: Future> fmt::Debug for Instrumented<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let span = match &self.state {
+            State::Running(core) => Some(core),
+            _ => None,
+        };
         f.debug_struct("Instrumented")
-            .field("span", &self.core)
+            .field("span", &span)
             .finish_non_exhaustive()
     }
 }
@@ -297,17 +168,15 @@ impl<F: Future> Instrumented<F> {
         target: Target,
         name: Cow<'static, str>,
         kind: NameKind,
-        sample: f64,
-        slow_ms: f64,
+        policy: Policy,
         classify: Classify<F::Output>,
         inner: F,
     ) -> Self {
         Instrumented {
             inner,
-            core: None,
-            start: Some((target, name, kind, sample, slow_ms)),
+            target,
             classify,
-            state: State::NotStarted,
+            state: State::NotStarted { name, kind, policy },
         }
     }
 
@@ -320,12 +189,13 @@ impl<F: Future> Instrumented<F> {
         classify: Classify<F::Output>,
         inner: F,
     ) -> Self {
+        let policy = Policy::new(sample, slow_ms);
+        let name = Cow::Borrowed(name);
         Self::new(
             Target::Default,
-            Cow::Borrowed(name),
+            name,
             NameKind::Function,
-            sample,
-            slow_ms,
+            policy,
             classify,
             inner,
         )
@@ -341,40 +211,9 @@ impl<F: Future> Instrumented<F> {
         classify: Classify<F::Output>,
         inner: F,
     ) -> Self {
-        Self::new(
-            Target::of(Some(&logger)),
-            Cow::Borrowed(name),
-            NameKind::Function,
-            sample,
-            slow_ms,
-            classify,
-            inner,
-        )
-    }
-
-    fn emit(
-        &mut self,
-        end: u64,
-        status: Status,
-        error: Option<ErrorInfo>,
-        wait: bool,
-    ) -> Option<Entry> {
-        let core = self.core.as_ref()?;
-        if !core.ctx.sampled {
-            return None;
-        }
-        let entry = core.record(end, core.cpu, status, error);
-        let rejected = core.target.with(|local| local.push(entry, Wait::Never));
-        match rejected {
-            Err(full) if wait => Some(full.entry),
-            Err(_) => {
-                // Dropped or unwinding: this span cannot wait for room.
-                core.target
-                    .with(|local| local.refuse(DropReason::QueueFull));
-                None
-            }
-            Ok(_) => None,
-        }
+        let (target, policy) = (Target::of(Some(&logger)), Policy::new(sample, slow_ms));
+        let name = Cow::Borrowed(name);
+        Self::new(target, name, NameKind::Function, policy, classify, inner)
     }
 }
 
@@ -382,86 +221,63 @@ impl<F: Future> Future for Instrumented<F> {
     type Output = F::Output;
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
-        // SAFETY: `inner` is structurally pinned: it is never moved out of
-        // `self`; every other field is treated as unpinned.
-        let this = unsafe { self.get_unchecked_mut() };
-        if let State::Finishing { output, push } = &mut this.state {
-            if push.as_mut().poll(cx).is_pending() {
-                return Poll::Pending;
+        let mut this = self.project();
+        match this.state {
+            State::Finishing { output, push } => {
+                if push.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                let out = output.take().expect("output stored while finishing");
+                *this.state = State::Done;
+                return Poll::Ready(out);
             }
-            let out = output.take().expect("output stored while finishing");
-            this.state = State::Done;
-            return Poll::Ready(out);
-        }
-        if let Some((target, name, kind, sample, slow_ms)) = this.start.take() {
-            let mut core = Core::start(target, name, kind, sample, slow_ms);
-            if core.ctx.sampled && core.target.cpu_time() {
-                core.cpu = 0;
-            }
-            this.core = Some(core);
-            this.state = State::Running;
-        }
-        let Some(core) = this.core.as_mut() else {
             // Polled after completion: let the inner future decide.
-            // SAFETY: structural pinning, see above.
-            return unsafe { Pin::new_unchecked(&mut this.inner) }.poll(cx);
-        };
-        let prev = replace_span(Some(core.ctx));
-        let measure = core.cpu != NO_CPU;
-        let cpu0 = if measure { thread_cpu_ns() } else { 0 };
-        // SAFETY: structural pinning, see above.
-        let inner = unsafe { Pin::new_unchecked(&mut this.inner) };
-        let polled = catch_unwind(AssertUnwindSafe(|| inner.poll(cx)));
-        if measure {
-            core.cpu += thread_cpu_ns().saturating_sub(cpu0);
+            State::Done => return this.inner.poll(cx),
+            State::NotStarted { name, kind, policy } => {
+                let core = SpanCore::start(
+                    current_span(),
+                    std::mem::take(name),
+                    *kind,
+                    *policy,
+                    this.target,
+                    CpuMode::Busy,
+                );
+                *this.state = State::Running(core);
+            }
+            State::Running(_) => {}
         }
+        let State::Running(core) = this.state else {
+            unreachable!("started above")
+        };
+        let prev = replace_span(Some(core.context()));
+        let mark = core.busy_mark();
+        let polled = catch_unwind(AssertUnwindSafe(|| this.inner.as_mut().poll(cx)));
+        core.add_busy_since(mark);
         restore_span(prev);
         match polled {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(out)) => {
-                let end = now();
-                let error = (this.classify)(&out);
-                let status = if error.is_some() {
-                    Status::Error
-                } else {
-                    Status::Success
-                };
-                this.state = State::Done;
-                if let Some(entry) = this.emit(end, status, error, true) {
-                    let shared = this
-                        .core
-                        .as_ref()
-                        .map(|c| c.target.with(|local| Arc::clone(&local.shared)));
-                    if let Some(shared) = shared {
-                        this.state = State::Finishing {
+                let outcome = Outcome::Returned((this.classify)(&out));
+                let push = core.finish_async(this.target, outcome, current_tags);
+                *this.state = State::Done;
+                if let Some(push) = push {
+                    let mut push: Pin<Box<dyn Future<Output = bool> + Send>> = Box::pin(push);
+                    if push.as_mut().poll(cx).is_pending() {
+                        *this.state = State::Finishing {
                             output: Some(out),
-                            push: Box::pin(push_async(shared, entry)),
+                            push,
                         };
-                        // SAFETY: `this` came from a pinned reference.
-                        return unsafe { Pin::new_unchecked(this) }.poll(cx);
+                        return Poll::Pending;
                     }
                 }
                 Poll::Ready(out)
             }
             Err(payload) => {
-                this.state = State::Done;
-                this.emit(now(), Status::Error, Some(panic_info(&*payload)), false);
+                let outcome = Outcome::panicked(&*payload);
+                core.finish(this.target, outcome, current_tags, Wait::Never);
+                *this.state = State::Done;
                 resume_unwind(payload)
             }
-        }
-    }
-}
-
-impl<F: Future> Drop for Instrumented<F> {
-    fn drop(&mut self) {
-        match &mut self.state {
-            State::Running => {
-                self.state = State::Done;
-                self.emit(now(), Status::Cancelled, None, false);
-            }
-            // Dropping the pending push counts its entry as dropped.
-            State::Finishing { .. } => {}
-            State::NotStarted | State::Done => {}
         }
     }
 }
@@ -495,7 +311,7 @@ pub struct TimeBlock {
 impl fmt::Debug for TimeBlock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TimeBlock")
-            .field("label", &self.span.core.name)
+            .field("label", &self.span.core.name())
             .field("error", &self.error)
             .finish_non_exhaustive()
     }
@@ -512,8 +328,7 @@ impl TimeBlock {
         TimeBlockBuilder {
             label: label.into(),
             logger: None,
-            sample: 1.0,
-            slow_ms: f64::INFINITY,
+            policy: Policy::DEFAULT,
         }
     }
 
@@ -540,7 +355,7 @@ impl TimeBlock {
 
     /// The span this block opened (its trace and span ids).
     pub fn context(&self) -> SpanContext {
-        self.span.core.ctx
+        self.span.core.context()
     }
 
     /// Records the block now (dropping it does the same).
@@ -552,13 +367,7 @@ impl Drop for TimeBlock {
         if std::thread::panicking() {
             return; // SyncSpan's own drop records the panic.
         }
-        let error = self.error.take();
-        let status = if error.is_some() {
-            Status::Error
-        } else {
-            Status::Success
-        };
-        self.span.end(status, error);
+        self.span.end(Outcome::Returned(self.error.take()));
     }
 }
 
@@ -568,8 +377,7 @@ impl Drop for TimeBlock {
 pub struct TimeBlockBuilder {
     label: Cow<'static, str>,
     logger: Option<AsyncLogger>,
-    sample: f64,
-    slow_ms: f64,
+    policy: Policy,
 }
 
 impl TimeBlockBuilder {
@@ -582,13 +390,13 @@ impl TimeBlockBuilder {
     /// Keeps a new trace with probability `p` (default 1). Ignored when the
     /// block joins an existing trace, whose root already decided.
     pub fn sample(mut self, p: f64) -> Self {
-        self.sample = p;
+        self.policy.sample = p;
         self
     }
 
     /// Adds `"slow": true` when the block takes longer than `ms` (default: never).
     pub fn slow_ms(mut self, ms: f64) -> Self {
-        self.slow_ms = ms;
+        self.policy.slow_ns = slow_threshold(ms);
         self
     }
 
@@ -599,8 +407,7 @@ impl TimeBlockBuilder {
                 Target::of(self.logger.as_ref()),
                 self.label,
                 NameKind::Label,
-                self.sample,
-                self.slow_ms,
+                self.policy,
             ),
             error: None,
             _not_send: std::marker::PhantomData,
@@ -614,8 +421,7 @@ impl TimeBlockBuilder {
             Target::of(self.logger.as_ref()),
             self.label,
             NameKind::Label,
-            self.sample,
-            self.slow_ms,
+            self.policy,
             no_error::<F::Output>,
             fut,
         )

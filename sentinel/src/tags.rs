@@ -22,13 +22,11 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context as TaskContext, Poll};
 
 use serde_json::{Map, Value};
 
-use crate::context::{current_tags, replace_tags};
+use crate::context::{Scope, WithContext, current_tags, replace_tags, sealed};
 pub use crate::tagset::TagSet;
 
 /// A builder of tags to open as a scope.
@@ -106,25 +104,19 @@ impl Drop for TagGuard {
     }
 }
 
-/// A future that runs inside a tag scope on every poll.
+/// A future that runs inside a tag scope on every poll: the one
+/// context-carrying adapter, carrying [`Tags`].
 ///
 /// Created by [`TagsFutureExt::with_tags`].
-#[derive(Debug)]
-#[must_use = "futures do nothing unless polled"]
-pub struct WithTags<F> {
-    inner: F,
-    tags: Tags,
-}
+pub type WithTags<F> = WithContext<F, Tags>;
 
-impl<F: Future> Future for WithTags<F> {
-    type Output = F::Output;
+impl sealed::Sealed for Tags {}
 
-    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
-        // SAFETY: `inner` is structurally pinned and never moved.
-        let this = unsafe { self.get_unchecked_mut() };
-        let _guard = this.tags.enter();
-        // SAFETY: see above.
-        unsafe { Pin::new_unchecked(&mut this.inner) }.poll(cx)
+impl Scope for Tags {
+    type Guard = TagGuard;
+
+    fn enter_scope(&self) -> TagGuard {
+        self.enter()
     }
 }
 
@@ -133,7 +125,7 @@ pub trait TagsFutureExt: Future + Sized {
     /// Every record produced while `self` is polled carries these tags (merged
     /// over the tags in scope at each poll).
     fn with_tags(self, tags: Tags) -> WithTags<Self> {
-        WithTags { inner: self, tags }
+        WithContext::new(self, tags)
     }
 }
 
