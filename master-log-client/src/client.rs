@@ -137,9 +137,6 @@ pub struct Client {
     inner: Arc<Inner>,
 }
 
-/// An alias named after the original package's class.
-pub type MasterLogClient = Client;
-
 struct Inner {
     // Field order matters: `mode` (the queue's sender) drops before `_wake_on_drop` runs, so
     // the woken worker finds the queue closed.

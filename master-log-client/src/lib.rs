@@ -76,7 +76,7 @@ mod quiet;
 mod stats;
 mod worker;
 
-pub use client::{Client, ClientBuilder, MasterLogClient, Receipt, TryLogError};
+pub use client::{Client, ClientBuilder, Receipt, TryLogError};
 pub use error::{Error, Result};
 pub use event::{DEFAULT_TITLE, Event, MAX_TITLE_CHARS, Severity, Timestamp};
 pub use global::{
