@@ -67,9 +67,6 @@ use crate::http::Http;
 use crate::stats::{Counters, FlushReport, Stats};
 use crate::worker::{self, Attempt, Msg, Shared};
 
-const BACKOFF_BASE: Duration = Duration::from_millis(100);
-const BACKOFF_CAP: Duration = Duration::from_secs(10);
-
 /// What [`Client::log`] did with an event.
 ///
 /// In asynchronous mode only `queued` is set: the server's answer comes later, through
@@ -702,8 +699,6 @@ impl Client {
             min_request_interval: config.min_request_interval,
             max_retries: config.max_retries,
             max_retry_elapsed: config.max_retry_elapsed,
-            backoff_base: BACKOFF_BASE,
-            backoff_cap: BACKOFF_CAP,
         };
         // Quiet: whatever the worker (or reqwest under it) logs is never fed back in by the
         // tracing layer.

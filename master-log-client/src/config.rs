@@ -85,8 +85,6 @@ pub const DEFAULT_MIN_REQUEST_INTERVAL: Duration = Duration::ZERO;
 pub const DEFAULT_MAX_RETRIES: u32 = 8;
 /// Default time budget for retrying one batch, counted from its first attempt: 60 s.
 pub const DEFAULT_MAX_RETRY_ELAPSED: Duration = Duration::from_secs(60);
-/// Weight of the newest sample in the send-time moving average.
-pub const SEND_RATE_SMOOTHING: f64 = 0.2;
 
 const MAX_SECONDS: f64 = 86_400.0;
 const MAX_BATCH_SIZE: usize = 100_000;

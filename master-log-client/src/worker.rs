@@ -62,8 +62,6 @@ pub(crate) struct Settings {
     pub(crate) min_request_interval: Duration,
     pub(crate) max_retries: u32,
     pub(crate) max_retry_elapsed: Duration,
-    pub(crate) backoff_base: Duration,
-    pub(crate) backoff_cap: Duration,
 }
 
 /// State shared between the worker and the client handles.
@@ -397,16 +395,20 @@ fn next_random(state: &mut u64) -> u64 {
     x.wrapping_mul(0x2545_F491_4F6C_DD1D)
 }
 
+/// Delay before the first retry, before jitter; doubled for each further retry.
+const BACKOFF_BASE: Duration = Duration::from_millis(100);
+/// Longest delay between two retries, before jitter.
+const BACKOFF_CAP: Duration = Duration::from_secs(10);
+
 /// Delay before retry number `retry` (1-based): exponential, capped, with "equal jitter"
 /// (a uniformly random point in the upper half), so clients that failed together spread out.
-pub(crate) fn backoff(settings: &Settings, retry: u32, rng: &mut u64) -> Duration {
-    let exp = settings
-        .backoff_base
+pub(crate) fn backoff(retry: u32, rng: &mut u64) -> Duration {
+    let exp = BACKOFF_BASE
         .saturating_mul(
             1u32.checked_shl(retry.saturating_sub(1))
                 .unwrap_or(u32::MAX),
         )
-        .min(settings.backoff_cap);
+        .min(BACKOFF_CAP);
     let half = exp / 2;
     let fraction = (next_random(rng) >> 11) as f64 / (1u64 << 53) as f64;
     half + half.mul_f64(fraction)
@@ -461,7 +463,7 @@ where
                 reason,
             } => (status, retry_after, reason),
         };
-        let delay = retry_after.unwrap_or_else(|| backoff(settings, attempts, &mut rng));
+        let delay = retry_after.unwrap_or_else(|| backoff(attempts, &mut rng));
         let out_of_budget = first_attempt.elapsed() + delay > settings.max_retry_elapsed;
         if attempts > settings.max_retries || out_of_budget {
             let why = if out_of_budget {
@@ -504,8 +506,6 @@ mod tests {
             min_request_interval: Duration::ZERO,
             max_retries: 3,
             max_retry_elapsed: Duration::from_secs(60),
-            backoff_base: Duration::from_millis(100),
-            backoff_cap: Duration::from_secs(10),
         }
     }
 
@@ -935,12 +935,11 @@ mod tests {
 
     #[test]
     fn backoff_is_capped() {
-        let s = settings(1);
         let mut rng = 7;
         for retry in 1..40 {
-            let d = backoff(&s, retry, &mut rng);
+            let d = backoff(retry, &mut rng);
             assert!(d <= Duration::from_secs(10), "{retry}: {d:?}");
         }
-        assert!(backoff(&s, 30, &mut rng) >= Duration::from_secs(5));
+        assert!(backoff(30, &mut rng) >= Duration::from_secs(5));
     }
 }
