@@ -77,7 +77,7 @@ mod stats;
 mod worker;
 
 pub use client::{Client, ClientBuilder, Receipt, TryLogError};
-pub use error::{Error, Result};
+pub use error::{Error, HttpError, Result};
 pub use event::{DEFAULT_TITLE, Event, MAX_TITLE_CHARS, Severity, Timestamp};
 pub use global::{
     configure, debug, default_client, error, fatal, flush, info, log, shutdown, trace, warn,
