@@ -176,6 +176,18 @@ impl fmt::Debug for Client {
     }
 }
 
+macro_rules! client_helpers {
+    ($($variant:ident $name:ident $doc:literal;)*) => {$(
+        #[doc = concat!(
+            "Logs `body` at [`Severity::", stringify!($variant), "`](crate::Severity::",
+            stringify!($variant), "); see [`Client::log`].\n\n# Errors\n\nAs [`Client::log`].",
+        )]
+        pub async fn $name(&self, body: impl Into<String>) -> Result<Receipt> {
+            self.log(Event::$name(body)).await
+        }
+    )*};
+}
+
 impl Client {
     /// Starts a builder; unset options fall back to the `MASTER_LOG_*` environment variables,
     /// then to the defaults in [`config`].
@@ -277,59 +289,7 @@ impl Client {
         }
     }
 
-    /// Logs `body` at [`Severity::Trace`](crate::Severity::Trace); see [`Client::log`].
-    ///
-    /// # Errors
-    ///
-    /// As [`Client::log`].
-    pub async fn trace(&self, body: impl Into<String>) -> Result<Receipt> {
-        self.log(Event::trace(body)).await
-    }
-
-    /// Logs `body` at [`Severity::Debug`](crate::Severity::Debug); see [`Client::log`].
-    ///
-    /// # Errors
-    ///
-    /// As [`Client::log`].
-    pub async fn debug(&self, body: impl Into<String>) -> Result<Receipt> {
-        self.log(Event::debug(body)).await
-    }
-
-    /// Logs `body` at [`Severity::Info`](crate::Severity::Info); see [`Client::log`].
-    ///
-    /// # Errors
-    ///
-    /// As [`Client::log`].
-    pub async fn info(&self, body: impl Into<String>) -> Result<Receipt> {
-        self.log(Event::info(body)).await
-    }
-
-    /// Logs `body` at [`Severity::Warn`](crate::Severity::Warn); see [`Client::log`].
-    ///
-    /// # Errors
-    ///
-    /// As [`Client::log`].
-    pub async fn warn(&self, body: impl Into<String>) -> Result<Receipt> {
-        self.log(Event::warn(body)).await
-    }
-
-    /// Logs `body` at [`Severity::Error`](crate::Severity::Error); see [`Client::log`].
-    ///
-    /// # Errors
-    ///
-    /// As [`Client::log`].
-    pub async fn error(&self, body: impl Into<String>) -> Result<Receipt> {
-        self.log(Event::error(body)).await
-    }
-
-    /// Logs `body` at [`Severity::Fatal`](crate::Severity::Fatal); see [`Client::log`].
-    ///
-    /// # Errors
-    ///
-    /// As [`Client::log`].
-    pub async fn fatal(&self, body: impl Into<String>) -> Result<Receipt> {
-        self.log(Event::fatal(body)).await
-    }
+    crate::event::with_severities!(client_helpers);
 
     /// Waits until every event enqueued before this call has been answered by the server
     /// (sent, or given up on), and reports on all batches answered since the previous flush.

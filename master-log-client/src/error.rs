@@ -28,8 +28,8 @@ pub enum Error {
     /// The endpoint is not an `http://` or `https://` URL.
     #[error("invalid endpoint url `{0}`")]
     InvalidEndpoint(String),
-    /// A severity string is not one of `trace, debug, info, warn, error, fatal`.
-    #[error("invalid severity `{0}`: expected one of trace, debug, info, warn, error, fatal")]
+    /// A severity string is not the name of a [`Severity`](crate::Severity).
+    #[error("invalid severity `{0}`: expected one of {names}", names = crate::Severity::names())]
     InvalidSeverity(String),
     /// An asynchronous client was built outside a tokio runtime.
     #[error(
