@@ -13,7 +13,7 @@
 //! exponential backoff and jitter (or after the server's `Retry-After`), up to `max_retries`
 //! retries within `max_retry_elapsed`. Other statuses (401, 413, 422, ...) are not retried.
 //! A batch given up on is dropped so the ones behind it go through, counted in
-//! [`Stats::failed_batches`], logged as a `tracing` error, and reported by the next
+//! [`ClientStats::failed_batches`], logged as a `tracing` error, and reported by the next
 //! flush or shutdown as [`Error::Undelivered`]. Delivery is at least once: a request that
 //! timed out may have reached the server and is sent again.
 //!
@@ -33,7 +33,7 @@
 //!
 //! When the queue is full, `drop_when_full` (the default) refuses the event at once with
 //! [`Error::QueueFull`]; otherwise [`Client::log`] waits up to `queue_timeout` for space.
-//! Either way refused events are counted in [`Stats::dropped_full`].
+//! Either way refused events are counted in [`ClientStats::dropped_full`].
 //!
 //! # Shutdown
 //!
@@ -64,7 +64,7 @@ use crate::config::{self, Config, EnvLookup, Overrides};
 use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::http::Http;
-use crate::stats::{Counters, FlushReport, Stats};
+use crate::stats::{Counters, FlushReport, ClientStats};
 use crate::worker::{self, Attempt, Msg, Shared};
 
 /// What [`Client::log`] did with an event.
@@ -89,7 +89,7 @@ pub struct Receipt {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum TryLogError {
-    /// The queue is full; counted in [`Stats::dropped_full`].
+    /// The queue is full; counted in [`ClientStats::dropped_full`].
     #[error("queue is full")]
     Full(Event),
     /// The client has been shut down.
@@ -364,7 +364,7 @@ impl Client {
     }
 
     /// A snapshot of the client's counters.
-    pub fn stats(&self) -> Stats {
+    pub fn stats(&self) -> ClientStats {
         let queued = match &self.inner.mode {
             Mode::Queue { tx, .. } => tx.max_capacity() - tx.capacity(),
             Mode::Direct { .. } => 0,

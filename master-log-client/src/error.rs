@@ -39,9 +39,9 @@ pub enum Error {
     /// The HTTP client could not be constructed.
     #[error("failed to build the http client")]
     Build(#[source] HttpError),
-    /// The queue was full: the event was refused (and counted in [`Stats::dropped_full`]).
+    /// The queue was full: the event was refused (and counted in [`ClientStats::dropped_full`]).
     ///
-    /// [`Stats::dropped_full`]: crate::Stats::dropped_full
+    /// [`ClientStats::dropped_full`]: crate::ClientStats::dropped_full
     #[error("queue is full")]
     QueueFull,
     /// The client has been shut down; nothing more is accepted.

@@ -53,12 +53,12 @@
 //!   send) is skipped, whatever its target.
 //!
 //! `on_event` is synchronous, so the layer uses [`Client::try_log`], which never waits: when
-//! the queue is full the event is dropped and counted in [`Stats::dropped_full`]. A slow or
+//! the queue is full the event is dropped and counted in [`ClientStats::dropped_full`]. A slow or
 //! dead server therefore never blocks the thread that emitted the event. A client in direct
 //! mode (`async_mode(false)`) cannot send without waiting; its events are refused and counted
 //! by [`MasterLogLayer::refused`]. So are events logged after the client shut down.
 //!
-//! [`Stats::dropped_full`]: crate::Stats::dropped_full
+//! [`ClientStats::dropped_full`]: crate::ClientStats::dropped_full
 
 use std::fmt::{self, Write as _};
 use std::sync::Arc;
@@ -142,7 +142,7 @@ impl MasterLogLayer {
     }
 
     /// Events refused because the client is shut down or in direct mode (full-queue drops
-    /// are counted by the client, in [`Stats::dropped_full`](crate::Stats::dropped_full)).
+    /// are counted by the client, in [`ClientStats::dropped_full`](crate::ClientStats::dropped_full)).
     /// Clones of the layer share the count.
     pub fn refused(&self) -> u64 {
         self.refused.load(Ordering::Relaxed)
@@ -347,7 +347,7 @@ mod tests {
         let again = client.flush(Duration::from_secs(5)).await.unwrap();
         assert_eq!(again.sent, 0);
         assert_eq!(SENDS.load(Ordering::SeqCst), 1);
-        assert_eq!(client.stats().enqueued, 1);
+        assert_eq!(client.stats().dequeued, 1);
     }
 
     #[test]

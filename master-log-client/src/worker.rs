@@ -163,7 +163,7 @@ impl State {
                 Poll::Ready(_) => {
                     // One shared-counter update per receive, not per event.
                     let events = buf.iter().filter(|m| matches!(m, Msg::Event(_))).count();
-                    Counters::add(&shared.counters.enqueued, events as u64);
+                    Counters::add(&shared.counters.dequeued, events as u64);
                     for msg in buf.drain(..) {
                         self.take(msg, rx);
                     }
@@ -183,7 +183,7 @@ impl State {
         match msg {
             Some(msg) => {
                 if matches!(msg, Msg::Event(_)) {
-                    Counters::add(&shared.counters.enqueued, 1);
+                    Counters::add(&shared.counters.dequeued, 1);
                 }
                 self.take(msg, rx);
             }
@@ -227,7 +227,7 @@ impl State {
                 Counters::add(&c.accepted, accepted);
                 self.report.sent += events as u64;
                 self.report.accepted += accepted;
-                self.report.batches += 1;
+                self.report.delivered_batches += 1;
                 self.report.retries += u64::from(retries);
                 self.report.last_status = Some(status);
             }
@@ -676,7 +676,7 @@ mod tests {
         }
         let report = h.flush().await;
         assert_eq!(report.accepted, 5);
-        assert_eq!(report.batches, 3);
+        assert_eq!(report.delivered_batches, 3);
         assert_eq!(report.last_status, Some(200));
         assert_eq!(h.start.elapsed(), Duration::from_millis(30));
         // The next flush only counts what came after.
