@@ -64,7 +64,7 @@ use crate::config::{self, Config, EnvLookup, Overrides};
 use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::http::Http;
-use crate::stats::{Counters, FlushReport, ClientStats};
+use crate::stats::{ClientStats, Counters, FlushReport};
 use crate::worker::{self, Attempt, Msg, Shared};
 
 /// What [`Client::log`] did with an event.

@@ -258,39 +258,38 @@ impl Fields {
     }
 }
 
+macro_rules! record_as_json {
+    ($($method:ident: $ty:ty),*) => {$(
+        fn $method(&mut self, field: &Field, value: $ty) {
+            self.put(field, Value::from(value));
+        }
+    )*};
+}
+
+/// Numbers, booleans and strings become JSON values; 128-bit integers too when they fit in 64
+/// bits. Everything else, errors included (tracing's default shows their `Display`), is its
+/// `Debug` text.
 impl Visit for Fields {
-    fn record_f64(&mut self, field: &Field, value: f64) {
-        self.put(field, Value::from(value));
-    }
-
-    fn record_i64(&mut self, field: &Field, value: i64) {
-        self.put(field, Value::from(value));
-    }
-
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        self.put(field, Value::from(value));
-    }
+    record_as_json!(
+        record_f64: f64,
+        record_i64: i64,
+        record_u64: u64,
+        record_bool: bool,
+        record_str: &str
+    );
 
     fn record_i128(&mut self, field: &Field, value: i128) {
-        let v = i64::try_from(value).map_or_else(|_| Value::from(value.to_string()), Value::from);
-        self.put(field, v);
+        self.put(
+            field,
+            i64::try_from(value).map_or_else(|_| value.to_string().into(), Value::from),
+        );
     }
 
     fn record_u128(&mut self, field: &Field, value: u128) {
-        let v = u64::try_from(value).map_or_else(|_| Value::from(value.to_string()), Value::from);
-        self.put(field, v);
-    }
-
-    fn record_bool(&mut self, field: &Field, value: bool) {
-        self.put(field, Value::from(value));
-    }
-
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.put(field, Value::from(value));
-    }
-
-    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        self.put(field, Value::from(value.to_string()));
+        self.put(
+            field,
+            u64::try_from(value).map_or_else(|_| value.to_string().into(), Value::from),
+        );
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {

@@ -81,7 +81,7 @@ pub use error::{Error, HttpError, Result};
 pub use event::{DEFAULT_TITLE, Event, MAX_TITLE_CHARS, Severity, Timestamp};
 pub use global::*;
 pub use http::USER_AGENT;
-pub use stats::{DeliveryFailure, FlushReport, MAX_REPORTED_FAILURES, ClientStats};
+pub use stats::{ClientStats, DeliveryFailure, FlushReport, MAX_REPORTED_FAILURES};
 
 #[doc(hidden)]
 pub use batch::encode_batch;
