@@ -415,10 +415,17 @@ impl Inner {
 
 /// Builds a [`Client`]. Every option not set here falls back to its environment variable,
 /// then to its default; values are validated by [`ClientBuilder::build`].
+///
+/// # Settings
+///
+#[doc = config::settings_table!()]
+///
+/// Durations in environment variables are seconds, fractions allowed. Flags accept `1`, `true`,
+/// `yes`, `on`, `0`, `false`, `no` and `off` in any case. Blank values count as unset.
 #[must_use = "a builder does nothing until `build` is called"]
 #[derive(Default, Clone)]
 pub struct ClientBuilder {
-    overrides: Overrides,
+    pub(crate) overrides: Overrides,
     env: Option<EnvLookup>,
 }
 
@@ -429,16 +436,6 @@ impl fmt::Debug for ClientBuilder {
             .field("custom_environment", &self.env.is_some())
             .finish()
     }
-}
-
-macro_rules! setter {
-    ($(#[$doc:meta])* $name:ident: $ty:ty) => {
-        $(#[$doc])*
-        pub fn $name(mut self, value: $ty) -> Self {
-            self.overrides.$name = Some(value);
-            self
-        }
-    };
 }
 
 impl ClientBuilder {
@@ -455,111 +452,6 @@ impl ClientBuilder {
         self.overrides.endpoint = Some(endpoint.into());
         self
     }
-
-    setter!(
-        /// Sets the timeout of each HTTP request. Defaults to [`DEFAULT_TIMEOUT`]
-        /// (`MASTER_LOG_TIMEOUT_SECONDS`); must be greater than zero.
-        ///
-        /// [`DEFAULT_TIMEOUT`]: crate::config::DEFAULT_TIMEOUT
-        timeout: Duration
-    );
-    setter!(
-        /// Prints each event's body to stdout when it is logged. Defaults to
-        /// [`DEFAULT_ECHO`] (`MASTER_LOG_ECHO`).
-        ///
-        /// [`DEFAULT_ECHO`]: crate::config::DEFAULT_ECHO
-        echo: bool
-    );
-    setter!(
-        /// Chooses asynchronous mode (queue + worker) or direct mode (one request per
-        /// `log().await`). Defaults to [`DEFAULT_ASYNC_MODE`] (`MASTER_LOG_ASYNC`).
-        ///
-        /// [`DEFAULT_ASYNC_MODE`]: crate::config::DEFAULT_ASYNC_MODE
-        async_mode: bool
-    );
-    setter!(
-        /// Sets the number of events per batch request. Defaults to [`DEFAULT_BATCH_SIZE`]
-        /// (`MASTER_LOG_BATCH_SIZE`); 1 to 100 000.
-        ///
-        /// [`DEFAULT_BATCH_SIZE`]: crate::config::DEFAULT_BATCH_SIZE
-        batch_size: usize
-    );
-    setter!(
-        /// Sets the age of the oldest pending event at which a partial batch is sent.
-        /// Defaults to [`DEFAULT_FLUSH_INTERVAL`] (`MASTER_LOG_FLUSH_INTERVAL_SECONDS`); must
-        /// be greater than zero.
-        ///
-        /// [`DEFAULT_FLUSH_INTERVAL`]: crate::config::DEFAULT_FLUSH_INTERVAL
-        flush_interval: Duration
-    );
-    setter!(
-        /// Sets the queue capacity, in events. Defaults to [`DEFAULT_MAX_QUEUE_SIZE`]
-        /// (`MASTER_LOG_MAX_QUEUE_SIZE`); 1 to 100 000 000.
-        ///
-        /// [`DEFAULT_MAX_QUEUE_SIZE`]: crate::config::DEFAULT_MAX_QUEUE_SIZE
-        max_queue_size: usize
-    );
-    setter!(
-        /// Refuses events at once when the queue is full (`true`) or waits up to
-        /// `queue_timeout` for space (`false`). Defaults to [`DEFAULT_DROP_WHEN_FULL`]
-        /// (`MASTER_LOG_DROP_WHEN_FULL`).
-        ///
-        /// [`DEFAULT_DROP_WHEN_FULL`]: crate::config::DEFAULT_DROP_WHEN_FULL
-        drop_when_full: bool
-    );
-    setter!(
-        /// Sets how long [`Client::log`] waits for queue space when `drop_when_full` is off.
-        /// Defaults to [`DEFAULT_QUEUE_TIMEOUT`] (`MASTER_LOG_QUEUE_TIMEOUT_SECONDS`).
-        ///
-        /// [`DEFAULT_QUEUE_TIMEOUT`]: crate::config::DEFAULT_QUEUE_TIMEOUT
-        queue_timeout: Duration
-    );
-    setter!(
-        /// Turns the enqueue backpressure pause on or off. Defaults to
-        /// [`DEFAULT_BACKPRESSURE`] (`MASTER_LOG_BACKPRESSURE`). Turn it off only when the
-        /// caller has its own rate limit.
-        ///
-        /// [`DEFAULT_BACKPRESSURE`]: crate::config::DEFAULT_BACKPRESSURE
-        backpressure: bool
-    );
-    setter!(
-        /// Seeds the moving average of seconds per log used before the first batch is
-        /// answered. Defaults to [`DEFAULT_INITIAL_SEND_SECONDS_PER_LOG`]
-        /// (`MASTER_LOG_INITIAL_SEND_SECONDS_PER_LOG`); 0 to 60.
-        ///
-        /// [`DEFAULT_INITIAL_SEND_SECONDS_PER_LOG`]: crate::config::DEFAULT_INITIAL_SEND_SECONDS_PER_LOG
-        initial_send_seconds_per_log: f64
-    );
-    setter!(
-        /// Caps one backpressure pause. Defaults to [`DEFAULT_MAX_ENQUEUE_SLEEP`]
-        /// (`MASTER_LOG_MAX_ENQUEUE_SLEEP_SECONDS`).
-        ///
-        /// [`DEFAULT_MAX_ENQUEUE_SLEEP`]: crate::config::DEFAULT_MAX_ENQUEUE_SLEEP
-        max_enqueue_sleep: Duration
-    );
-    setter!(
-        /// Sets the least time between the starts of two requests. Defaults to
-        /// [`DEFAULT_MIN_REQUEST_INTERVAL`] (`MASTER_LOG_MIN_REQUEST_INTERVAL_SECONDS`), no
-        /// limit.
-        ///
-        /// [`DEFAULT_MIN_REQUEST_INTERVAL`]: crate::config::DEFAULT_MIN_REQUEST_INTERVAL
-        min_request_interval: Duration
-    );
-    setter!(
-        /// Sets how many times one batch is retried after its first attempt. Defaults to
-        /// [`DEFAULT_MAX_RETRIES`] (`MASTER_LOG_MAX_RETRIES`); 0 to 1000.
-        ///
-        /// [`DEFAULT_MAX_RETRIES`]: crate::config::DEFAULT_MAX_RETRIES
-        max_retries: u32
-    );
-    setter!(
-        /// Sets how long one batch may be retried, from its first attempt; a retry that would
-        /// start later gives the batch up. Defaults to [`DEFAULT_MAX_RETRY_ELAPSED`]
-        /// (`MASTER_LOG_MAX_RETRY_ELAPSED_SECONDS`).
-        ///
-        /// [`DEFAULT_MAX_RETRY_ELAPSED`]: crate::config::DEFAULT_MAX_RETRY_ELAPSED
-        max_retry_elapsed: Duration
-    );
 
     /// Replaces the process environment as the source of fallback values. Default: the
     /// process environment.
