@@ -591,6 +591,15 @@ mod tests {
         Client::spawn(config(overrides), send, &Handle::current())
     }
 
+    /// A stub client without backpressure pauses.
+    fn unpaced_stub_client(latency: Duration) -> Client {
+        let overrides = Overrides {
+            backpressure: Some(false),
+            ..Overrides::default()
+        };
+        stub_client(overrides, latency)
+    }
+
     // W5 of issue 6: backpressure on (defaults), a sink taking 20 ms per batch of 100.
     #[tokio::test(start_paused = true)]
     async fn backpressure_settles_at_the_sink_rate() {
@@ -752,13 +761,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn shutdown_is_idempotent_and_closes_the_client() {
-        let client = stub_client(
-            Overrides {
-                backpressure: Some(false),
-                ..Overrides::default()
-            },
-            Duration::from_millis(5),
-        );
+        let client = unpaced_stub_client(Duration::from_millis(5));
         client.log(Event::info("a")).await.unwrap();
         let first = client.shutdown(Duration::from_secs(1)).await.unwrap();
         assert_eq!(first.accepted, 1);
@@ -780,13 +783,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn flush_times_out_when_the_server_is_slow() {
-        let client = stub_client(
-            Overrides {
-                backpressure: Some(false),
-                ..Overrides::default()
-            },
-            Duration::from_secs(30),
-        );
+        let client = unpaced_stub_client(Duration::from_secs(30));
         client.log(Event::info("a")).await.unwrap();
         assert!(matches!(
             client.flush(Duration::from_secs(1)).await,

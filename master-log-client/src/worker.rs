@@ -570,6 +570,13 @@ mod tests {
             self.shared.enqueued(&self.tx);
         }
 
+        /// Logs the events `"0"`, `"1"`, ... up to `n - 1`.
+        async fn log_numbered(&self, n: usize) {
+            for i in 0..n {
+                self.log(&i.to_string()).await;
+            }
+        }
+
         async fn request(&self, msg: Msg) {
             self.tx.send(msg).await.unwrap();
             self.shared.wake.notify_one();
@@ -634,9 +641,7 @@ mod tests {
     async fn high_water_mark_is_the_peak_the_worker_drained() {
         let mut h = spawn(settings(100), vec![], Duration::ZERO);
         // Seven events queue up before the worker runs once.
-        for i in 0..7 {
-            h.log(&i.to_string()).await;
-        }
+        h.log_numbered(7).await;
         while h.shared.pending.load(Ordering::Relaxed) < 7 {
             tokio::task::yield_now().await;
         }
@@ -671,9 +676,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn flush_reports_total_across_batches_without_waiting_an_interval() {
         let h = spawn(settings(2), vec![], Duration::from_millis(10));
-        for i in 0..5 {
-            h.log(&i.to_string()).await;
-        }
+        h.log_numbered(5).await;
         let report = h.flush().await;
         assert_eq!(report.accepted, 5);
         assert_eq!(report.delivered_batches, 3);
@@ -692,9 +695,7 @@ mod tests {
             ..settings(1)
         };
         let h = spawn(s, vec![], Duration::from_millis(10));
-        for i in 0..3 {
-            h.log(&i.to_string()).await;
-        }
+        h.log_numbered(3).await;
         let (report, seen) = h.shutdown().await;
         assert_eq!(report.accepted, 3);
         let starts: Vec<_> = seen.iter().map(|s| s.at.as_millis()).collect();
@@ -924,9 +925,7 @@ mod tests {
     async fn send_rate_follows_the_sink() {
         // 20 ms per batch of 100: 0.2 ms per log.
         let h = spawn(settings(100), vec![], Duration::from_millis(20));
-        for i in 0..3000 {
-            h.log(&i.to_string()).await;
-        }
+        h.log_numbered(3000).await;
         let report = h.flush().await;
         assert_eq!(report.accepted, 3000);
         let rate = h.shared.rate.get();
