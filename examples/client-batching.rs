@@ -50,7 +50,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     println!(
         "flush: accepted {} events in {} batches, {} retries, {} failed batches",
-        report.accepted, report.batches, report.retries, report.failed_batches
+        report.accepted, report.delivered_batches, report.retries, report.failed_batches
     );
     println!(
         "stats: {} requests, queue high-water mark {}, {} dropped",

@@ -11,8 +11,8 @@
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::config::SEND_RATE_SMOOTHING;
-
+/// Weight of the newest sample in the send-time moving average.
+const SEND_RATE_SMOOTHING: f64 = 0.2;
 const MS: i64 = 1_000_000;
 /// Longest overrun credited against future pauses, so a long stall cannot buy a burst.
 const MAX_CREDIT_NS: i64 = 10 * MS;

@@ -13,7 +13,7 @@
 //! exponential backoff and jitter (or after the server's `Retry-After`), up to `max_retries`
 //! retries within `max_retry_elapsed`. Other statuses (401, 413, 422, ...) are not retried.
 //! A batch given up on is dropped so the ones behind it go through, counted in
-//! [`Stats::failed_batches`], logged as a `tracing` error, and reported by the next
+//! [`ClientStats::failed_batches`], logged as a `tracing` error, and reported by the next
 //! flush or shutdown as [`Error::Undelivered`]. Delivery is at least once: a request that
 //! timed out may have reached the server and is sent again.
 //!
@@ -33,7 +33,7 @@
 //!
 //! When the queue is full, `drop_when_full` (the default) refuses the event at once with
 //! [`Error::QueueFull`]; otherwise [`Client::log`] waits up to `queue_timeout` for space.
-//! Either way refused events are counted in [`Stats::dropped_full`].
+//! Either way refused events are counted in [`ClientStats::dropped_full`].
 //!
 //! # Shutdown
 //!
@@ -64,11 +64,8 @@ use crate::config::{self, Config, EnvLookup, Overrides};
 use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::http::Http;
-use crate::stats::{Counters, FlushReport, Stats};
+use crate::stats::{ClientStats, Counters, FlushReport};
 use crate::worker::{self, Attempt, Msg, Shared};
-
-const BACKOFF_BASE: Duration = Duration::from_millis(100);
-const BACKOFF_CAP: Duration = Duration::from_secs(10);
 
 /// What [`Client::log`] did with an event.
 ///
@@ -92,7 +89,7 @@ pub struct Receipt {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum TryLogError {
-    /// The queue is full; counted in [`Stats::dropped_full`].
+    /// The queue is full; counted in [`ClientStats::dropped_full`].
     #[error("queue is full")]
     Full(Event),
     /// The client has been shut down.
@@ -137,9 +134,6 @@ pub struct Client {
     inner: Arc<Inner>,
 }
 
-/// An alias named after the original package's class.
-pub type MasterLogClient = Client;
-
 struct Inner {
     // Field order matters: `mode` (the queue's sender) drops before `_wake_on_drop` runs, so
     // the woken worker finds the queue closed.
@@ -180,6 +174,18 @@ impl fmt::Debug for Client {
             .field("stats", &self.stats())
             .finish()
     }
+}
+
+macro_rules! client_helpers {
+    ($($variant:ident $name:ident $doc:literal;)*) => {$(
+        #[doc = concat!(
+            "Logs `body` at [`Severity::", stringify!($variant), "`](crate::Severity::",
+            stringify!($variant), "); see [`Client::log`].\n\n# Errors\n\nAs [`Client::log`].",
+        )]
+        pub async fn $name(&self, body: impl Into<String>) -> Result<Receipt> {
+            self.log(Event::$name(body)).await
+        }
+    )*};
 }
 
 impl Client {
@@ -283,59 +289,7 @@ impl Client {
         }
     }
 
-    /// Logs `body` at [`Severity::Trace`](crate::Severity::Trace); see [`Client::log`].
-    ///
-    /// # Errors
-    ///
-    /// As [`Client::log`].
-    pub async fn trace(&self, body: impl Into<String>) -> Result<Receipt> {
-        self.log(Event::trace(body)).await
-    }
-
-    /// Logs `body` at [`Severity::Debug`](crate::Severity::Debug); see [`Client::log`].
-    ///
-    /// # Errors
-    ///
-    /// As [`Client::log`].
-    pub async fn debug(&self, body: impl Into<String>) -> Result<Receipt> {
-        self.log(Event::debug(body)).await
-    }
-
-    /// Logs `body` at [`Severity::Info`](crate::Severity::Info); see [`Client::log`].
-    ///
-    /// # Errors
-    ///
-    /// As [`Client::log`].
-    pub async fn info(&self, body: impl Into<String>) -> Result<Receipt> {
-        self.log(Event::info(body)).await
-    }
-
-    /// Logs `body` at [`Severity::Warn`](crate::Severity::Warn); see [`Client::log`].
-    ///
-    /// # Errors
-    ///
-    /// As [`Client::log`].
-    pub async fn warn(&self, body: impl Into<String>) -> Result<Receipt> {
-        self.log(Event::warn(body)).await
-    }
-
-    /// Logs `body` at [`Severity::Error`](crate::Severity::Error); see [`Client::log`].
-    ///
-    /// # Errors
-    ///
-    /// As [`Client::log`].
-    pub async fn error(&self, body: impl Into<String>) -> Result<Receipt> {
-        self.log(Event::error(body)).await
-    }
-
-    /// Logs `body` at [`Severity::Fatal`](crate::Severity::Fatal); see [`Client::log`].
-    ///
-    /// # Errors
-    ///
-    /// As [`Client::log`].
-    pub async fn fatal(&self, body: impl Into<String>) -> Result<Receipt> {
-        self.log(Event::fatal(body)).await
-    }
+    crate::event::with_severities!(client_helpers);
 
     /// Waits until every event enqueued before this call has been answered by the server
     /// (sent, or given up on), and reports on all batches answered since the previous flush.
@@ -410,7 +364,7 @@ impl Client {
     }
 
     /// A snapshot of the client's counters.
-    pub fn stats(&self) -> Stats {
+    pub fn stats(&self) -> ClientStats {
         let queued = match &self.inner.mode {
             Mode::Queue { tx, .. } => tx.max_capacity() - tx.capacity(),
             Mode::Direct { .. } => 0,
@@ -461,10 +415,17 @@ impl Inner {
 
 /// Builds a [`Client`]. Every option not set here falls back to its environment variable,
 /// then to its default; values are validated by [`ClientBuilder::build`].
+///
+/// # Settings
+///
+#[doc = config::settings_table!()]
+///
+/// Durations in environment variables are seconds, fractions allowed. Flags accept `1`, `true`,
+/// `yes`, `on`, `0`, `false`, `no` and `off` in any case. Blank values count as unset.
 #[must_use = "a builder does nothing until `build` is called"]
 #[derive(Default, Clone)]
 pub struct ClientBuilder {
-    overrides: Overrides,
+    pub(crate) overrides: Overrides,
     env: Option<EnvLookup>,
 }
 
@@ -475,16 +436,6 @@ impl fmt::Debug for ClientBuilder {
             .field("custom_environment", &self.env.is_some())
             .finish()
     }
-}
-
-macro_rules! setter {
-    ($(#[$doc:meta])* $name:ident: $ty:ty) => {
-        $(#[$doc])*
-        pub fn $name(mut self, value: $ty) -> Self {
-            self.overrides.$name = Some(value);
-            self
-        }
-    };
 }
 
 impl ClientBuilder {
@@ -501,111 +452,6 @@ impl ClientBuilder {
         self.overrides.endpoint = Some(endpoint.into());
         self
     }
-
-    setter!(
-        /// Sets the timeout of each HTTP request. Defaults to [`DEFAULT_TIMEOUT`]
-        /// (`MASTER_LOG_TIMEOUT_SECONDS`); must be greater than zero.
-        ///
-        /// [`DEFAULT_TIMEOUT`]: crate::config::DEFAULT_TIMEOUT
-        timeout: Duration
-    );
-    setter!(
-        /// Prints each event's body to stdout when it is logged. Defaults to
-        /// [`DEFAULT_ECHO`] (`MASTER_LOG_ECHO`).
-        ///
-        /// [`DEFAULT_ECHO`]: crate::config::DEFAULT_ECHO
-        echo: bool
-    );
-    setter!(
-        /// Chooses asynchronous mode (queue + worker) or direct mode (one request per
-        /// `log().await`). Defaults to [`DEFAULT_ASYNC_MODE`] (`MASTER_LOG_ASYNC`).
-        ///
-        /// [`DEFAULT_ASYNC_MODE`]: crate::config::DEFAULT_ASYNC_MODE
-        async_mode: bool
-    );
-    setter!(
-        /// Sets the number of events per batch request. Defaults to [`DEFAULT_BATCH_SIZE`]
-        /// (`MASTER_LOG_BATCH_SIZE`); 1 to 100 000.
-        ///
-        /// [`DEFAULT_BATCH_SIZE`]: crate::config::DEFAULT_BATCH_SIZE
-        batch_size: usize
-    );
-    setter!(
-        /// Sets the age of the oldest pending event at which a partial batch is sent.
-        /// Defaults to [`DEFAULT_FLUSH_INTERVAL`] (`MASTER_LOG_FLUSH_INTERVAL_SECONDS`); must
-        /// be greater than zero.
-        ///
-        /// [`DEFAULT_FLUSH_INTERVAL`]: crate::config::DEFAULT_FLUSH_INTERVAL
-        flush_interval: Duration
-    );
-    setter!(
-        /// Sets the queue capacity, in events. Defaults to [`DEFAULT_MAX_QUEUE_SIZE`]
-        /// (`MASTER_LOG_MAX_QUEUE_SIZE`); 1 to 100 000 000.
-        ///
-        /// [`DEFAULT_MAX_QUEUE_SIZE`]: crate::config::DEFAULT_MAX_QUEUE_SIZE
-        max_queue_size: usize
-    );
-    setter!(
-        /// Refuses events at once when the queue is full (`true`) or waits up to
-        /// `queue_timeout` for space (`false`). Defaults to [`DEFAULT_DROP_WHEN_FULL`]
-        /// (`MASTER_LOG_DROP_WHEN_FULL`).
-        ///
-        /// [`DEFAULT_DROP_WHEN_FULL`]: crate::config::DEFAULT_DROP_WHEN_FULL
-        drop_when_full: bool
-    );
-    setter!(
-        /// Sets how long [`Client::log`] waits for queue space when `drop_when_full` is off.
-        /// Defaults to [`DEFAULT_QUEUE_TIMEOUT`] (`MASTER_LOG_QUEUE_TIMEOUT_SECONDS`).
-        ///
-        /// [`DEFAULT_QUEUE_TIMEOUT`]: crate::config::DEFAULT_QUEUE_TIMEOUT
-        queue_timeout: Duration
-    );
-    setter!(
-        /// Turns the enqueue backpressure pause on or off. Defaults to
-        /// [`DEFAULT_BACKPRESSURE`] (`MASTER_LOG_BACKPRESSURE`). Turn it off only when the
-        /// caller has its own rate limit.
-        ///
-        /// [`DEFAULT_BACKPRESSURE`]: crate::config::DEFAULT_BACKPRESSURE
-        backpressure: bool
-    );
-    setter!(
-        /// Seeds the moving average of seconds per log used before the first batch is
-        /// answered. Defaults to [`DEFAULT_INITIAL_SEND_SECONDS_PER_LOG`]
-        /// (`MASTER_LOG_INITIAL_SEND_SECONDS_PER_LOG`); 0 to 60.
-        ///
-        /// [`DEFAULT_INITIAL_SEND_SECONDS_PER_LOG`]: crate::config::DEFAULT_INITIAL_SEND_SECONDS_PER_LOG
-        initial_send_seconds_per_log: f64
-    );
-    setter!(
-        /// Caps one backpressure pause. Defaults to [`DEFAULT_MAX_ENQUEUE_SLEEP`]
-        /// (`MASTER_LOG_MAX_ENQUEUE_SLEEP_SECONDS`).
-        ///
-        /// [`DEFAULT_MAX_ENQUEUE_SLEEP`]: crate::config::DEFAULT_MAX_ENQUEUE_SLEEP
-        max_enqueue_sleep: Duration
-    );
-    setter!(
-        /// Sets the least time between the starts of two requests. Defaults to
-        /// [`DEFAULT_MIN_REQUEST_INTERVAL`] (`MASTER_LOG_MIN_REQUEST_INTERVAL_SECONDS`), no
-        /// limit.
-        ///
-        /// [`DEFAULT_MIN_REQUEST_INTERVAL`]: crate::config::DEFAULT_MIN_REQUEST_INTERVAL
-        min_request_interval: Duration
-    );
-    setter!(
-        /// Sets how many times one batch is retried after its first attempt. Defaults to
-        /// [`DEFAULT_MAX_RETRIES`] (`MASTER_LOG_MAX_RETRIES`); 0 to 1000.
-        ///
-        /// [`DEFAULT_MAX_RETRIES`]: crate::config::DEFAULT_MAX_RETRIES
-        max_retries: u32
-    );
-    setter!(
-        /// Sets how long one batch may be retried, from its first attempt; a retry that would
-        /// start later gives the batch up. Defaults to [`DEFAULT_MAX_RETRY_ELAPSED`]
-        /// (`MASTER_LOG_MAX_RETRY_ELAPSED_SECONDS`).
-        ///
-        /// [`DEFAULT_MAX_RETRY_ELAPSED`]: crate::config::DEFAULT_MAX_RETRY_ELAPSED
-        max_retry_elapsed: Duration
-    );
 
     /// Replaces the process environment as the source of fallback values. Default: the
     /// process environment.
@@ -705,8 +551,6 @@ impl Client {
             min_request_interval: config.min_request_interval,
             max_retries: config.max_retries,
             max_retry_elapsed: config.max_retry_elapsed,
-            backoff_base: BACKOFF_BASE,
-            backoff_cap: BACKOFF_CAP,
         };
         // Quiet: whatever the worker (or reqwest under it) logs is never fed back in by the
         // tracing layer.
@@ -745,6 +589,15 @@ mod tests {
             }
         };
         Client::spawn(config(overrides), send, &Handle::current())
+    }
+
+    /// A stub client without backpressure pauses.
+    fn unpaced_stub_client(latency: Duration) -> Client {
+        let overrides = Overrides {
+            backpressure: Some(false),
+            ..Overrides::default()
+        };
+        stub_client(overrides, latency)
     }
 
     // W5 of issue 6: backpressure on (defaults), a sink taking 20 ms per batch of 100.
@@ -908,13 +761,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn shutdown_is_idempotent_and_closes_the_client() {
-        let client = stub_client(
-            Overrides {
-                backpressure: Some(false),
-                ..Overrides::default()
-            },
-            Duration::from_millis(5),
-        );
+        let client = unpaced_stub_client(Duration::from_millis(5));
         client.log(Event::info("a")).await.unwrap();
         let first = client.shutdown(Duration::from_secs(1)).await.unwrap();
         assert_eq!(first.accepted, 1);
@@ -936,13 +783,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn flush_times_out_when_the_server_is_slow() {
-        let client = stub_client(
-            Overrides {
-                backpressure: Some(false),
-                ..Overrides::default()
-            },
-            Duration::from_secs(30),
-        );
+        let client = unpaced_stub_client(Duration::from_secs(30));
         client.log(Event::info("a")).await.unwrap();
         assert!(matches!(
             client.flush(Duration::from_secs(1)).await,

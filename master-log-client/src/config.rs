@@ -3,7 +3,11 @@
 //! Every setting is taken from, in order: the value given to the [`ClientBuilder`] in code, the
 //! environment variable, the default below. Values are validated in [`ClientBuilder::build`];
 //! an unparsable or out-of-range value is an [`Error::InvalidConfig`] that names the setting and
-//! the value. Blank environment values count as unset.
+//! the value. Blank environment values count as unset. [`ClientBuilder`] lists every setting
+//! with its variable, default and accepted values.
+//!
+//! Each setting is one row of the `settings!` table in this file, which yields its builder
+//! method, environment variable, default, validation and docs.
 //!
 //! [`ClientBuilder`]: crate::ClientBuilder
 //! [`ClientBuilder::build`]: crate::ClientBuilder::build
@@ -12,91 +16,248 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::client::ClientBuilder;
 use crate::error::{Error, Result};
 
-/// Environment variable holding the API key sent as `Authorization: Bearer <key>`.
-pub const API_KEY_ENV: &str = "MASTER_LOG_API_KEY";
-/// Environment variable holding the endpoint (root, `/api/v1`, `/api/v1/logs` or
-/// `/api/v1/logs/batch`).
-pub const ENDPOINT_ENV: &str = "MASTER_LOG_ENDPOINT";
-/// Environment variable for [`ClientBuilder::timeout`](crate::ClientBuilder::timeout), in seconds.
-pub const TIMEOUT_ENV: &str = "MASTER_LOG_TIMEOUT_SECONDS";
-/// Environment variable for [`ClientBuilder::echo`](crate::ClientBuilder::echo).
-pub const ECHO_ENV: &str = "MASTER_LOG_ECHO";
-/// Environment variable for [`ClientBuilder::async_mode`](crate::ClientBuilder::async_mode).
-pub const ASYNC_ENV: &str = "MASTER_LOG_ASYNC";
-/// Environment variable for [`ClientBuilder::batch_size`](crate::ClientBuilder::batch_size).
-pub const BATCH_SIZE_ENV: &str = "MASTER_LOG_BATCH_SIZE";
-/// Environment variable for
-/// [`ClientBuilder::flush_interval`](crate::ClientBuilder::flush_interval), in seconds.
-pub const FLUSH_INTERVAL_ENV: &str = "MASTER_LOG_FLUSH_INTERVAL_SECONDS";
-/// Environment variable for
-/// [`ClientBuilder::max_queue_size`](crate::ClientBuilder::max_queue_size).
-pub const MAX_QUEUE_SIZE_ENV: &str = "MASTER_LOG_MAX_QUEUE_SIZE";
-/// Environment variable for
-/// [`ClientBuilder::drop_when_full`](crate::ClientBuilder::drop_when_full).
-pub const DROP_WHEN_FULL_ENV: &str = "MASTER_LOG_DROP_WHEN_FULL";
-/// Environment variable for
-/// [`ClientBuilder::queue_timeout`](crate::ClientBuilder::queue_timeout), in seconds.
-pub const QUEUE_TIMEOUT_ENV: &str = "MASTER_LOG_QUEUE_TIMEOUT_SECONDS";
-/// Environment variable for
-/// [`ClientBuilder::backpressure`](crate::ClientBuilder::backpressure).
-pub const BACKPRESSURE_ENV: &str = "MASTER_LOG_BACKPRESSURE";
-/// Environment variable for
-/// [`ClientBuilder::initial_send_seconds_per_log`](crate::ClientBuilder::initial_send_seconds_per_log).
-pub const INITIAL_SEND_SECONDS_PER_LOG_ENV: &str = "MASTER_LOG_INITIAL_SEND_SECONDS_PER_LOG";
-/// Environment variable for
-/// [`ClientBuilder::max_enqueue_sleep`](crate::ClientBuilder::max_enqueue_sleep), in seconds.
-pub const MAX_ENQUEUE_SLEEP_ENV: &str = "MASTER_LOG_MAX_ENQUEUE_SLEEP_SECONDS";
-/// Environment variable for
-/// [`ClientBuilder::min_request_interval`](crate::ClientBuilder::min_request_interval), in seconds.
-pub const MIN_REQUEST_INTERVAL_ENV: &str = "MASTER_LOG_MIN_REQUEST_INTERVAL_SECONDS";
-/// Environment variable for [`ClientBuilder::max_retries`](crate::ClientBuilder::max_retries).
-pub const MAX_RETRIES_ENV: &str = "MASTER_LOG_MAX_RETRIES";
-/// Environment variable for
-/// [`ClientBuilder::max_retry_elapsed`](crate::ClientBuilder::max_retry_elapsed), in seconds.
-pub const MAX_RETRY_ELAPSED_ENV: &str = "MASTER_LOG_MAX_RETRY_ELAPSED_SECONDS";
-
-/// Default request timeout: 2 s.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
-/// Default for echoing rendered lines to stdout: off.
-pub const DEFAULT_ECHO: bool = false;
-/// Default delivery mode: asynchronous (queue + background worker).
-pub const DEFAULT_ASYNC_MODE: bool = true;
-/// Default number of events per batch request: 100.
-pub const DEFAULT_BATCH_SIZE: usize = 100;
-/// Default age of the oldest pending event that triggers a send: 1 s.
-pub const DEFAULT_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
-/// Default queue capacity: 10 000 events.
-pub const DEFAULT_MAX_QUEUE_SIZE: usize = 10_000;
-/// Default full-queue policy: refuse the event at once (and count it).
-pub const DEFAULT_DROP_WHEN_FULL: bool = true;
-/// Default wait for queue space when [`DEFAULT_DROP_WHEN_FULL`] is off: 250 ms.
-pub const DEFAULT_QUEUE_TIMEOUT: Duration = Duration::from_millis(250);
-/// Default for enqueue backpressure: on.
-pub const DEFAULT_BACKPRESSURE: bool = true;
-/// Default seed of the send-time moving average: 5 ms per log.
-pub const DEFAULT_INITIAL_SEND_SECONDS_PER_LOG: f64 = 0.005;
-/// Default cap of one backpressure pause: 250 ms.
-pub const DEFAULT_MAX_ENQUEUE_SLEEP: Duration = Duration::from_millis(250);
-/// Default minimum spacing between request starts: none.
-pub const DEFAULT_MIN_REQUEST_INTERVAL: Duration = Duration::ZERO;
-/// Default number of retries of one batch after its first attempt: 8.
-pub const DEFAULT_MAX_RETRIES: u32 = 8;
-/// Default time budget for retrying one batch, counted from its first attempt: 60 s.
-pub const DEFAULT_MAX_RETRY_ELAPSED: Duration = Duration::from_secs(60);
-/// Weight of the newest sample in the send-time moving average.
-pub const SEND_RATE_SMOOTHING: f64 = 0.2;
-
+/// Longest duration any seconds setting accepts: one day.
 const MAX_SECONDS: f64 = 86_400.0;
-const MAX_BATCH_SIZE: usize = 100_000;
-const MAX_QUEUE_SIZE: usize = 100_000_000;
-const MAX_RETRIES: u32 = 1_000;
+
+/// What a setting accepts, as `rule!(text ...)` for messages and docs and `rule!(check ...)`
+/// for the test itself.
+macro_rules! rule {
+    (text flag) => {
+        "one of 1, true, yes, on, 0, false, no, off"
+    };
+    (check flag) => {
+        |_: bool| true
+    };
+    (text seconds > 0) => {
+        "seconds greater than 0 and at most 86400"
+    };
+    (check seconds > 0) => {
+        |d: Duration| !d.is_zero() && d.as_secs_f64() <= MAX_SECONDS
+    };
+    (text seconds >= 0) => {
+        "seconds between 0 and 86400"
+    };
+    (check seconds >= 0) => {
+        |d: Duration| d.as_secs_f64() <= MAX_SECONDS
+    };
+    (text seconds $lo:literal ..= $hi:literal) => {
+        concat!(
+            "seconds between ",
+            stringify!($lo),
+            " and ",
+            stringify!($hi)
+        )
+    };
+    (check seconds $lo:literal ..= $hi:literal) => {
+        |v: f64| v.is_finite() && (f64::from($lo)..=f64::from($hi)).contains(&v)
+    };
+    (text integer $lo:literal ..= $hi:literal) => {
+        concat!(
+            "an integer between ",
+            stringify!($lo),
+            " and ",
+            stringify!($hi)
+        )
+    };
+    (check integer $lo:literal ..= $hi:literal) => {
+        |v| ($lo..=$hi).contains(&v)
+    };
+}
+pub(crate) use rule;
+
+/// Generates, from one row per setting: the `*_ENV` and `DEFAULT_*` constants, the
+/// [`Overrides`] and [`Config`] fields, the [`ClientBuilder`] setter, its resolution in
+/// [`Config::resolve`] and its line in the builder's settings table.
+macro_rules! settings {
+    (
+        required {$(
+            $(#[doc = $req_doc:literal])*
+            $req:ident, env $req_env_const:ident = $req_env:literal, accepts $req_accepts:literal;
+        )*}
+        $(
+            $(#[doc = $doc:literal])*
+            $name:ident: $ty:ty, env $env_const:ident = $env:literal,
+            default $default_const:ident = $default:expr, $shown:literal,
+            accepts [$($rule:tt)*];
+        )*
+    ) => {
+        $(
+            $(#[doc = $req_doc])*
+            pub const $req_env_const: &str = $req_env;
+        )*
+        $(
+            #[doc = concat!(
+                "Environment variable for [`ClientBuilder::", stringify!($name),
+                "`](crate::ClientBuilder::", stringify!($name), "): ", $crate::config::rule!(text $($rule)*), ".",
+            )]
+            pub const $env_const: &str = $env;
+            #[doc = concat!(
+                "Default of [`ClientBuilder::", stringify!($name), "`](crate::ClientBuilder::",
+                stringify!($name), "): ", $shown, ".",
+            )]
+            pub const $default_const: $ty = $default;
+        )*
+
+        /// Values given in code; `None` falls back to the environment, then to the default.
+        #[derive(Default, Clone)]
+        pub(crate) struct Overrides {
+            $(pub(crate) $req: Option<String>,)*
+            $(pub(crate) $name: Option<$ty>,)*
+        }
+
+        impl fmt::Debug for Overrides {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct("Overrides")
+                    .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+                    .field("endpoint", &self.endpoint)
+                    $(.field(stringify!($name), &self.$name))*
+                    .finish()
+            }
+        }
+
+        /// The resolved, validated configuration of one client.
+        #[derive(Debug, Clone)]
+        pub(crate) struct Config {
+            pub(crate) api_key: ApiKey,
+            pub(crate) urls: Urls,
+            $(pub(crate) $name: $ty,)*
+        }
+
+        impl Config {
+            /// Resolves `overrides` against `lookup` (the environment) and the defaults.
+            pub(crate) fn resolve(overrides: &Overrides, lookup: &Lookup<'_>) -> Result<Config> {
+                Ok(Config {
+                    api_key: resolve_api_key(overrides.api_key.clone(), lookup)?,
+                    urls: resolve_urls(overrides.endpoint.clone(), lookup)?,
+                    $($name: resolve(
+                        overrides.$name,
+                        concat!("ClientBuilder::", stringify!($name)),
+                        $env_const,
+                        lookup,
+                        $default_const,
+                        $crate::config::rule!(check $($rule)*),
+                        concat!("expected ", $crate::config::rule!(text $($rule)*)),
+                    )?,)*
+                })
+            }
+        }
+
+        impl ClientBuilder {
+            $(
+                $(#[doc = $doc])*
+                ///
+                #[doc = concat!(
+                    "Defaults to [`", stringify!($default_const), "`] (", $shown,
+                    "); falls back to `", $env, "`; accepts ", $crate::config::rule!(text $($rule)*), ".",
+                )]
+                ///
+                #[doc = concat!(
+                    "[`", stringify!($default_const), "`]: crate::config::",
+                    stringify!($default_const),
+                )]
+                pub fn $name(mut self, value: $ty) -> Self {
+                    self.overrides.$name = Some(value);
+                    self
+                }
+            )*
+        }
+
+        /// The settings table in [`ClientBuilder`]'s docs.
+        macro_rules! settings_table {
+            () => {
+                concat!(
+                    "| Setting | Environment variable | Default | Accepts |\n",
+                    "| --- | --- | --- | --- |\n",
+                    $(
+                        "| [`", stringify!($req), "`](ClientBuilder::", stringify!($req), ") | `",
+                        $req_env, "` | required | ", $req_accepts, " |\n",
+                    )*
+                    $(
+                        "| [`", stringify!($name), "`](ClientBuilder::", stringify!($name), ") | `",
+                        $env, "` | ", $shown, " | ", $crate::config::rule!(text $($rule)*), " |\n",
+                    )*
+                )
+            };
+        }
+        pub(crate) use settings_table;
+    };
+}
+
+settings! {
+    required {
+        /// Environment variable holding the API key sent as `Authorization: Bearer <key>`.
+        api_key, env API_KEY_ENV = "MASTER_LOG_API_KEY",
+            accepts "a key without control characters";
+        /// Environment variable holding the endpoint (root, `/api/v1`, `/api/v1/logs` or
+        /// `/api/v1/logs/batch`).
+        endpoint, env ENDPOINT_ENV = "MASTER_LOG_ENDPOINT",
+            accepts "an `http` or `https` URL";
+    }
+
+    /// Sets the timeout of each HTTP request.
+    timeout: Duration, env TIMEOUT_ENV = "MASTER_LOG_TIMEOUT_SECONDS",
+        default DEFAULT_TIMEOUT = Duration::from_secs(2), "2 s", accepts [seconds > 0];
+    /// Prints each event's body to stdout when it is logged.
+    echo: bool, env ECHO_ENV = "MASTER_LOG_ECHO",
+        default DEFAULT_ECHO = false, "off", accepts [flag];
+    /// Chooses asynchronous mode (queue + worker) or direct mode (one request per
+    /// `log().await`).
+    async_mode: bool, env ASYNC_ENV = "MASTER_LOG_ASYNC",
+        default DEFAULT_ASYNC_MODE = true, "on: asynchronous", accepts [flag];
+    /// Sets the number of events per batch request.
+    batch_size: usize, env BATCH_SIZE_ENV = "MASTER_LOG_BATCH_SIZE",
+        default DEFAULT_BATCH_SIZE = 100, "100 events", accepts [integer 1 ..= 100000];
+    /// Sets the age of the oldest pending event at which a partial batch is sent.
+    flush_interval: Duration, env FLUSH_INTERVAL_ENV = "MASTER_LOG_FLUSH_INTERVAL_SECONDS",
+        default DEFAULT_FLUSH_INTERVAL = Duration::from_secs(1), "1 s", accepts [seconds > 0];
+    /// Sets the queue capacity, in events.
+    max_queue_size: usize, env MAX_QUEUE_SIZE_ENV = "MASTER_LOG_MAX_QUEUE_SIZE",
+        default DEFAULT_MAX_QUEUE_SIZE = 10_000, "10 000 events",
+        accepts [integer 1 ..= 100000000];
+    /// Refuses events at once when the queue is full (`true`, counting them) or waits up to
+    /// `queue_timeout` for space (`false`).
+    drop_when_full: bool, env DROP_WHEN_FULL_ENV = "MASTER_LOG_DROP_WHEN_FULL",
+        default DEFAULT_DROP_WHEN_FULL = true, "on", accepts [flag];
+    /// Sets how long [`Client::log`](crate::Client::log) waits for queue space when
+    /// `drop_when_full` is off.
+    queue_timeout: Duration, env QUEUE_TIMEOUT_ENV = "MASTER_LOG_QUEUE_TIMEOUT_SECONDS",
+        default DEFAULT_QUEUE_TIMEOUT = Duration::from_millis(250), "250 ms",
+        accepts [seconds >= 0];
+    /// Turns the enqueue backpressure pause on or off. Turn it off only when the caller has
+    /// its own rate limit.
+    backpressure: bool, env BACKPRESSURE_ENV = "MASTER_LOG_BACKPRESSURE",
+        default DEFAULT_BACKPRESSURE = true, "on", accepts [flag];
+    /// Seeds the moving average of seconds per log used before the first batch is answered.
+    initial_send_seconds_per_log: f64,
+        env INITIAL_SEND_SECONDS_PER_LOG_ENV = "MASTER_LOG_INITIAL_SEND_SECONDS_PER_LOG",
+        default DEFAULT_INITIAL_SEND_SECONDS_PER_LOG = 0.005, "5 ms per log",
+        accepts [seconds 0 ..= 60];
+    /// Caps one backpressure pause.
+    max_enqueue_sleep: Duration, env MAX_ENQUEUE_SLEEP_ENV = "MASTER_LOG_MAX_ENQUEUE_SLEEP_SECONDS",
+        default DEFAULT_MAX_ENQUEUE_SLEEP = Duration::from_millis(250), "250 ms",
+        accepts [seconds >= 0];
+    /// Sets the least time between the starts of two requests.
+    min_request_interval: Duration,
+        env MIN_REQUEST_INTERVAL_ENV = "MASTER_LOG_MIN_REQUEST_INTERVAL_SECONDS",
+        default DEFAULT_MIN_REQUEST_INTERVAL = Duration::ZERO, "0, no limit",
+        accepts [seconds >= 0];
+    /// Sets how many times one batch is retried after its first attempt.
+    max_retries: u32, env MAX_RETRIES_ENV = "MASTER_LOG_MAX_RETRIES",
+        default DEFAULT_MAX_RETRIES = 8, "8", accepts [integer 0 ..= 1000];
+    /// Sets how long one batch may be retried, counted from its first attempt; a retry that
+    /// would start later gives the batch up.
+    max_retry_elapsed: Duration, env MAX_RETRY_ELAPSED_ENV = "MASTER_LOG_MAX_RETRY_ELAPSED_SECONDS",
+        default DEFAULT_MAX_RETRY_ELAPSED = Duration::from_secs(60), "60 s",
+        accepts [seconds >= 0];
+}
 
 /// Looks up one environment variable; see [`ClientBuilder::environment`].
-///
-/// [`ClientBuilder::environment`]: crate::ClientBuilder::environment
 pub(crate) type EnvLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+type Lookup<'a> = dyn Fn(&str) -> Option<String> + Send + Sync + 'a;
 
 pub(crate) fn process_env() -> EnvLookup {
     Arc::new(|name| std::env::var(name).ok())
@@ -142,292 +303,116 @@ pub(crate) fn derive_urls(endpoint: &str) -> Result<Urls> {
     Ok(Urls { single, batch })
 }
 
-/// Values given in code; `None` falls back to the environment, then to the default.
-#[derive(Default, Clone)]
-pub(crate) struct Overrides {
-    pub(crate) api_key: Option<String>,
-    pub(crate) endpoint: Option<String>,
-    pub(crate) timeout: Option<Duration>,
-    pub(crate) echo: Option<bool>,
-    pub(crate) async_mode: Option<bool>,
-    pub(crate) batch_size: Option<usize>,
-    pub(crate) flush_interval: Option<Duration>,
-    pub(crate) max_queue_size: Option<usize>,
-    pub(crate) drop_when_full: Option<bool>,
-    pub(crate) queue_timeout: Option<Duration>,
-    pub(crate) backpressure: Option<bool>,
-    pub(crate) initial_send_seconds_per_log: Option<f64>,
-    pub(crate) max_enqueue_sleep: Option<Duration>,
-    pub(crate) min_request_interval: Option<Duration>,
-    pub(crate) max_retries: Option<u32>,
-    pub(crate) max_retry_elapsed: Option<Duration>,
+/// A value a setting can hold: how it is read from the environment and shown in errors.
+trait SettingValue: Copy {
+    fn parse(raw: &str) -> Option<Self>;
+    fn show(self) -> String;
 }
 
-impl fmt::Debug for Overrides {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Overrides")
-            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
-            .field("endpoint", &self.endpoint)
-            .field("timeout", &self.timeout)
-            .field("echo", &self.echo)
-            .field("async_mode", &self.async_mode)
-            .field("batch_size", &self.batch_size)
-            .field("flush_interval", &self.flush_interval)
-            .field("max_queue_size", &self.max_queue_size)
-            .field("drop_when_full", &self.drop_when_full)
-            .field("queue_timeout", &self.queue_timeout)
-            .field("backpressure", &self.backpressure)
-            .field(
-                "initial_send_seconds_per_log",
-                &self.initial_send_seconds_per_log,
-            )
-            .field("max_enqueue_sleep", &self.max_enqueue_sleep)
-            .field("min_request_interval", &self.min_request_interval)
-            .field("max_retries", &self.max_retries)
-            .field("max_retry_elapsed", &self.max_retry_elapsed)
-            .finish()
+impl SettingValue for bool {
+    fn parse(raw: &str) -> Option<Self> {
+        match raw.to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" | "on" => Some(true),
+            "0" | "false" | "no" | "off" => Some(false),
+            _ => None,
+        }
+    }
+
+    fn show(self) -> String {
+        self.to_string()
     }
 }
 
-/// The resolved, validated configuration of one client.
-#[derive(Debug, Clone)]
-pub(crate) struct Config {
-    pub(crate) api_key: ApiKey,
-    pub(crate) urls: Urls,
-    pub(crate) timeout: Duration,
-    pub(crate) echo: bool,
-    pub(crate) async_mode: bool,
-    pub(crate) batch_size: usize,
-    pub(crate) flush_interval: Duration,
-    pub(crate) max_queue_size: usize,
-    pub(crate) drop_when_full: bool,
-    pub(crate) queue_timeout: Duration,
-    pub(crate) backpressure: bool,
-    pub(crate) initial_send_seconds_per_log: f64,
-    pub(crate) max_enqueue_sleep: Duration,
-    pub(crate) min_request_interval: Duration,
-    pub(crate) max_retries: u32,
-    pub(crate) max_retry_elapsed: Duration,
+impl SettingValue for Duration {
+    /// Seconds, fractions allowed; negative, infinite and NaN values do not parse.
+    fn parse(raw: &str) -> Option<Self> {
+        let secs = raw.parse::<f64>().ok()?;
+        Duration::try_from_secs_f64(secs).ok()
+    }
+
+    fn show(self) -> String {
+        format!("{}s", self.as_secs_f64())
+    }
 }
 
-/// Where a value came from, for error messages.
-struct Source<'a> {
-    code: &'static str,
+macro_rules! plain_setting_values {
+    ($($ty:ty),*) => {$(
+        impl SettingValue for $ty {
+            fn parse(raw: &str) -> Option<Self> {
+                raw.parse().ok()
+            }
+
+            fn show(self) -> String {
+                self.to_string()
+            }
+        }
+    )*};
+}
+plain_setting_values!(usize, u32, f64);
+
+/// The environment value of `name`, blank counting as unset.
+fn env_value(lookup: &Lookup<'_>, name: &str) -> Option<String> {
+    lookup(name).filter(|v| !v.trim().is_empty())
+}
+
+/// Checks the value given in code, or else parses and checks the environment variable, or
+/// else takes the default. An error names the builder method or the variable, and the value.
+fn resolve<T: SettingValue>(
+    code: Option<T>,
+    setter: &'static str,
     env: &'static str,
-    lookup: &'a (dyn Fn(&str) -> Option<String> + Send + Sync),
-}
-
-impl Source<'_> {
-    fn env_value(&self) -> Option<String> {
-        (self.lookup)(self.env).filter(|v| !v.trim().is_empty())
-    }
-
-    fn resolve<T: Copy>(
-        &self,
-        code: Option<T>,
-        default: T,
-        parse: impl Fn(&str) -> Option<T>,
-        valid: impl Fn(T) -> bool,
-        show: impl Fn(T) -> String,
-        expected: &'static str,
-    ) -> Result<T> {
-        let invalid = |setting, value| Error::InvalidConfig {
-            setting,
-            value,
-            expected,
+    lookup: &Lookup<'_>,
+    default: T,
+    valid: fn(T) -> bool,
+    expected: &'static str,
+) -> Result<T> {
+    let invalid = |setting, value| Error::InvalidConfig {
+        setting,
+        value,
+        expected,
+    };
+    if let Some(value) = code {
+        return if valid(value) {
+            Ok(value)
+        } else {
+            Err(invalid(setter, value.show()))
         };
-        if let Some(value) = code {
-            return if valid(value) {
-                Ok(value)
-            } else {
-                Err(invalid(self.code, show(value)))
-            };
-        }
-        match self.env_value() {
-            None => Ok(default),
-            Some(raw) => match parse(raw.trim()) {
-                Some(value) if valid(value) => Ok(value),
-                _ => Err(invalid(self.env, raw)),
-            },
-        }
     }
-
-    fn boolean(&self, code: Option<bool>, default: bool) -> Result<bool> {
-        self.resolve(
-            code,
-            default,
-            parse_bool,
-            |_| true,
-            |b| b.to_string(),
-            "expected one of 1, true, yes, on, 0, false, no, off",
-        )
-    }
-
-    fn seconds(
-        &self,
-        code: Option<Duration>,
-        default: Duration,
-        allow_zero: bool,
-        expected: &'static str,
-    ) -> Result<Duration> {
-        let secs = self.resolve(
-            code.map(|d| d.as_secs_f64()),
-            default.as_secs_f64(),
-            |s| s.parse::<f64>().ok(),
-            |v| v.is_finite() && v <= MAX_SECONDS && (v > 0.0 || (allow_zero && v == 0.0)),
-            |v| format!("{v}s"),
-            expected,
-        )?;
-        // Validated above: finite and within [0, MAX_SECONDS].
-        Ok(code.unwrap_or_else(|| Duration::from_secs_f64(secs)))
-    }
-
-    fn count<T>(&self, code: Option<T>, default: T, max: T, expected: &'static str) -> Result<T>
-    where
-        T: Copy + PartialOrd + std::str::FromStr + fmt::Display + From<u8>,
-    {
-        self.resolve(
-            code,
-            default,
-            |s| s.parse::<T>().ok(),
-            |v| v >= T::from(1) && v <= max,
-            |v| v.to_string(),
-            expected,
-        )
+    match env_value(lookup, env) {
+        None => Ok(default),
+        Some(raw) => match T::parse(raw.trim()) {
+            Some(value) if valid(value) => Ok(value),
+            _ => Err(invalid(env, raw)),
+        },
     }
 }
 
-fn parse_bool(raw: &str) -> Option<bool> {
-    match raw.to_ascii_lowercase().as_str() {
-        "1" | "true" | "yes" | "on" => Some(true),
-        "0" | "false" | "no" | "off" => Some(false),
-        _ => None,
-    }
-}
-
-impl Config {
-    /// Resolves `overrides` against `lookup` (the environment) and the defaults.
-    pub(crate) fn resolve(
-        overrides: &Overrides,
-        lookup: &(dyn Fn(&str) -> Option<String> + Send + Sync),
-    ) -> Result<Config> {
-        let src = |code, env| Source { code, env, lookup };
-
-        let api_key = match &overrides.api_key {
-            Some(key) => Some(key.clone()),
-            None => src("", API_KEY_ENV).env_value(),
-        }
+fn resolve_api_key(code: Option<String>, lookup: &Lookup<'_>) -> Result<ApiKey> {
+    let key = code
+        .or_else(|| env_value(lookup, API_KEY_ENV))
         .map(|k| k.trim().to_owned())
         .filter(|k| !k.is_empty())
         .ok_or(Error::MissingConfig {
             setting: API_KEY_ENV,
         })?;
-        if api_key.bytes().any(|b| b.is_ascii_control()) {
-            return Err(Error::InvalidConfig {
-                setting: API_KEY_ENV,
-                value: "<redacted>".to_owned(),
-                expected: "expected a key without control characters",
-            });
-        }
+    if key.bytes().any(|b| b.is_ascii_control()) {
+        return Err(Error::InvalidConfig {
+            setting: API_KEY_ENV,
+            value: "<redacted>".to_owned(),
+            expected: "expected a key without control characters",
+        });
+    }
+    Ok(ApiKey(key))
+}
 
-        let endpoint = match &overrides.endpoint {
-            Some(e) => Some(e.clone()),
-            None => src("", ENDPOINT_ENV).env_value(),
-        }
+fn resolve_urls(code: Option<String>, lookup: &Lookup<'_>) -> Result<Urls> {
+    let endpoint = code
+        .or_else(|| env_value(lookup, ENDPOINT_ENV))
         .filter(|e| !e.trim().is_empty())
         .ok_or(Error::MissingConfig {
             setting: ENDPOINT_ENV,
         })?;
-        let urls = derive_urls(&endpoint)?;
-
-        let initial_send_seconds_per_log = src(
-            "ClientBuilder::initial_send_seconds_per_log",
-            INITIAL_SEND_SECONDS_PER_LOG_ENV,
-        )
-        .resolve(
-            overrides.initial_send_seconds_per_log,
-            DEFAULT_INITIAL_SEND_SECONDS_PER_LOG,
-            |s| s.parse::<f64>().ok(),
-            |v| v.is_finite() && (0.0..=60.0).contains(&v),
-            |v| v.to_string(),
-            "expected seconds between 0 and 60",
-        )?;
-
-        Ok(Config {
-            api_key: ApiKey(api_key),
-            urls,
-            timeout: src("ClientBuilder::timeout", TIMEOUT_ENV).seconds(
-                overrides.timeout,
-                DEFAULT_TIMEOUT,
-                false,
-                "expected seconds greater than 0 and at most 86400",
-            )?,
-            echo: src("ClientBuilder::echo", ECHO_ENV).boolean(overrides.echo, DEFAULT_ECHO)?,
-            async_mode: src("ClientBuilder::async_mode", ASYNC_ENV)
-                .boolean(overrides.async_mode, DEFAULT_ASYNC_MODE)?,
-            batch_size: src("ClientBuilder::batch_size", BATCH_SIZE_ENV).count(
-                overrides.batch_size,
-                DEFAULT_BATCH_SIZE,
-                MAX_BATCH_SIZE,
-                "expected an integer between 1 and 100000",
-            )?,
-            flush_interval: src("ClientBuilder::flush_interval", FLUSH_INTERVAL_ENV).seconds(
-                overrides.flush_interval,
-                DEFAULT_FLUSH_INTERVAL,
-                false,
-                "expected seconds greater than 0 and at most 86400",
-            )?,
-            max_queue_size: src("ClientBuilder::max_queue_size", MAX_QUEUE_SIZE_ENV).count(
-                overrides.max_queue_size,
-                DEFAULT_MAX_QUEUE_SIZE,
-                MAX_QUEUE_SIZE,
-                "expected an integer between 1 and 100000000",
-            )?,
-            drop_when_full: src("ClientBuilder::drop_when_full", DROP_WHEN_FULL_ENV)
-                .boolean(overrides.drop_when_full, DEFAULT_DROP_WHEN_FULL)?,
-            queue_timeout: src("ClientBuilder::queue_timeout", QUEUE_TIMEOUT_ENV).seconds(
-                overrides.queue_timeout,
-                DEFAULT_QUEUE_TIMEOUT,
-                true,
-                "expected seconds between 0 and 86400",
-            )?,
-            backpressure: src("ClientBuilder::backpressure", BACKPRESSURE_ENV)
-                .boolean(overrides.backpressure, DEFAULT_BACKPRESSURE)?,
-            initial_send_seconds_per_log,
-            max_enqueue_sleep: src("ClientBuilder::max_enqueue_sleep", MAX_ENQUEUE_SLEEP_ENV)
-                .seconds(
-                    overrides.max_enqueue_sleep,
-                    DEFAULT_MAX_ENQUEUE_SLEEP,
-                    true,
-                    "expected seconds between 0 and 86400",
-                )?,
-            min_request_interval: src(
-                "ClientBuilder::min_request_interval",
-                MIN_REQUEST_INTERVAL_ENV,
-            )
-            .seconds(
-                overrides.min_request_interval,
-                DEFAULT_MIN_REQUEST_INTERVAL,
-                true,
-                "expected seconds between 0 and 86400",
-            )?,
-            max_retries: src("ClientBuilder::max_retries", MAX_RETRIES_ENV).resolve(
-                overrides.max_retries,
-                DEFAULT_MAX_RETRIES,
-                |s| s.parse::<u32>().ok(),
-                |v| v <= MAX_RETRIES,
-                |v| v.to_string(),
-                "expected an integer between 0 and 1000",
-            )?,
-            max_retry_elapsed: src("ClientBuilder::max_retry_elapsed", MAX_RETRY_ELAPSED_ENV)
-                .seconds(
-                    overrides.max_retry_elapsed,
-                    DEFAULT_MAX_RETRY_ELAPSED,
-                    true,
-                    "expected seconds between 0 and 86400",
-                )?,
-        })
-    }
+    derive_urls(&endpoint)
 }
 
 #[cfg(test)]
@@ -567,6 +552,17 @@ mod tests {
                 other => panic!("{var}={value}: expected InvalidConfig, got {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn settings_table_names_each_setting_with_its_variable_and_default() {
+        let table = settings_table!();
+        assert!(table.contains(
+            "| [`batch_size`](ClientBuilder::batch_size) | `MASTER_LOG_BATCH_SIZE` | 100 events \
+             | an integer between 1 and 100000 |"
+        ));
+        assert!(table.contains("| `MASTER_LOG_API_KEY` | required |"));
+        assert_eq!(table.lines().filter(|l| l.starts_with("| [`")).count(), 16);
     }
 
     #[test]

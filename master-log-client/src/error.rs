@@ -28,8 +28,8 @@ pub enum Error {
     /// The endpoint is not an `http://` or `https://` URL.
     #[error("invalid endpoint url `{0}`")]
     InvalidEndpoint(String),
-    /// A severity string is not one of `trace, debug, info, warn, error, fatal`.
-    #[error("invalid severity `{0}`: expected one of trace, debug, info, warn, error, fatal")]
+    /// A severity string is not the name of a [`Severity`](crate::Severity).
+    #[error("invalid severity `{0}`: expected one of {names}", names = crate::Severity::names())]
     InvalidSeverity(String),
     /// An asynchronous client was built outside a tokio runtime.
     #[error(
@@ -38,10 +38,10 @@ pub enum Error {
     NoRuntime,
     /// The HTTP client could not be constructed.
     #[error("failed to build the http client")]
-    Build(#[source] reqwest::Error),
-    /// The queue was full: the event was refused (and counted in [`Stats::dropped_full`]).
+    Build(#[source] HttpError),
+    /// The queue was full: the event was refused (and counted in [`ClientStats::dropped_full`]).
     ///
-    /// [`Stats::dropped_full`]: crate::Stats::dropped_full
+    /// [`ClientStats::dropped_full`]: crate::ClientStats::dropped_full
     #[error("queue is full")]
     QueueFull,
     /// The client has been shut down; nothing more is accepted.
@@ -60,7 +60,7 @@ pub enum Error {
     },
     /// A direct-mode request failed before a response arrived (connection, timeout, TLS).
     #[error("request to log server failed")]
-    Http(#[source] reqwest::Error),
+    Http(#[source] HttpError),
     /// Some batches were given up on (rejected with a non-retryable status, or retries
     /// exhausted). The report says how many events were accepted and which batches failed.
     #[error(
@@ -68,6 +68,21 @@ pub enum Error {
         .0.failed_events, .0.failed_batches
     )]
     Undelivered(Box<FlushReport>),
+}
+
+/// The HTTP stack's own error behind [`Error::Http`] and [`Error::Build`].
+///
+/// Opaque on purpose: the HTTP library is not part of this crate's API, so upgrading it is not
+/// a breaking change. Its `Display` and [`source`](std::error::Error::source) are the
+/// underlying error's.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct HttpError(Box<dyn std::error::Error + Send + Sync>);
+
+impl HttpError {
+    pub(crate) fn new(err: impl std::error::Error + Send + Sync + 'static) -> Self {
+        HttpError(Box::new(err))
+    }
 }
 
 /// `Result` with this crate's [`Error`].

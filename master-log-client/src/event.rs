@@ -14,45 +14,76 @@ pub const DEFAULT_TITLE: &str = "Rust log event";
 /// Longest derived title, in characters.
 pub const MAX_TITLE_CHARS: usize = 120;
 
-/// How serious an event is.
-///
-/// Parsing accepts any case and surrounding whitespace:
-///
-/// ```
-/// use master_log_client::Severity;
-///
-/// assert_eq!(" WARN ".parse::<Severity>().unwrap(), Severity::Warn);
-/// assert!("warning".parse::<Severity>().is_err());
-/// assert_eq!(Severity::Fatal.to_string(), "fatal");
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub enum Severity {
-    /// Very fine-grained diagnostics.
-    Trace,
-    /// Diagnostics for developers.
-    Debug,
-    /// Normal operation; the default.
-    #[default]
-    Info,
-    /// Something unexpected that the program handled.
-    Warn,
-    /// A failure of one operation.
-    Error,
-    /// A failure the program cannot continue after.
-    Fatal,
+/// The one list of severities, most verbose first: calls `$callback!` with one
+/// `Variant name "doc";` row per severity. Adding a severity is one row here.
+macro_rules! with_severities {
+    ($callback:ident) => {
+        $callback! {
+            Trace trace "Very fine-grained diagnostics.";
+            Debug debug "Diagnostics for developers.";
+            Info info "Normal operation; the default.";
+            Warn warn "Something unexpected that the program handled.";
+            Error error "A failure of one operation.";
+            Fatal fatal "A failure the program cannot continue after.";
+        }
+    };
+}
+pub(crate) use with_severities;
+
+macro_rules! severity_enum {
+    ($($variant:ident $name:ident $doc:literal;)*) => {
+        /// How serious an event is.
+        ///
+        /// Parsing accepts any case and surrounding whitespace:
+        ///
+        /// ```
+        /// use master_log_client::Severity;
+        ///
+        /// assert_eq!(" WARN ".parse::<Severity>().unwrap(), Severity::Warn);
+        /// assert!("warning".parse::<Severity>().is_err());
+        /// assert_eq!(Severity::Fatal.to_string(), "fatal");
+        /// ```
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Severity {
+            $(#[doc = $doc] $variant,)*
+        }
+
+        impl Severity {
+            /// Every severity, most verbose first.
+            pub const ALL: &[Severity] = &[$(Severity::$variant),*];
+
+            /// The lowercase wire name, e.g. `"warn"`.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(Severity::$variant => stringify!($name),)*
+                }
+            }
+        }
+
+        impl Event {
+            $(
+                #[doc = concat!("An event at [`Severity::", stringify!($variant), "`].")]
+                pub fn $name(body: impl Into<String>) -> Self {
+                    Self::new(Severity::$variant, body)
+                }
+            )*
+        }
+    };
+}
+with_severities!(severity_enum);
+
+impl Default for Severity {
+    /// [`Severity::Info`].
+    fn default() -> Self {
+        Severity::Info
+    }
 }
 
 impl Severity {
-    /// The lowercase wire name: `"trace"`, `"debug"`, `"info"`, `"warn"`, `"error"`, `"fatal"`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Severity::Trace => "trace",
-            Severity::Debug => "debug",
-            Severity::Info => "info",
-            Severity::Warn => "warn",
-            Severity::Error => "error",
-            Severity::Fatal => "fatal",
-        }
+    /// The wire names, comma-separated, for error messages.
+    pub(crate) fn names() -> String {
+        let names: Vec<&str> = Severity::ALL.iter().map(|s| s.as_str()).collect();
+        names.join(", ")
     }
 }
 
@@ -67,17 +98,11 @@ impl FromStr for Severity {
 
     fn from_str(s: &str) -> Result<Self, Error> {
         let t = s.trim();
-        [
-            Severity::Trace,
-            Severity::Debug,
-            Severity::Info,
-            Severity::Warn,
-            Severity::Error,
-            Severity::Fatal,
-        ]
-        .into_iter()
-        .find(|sev| sev.as_str().eq_ignore_ascii_case(t))
-        .ok_or_else(|| Error::InvalidSeverity(s.to_owned()))
+        Severity::ALL
+            .iter()
+            .copied()
+            .find(|sev| sev.as_str().eq_ignore_ascii_case(t))
+            .ok_or_else(|| Error::InvalidSeverity(s.to_owned()))
     }
 }
 
@@ -192,36 +217,6 @@ impl Event {
             lifetime: None,
             echo: None,
         }
-    }
-
-    /// An event at [`Severity::Trace`].
-    pub fn trace(body: impl Into<String>) -> Self {
-        Self::new(Severity::Trace, body)
-    }
-
-    /// An event at [`Severity::Debug`].
-    pub fn debug(body: impl Into<String>) -> Self {
-        Self::new(Severity::Debug, body)
-    }
-
-    /// An event at [`Severity::Info`].
-    pub fn info(body: impl Into<String>) -> Self {
-        Self::new(Severity::Info, body)
-    }
-
-    /// An event at [`Severity::Warn`].
-    pub fn warn(body: impl Into<String>) -> Self {
-        Self::new(Severity::Warn, body)
-    }
-
-    /// An event at [`Severity::Error`].
-    pub fn error(body: impl Into<String>) -> Self {
-        Self::new(Severity::Error, body)
-    }
-
-    /// An event at [`Severity::Fatal`].
-    pub fn fatal(body: impl Into<String>) -> Self {
-        Self::new(Severity::Fatal, body)
     }
 
     /// Sets the severity. Defaults to the one given at construction.
@@ -483,6 +478,20 @@ mod tests {
     use time::macros::datetime;
 
     use super::*;
+
+    #[test]
+    fn every_severity_parses_from_its_name_and_builds_its_event() {
+        for &severity in Severity::ALL {
+            assert_eq!(severity.as_str().parse::<Severity>().unwrap(), severity);
+        }
+        assert_eq!(Event::fatal("x").severity(), Severity::Fatal);
+        assert_eq!(Severity::default(), Severity::Info);
+        let err = "loud".parse::<Severity>().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid severity `loud`: expected one of trace, debug, info, warn, error, fatal"
+        );
+    }
 
     #[test]
     fn severity_parses_any_case_and_space() {

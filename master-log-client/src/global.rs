@@ -84,59 +84,18 @@ pub async fn log(event: Event) -> Result<Receipt> {
     default_client()?.log(event).await
 }
 
-/// Logs `body` at trace severity through the default client.
-///
-/// # Errors
-///
-/// As [`log`].
-pub async fn trace(body: impl Into<String>) -> Result<Receipt> {
-    log(Event::trace(body)).await
+macro_rules! global_helpers {
+    ($($variant:ident $name:ident $doc:literal;)*) => {$(
+        #[doc = concat!(
+            "Logs `body` at [`Severity::", stringify!($variant), "`](crate::Severity::",
+            stringify!($variant), ") through the default client.\n\n# Errors\n\nAs [`log`].",
+        )]
+        pub async fn $name(body: impl Into<String>) -> Result<Receipt> {
+            log(Event::$name(body)).await
+        }
+    )*};
 }
-
-/// Logs `body` at debug severity through the default client.
-///
-/// # Errors
-///
-/// As [`log`].
-pub async fn debug(body: impl Into<String>) -> Result<Receipt> {
-    log(Event::debug(body)).await
-}
-
-/// Logs `body` at info severity through the default client.
-///
-/// # Errors
-///
-/// As [`log`].
-pub async fn info(body: impl Into<String>) -> Result<Receipt> {
-    log(Event::info(body)).await
-}
-
-/// Logs `body` at warn severity through the default client.
-///
-/// # Errors
-///
-/// As [`log`].
-pub async fn warn(body: impl Into<String>) -> Result<Receipt> {
-    log(Event::warn(body)).await
-}
-
-/// Logs `body` at error severity through the default client.
-///
-/// # Errors
-///
-/// As [`log`].
-pub async fn error(body: impl Into<String>) -> Result<Receipt> {
-    log(Event::error(body)).await
-}
-
-/// Logs `body` at fatal severity through the default client.
-///
-/// # Errors
-///
-/// As [`log`].
-pub async fn fatal(body: impl Into<String>) -> Result<Receipt> {
-    log(Event::fatal(body)).await
-}
+crate::event::with_severities!(global_helpers);
 
 fn current() -> Option<Client> {
     DEFAULT

@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::batch::Batch;
 use crate::client::Receipt;
 use crate::config::{Config, Urls};
-use crate::error::{Error, Result};
+use crate::error::{Error, HttpError, Result};
 use crate::worker::Attempt;
 
 /// `User-Agent` sent with every request.
@@ -51,7 +51,7 @@ impl Http {
             .tcp_nodelay(true)
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(Error::Build)?;
+            .map_err(|e| Error::Build(HttpError::new(e)))?;
         Ok(Http {
             client,
             urls: config.urls.clone(),
@@ -124,7 +124,7 @@ impl Http {
             .body(body)
             .send()
             .await
-            .map_err(Error::Http)?;
+            .map_err(|e| Error::Http(HttpError::new(e)))?;
         let status = response.status();
         let body = response.bytes().await;
         if !status.is_success() {

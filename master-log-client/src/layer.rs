@@ -53,12 +53,12 @@
 //!   send) is skipped, whatever its target.
 //!
 //! `on_event` is synchronous, so the layer uses [`Client::try_log`], which never waits: when
-//! the queue is full the event is dropped and counted in [`Stats::dropped_full`]. A slow or
+//! the queue is full the event is dropped and counted in [`ClientStats::dropped_full`]. A slow or
 //! dead server therefore never blocks the thread that emitted the event. A client in direct
 //! mode (`async_mode(false)`) cannot send without waiting; its events are refused and counted
 //! by [`MasterLogLayer::refused`]. So are events logged after the client shut down.
 //!
-//! [`Stats::dropped_full`]: crate::Stats::dropped_full
+//! [`ClientStats::dropped_full`]: crate::ClientStats::dropped_full
 
 use std::fmt::{self, Write as _};
 use std::sync::Arc;
@@ -142,7 +142,7 @@ impl MasterLogLayer {
     }
 
     /// Events refused because the client is shut down or in direct mode (full-queue drops
-    /// are counted by the client, in [`Stats::dropped_full`](crate::Stats::dropped_full)).
+    /// are counted by the client, in [`ClientStats::dropped_full`](crate::ClientStats::dropped_full)).
     /// Clones of the layer share the count.
     pub fn refused(&self) -> u64 {
         self.refused.load(Ordering::Relaxed)
@@ -258,39 +258,38 @@ impl Fields {
     }
 }
 
+macro_rules! record_as_json {
+    ($($method:ident: $ty:ty),*) => {$(
+        fn $method(&mut self, field: &Field, value: $ty) {
+            self.put(field, Value::from(value));
+        }
+    )*};
+}
+
+/// Numbers, booleans and strings become JSON values; 128-bit integers too when they fit in 64
+/// bits. Everything else, errors included (tracing's default shows their `Display`), is its
+/// `Debug` text.
 impl Visit for Fields {
-    fn record_f64(&mut self, field: &Field, value: f64) {
-        self.put(field, Value::from(value));
-    }
-
-    fn record_i64(&mut self, field: &Field, value: i64) {
-        self.put(field, Value::from(value));
-    }
-
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        self.put(field, Value::from(value));
-    }
+    record_as_json!(
+        record_f64: f64,
+        record_i64: i64,
+        record_u64: u64,
+        record_bool: bool,
+        record_str: &str
+    );
 
     fn record_i128(&mut self, field: &Field, value: i128) {
-        let v = i64::try_from(value).map_or_else(|_| Value::from(value.to_string()), Value::from);
-        self.put(field, v);
+        self.put(
+            field,
+            i64::try_from(value).map_or_else(|_| value.to_string().into(), Value::from),
+        );
     }
 
     fn record_u128(&mut self, field: &Field, value: u128) {
-        let v = u64::try_from(value).map_or_else(|_| Value::from(value.to_string()), Value::from);
-        self.put(field, v);
-    }
-
-    fn record_bool(&mut self, field: &Field, value: bool) {
-        self.put(field, Value::from(value));
-    }
-
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.put(field, Value::from(value));
-    }
-
-    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        self.put(field, Value::from(value.to_string()));
+        self.put(
+            field,
+            u64::try_from(value).map_or_else(|_| value.to_string().into(), Value::from),
+        );
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
@@ -347,7 +346,7 @@ mod tests {
         let again = client.flush(Duration::from_secs(5)).await.unwrap();
         assert_eq!(again.sent, 0);
         assert_eq!(SENDS.load(Ordering::SeqCst), 1);
-        assert_eq!(client.stats().enqueued, 1);
+        assert_eq!(client.stats().dequeued, 1);
     }
 
     #[test]

@@ -76,14 +76,12 @@ mod quiet;
 mod stats;
 mod worker;
 
-pub use client::{Client, ClientBuilder, MasterLogClient, Receipt, TryLogError};
-pub use error::{Error, Result};
+pub use client::{Client, ClientBuilder, Receipt, TryLogError};
+pub use error::{Error, HttpError, Result};
 pub use event::{DEFAULT_TITLE, Event, MAX_TITLE_CHARS, Severity, Timestamp};
-pub use global::{
-    configure, debug, default_client, error, fatal, flush, info, log, shutdown, trace, warn,
-};
+pub use global::*;
 pub use http::USER_AGENT;
-pub use stats::{DeliveryFailure, FlushReport, MAX_REPORTED_FAILURES, Stats};
+pub use stats::{ClientStats, DeliveryFailure, FlushReport, MAX_REPORTED_FAILURES};
 
 #[doc(hidden)]
 pub use batch::encode_batch;

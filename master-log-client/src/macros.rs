@@ -3,8 +3,8 @@
 /// Builds an [`Event`](crate::Event) the way `print` builds a line: the values' `Display`
 /// forms joined by a separator (one space unless `sep` says otherwise).
 ///
-/// An optional head, ended by `;`, sets the severity (a bare `trace`, `debug`, `info`,
-/// `warn`, `error` or `fatal`; default `info`) and options as `name = value`. The options are
+/// An optional head, ended by `;`, sets the severity (a bare lowercase
+/// [`Severity`](crate::Severity) name such as `warn`; default `info`) and options as `name = value`. The options are
 /// the [`Event`](crate::Event) setters (`title`, `tags`, `tag`, `metadata`, `ttl_seconds`,
 /// `expires_at`, `created_at`, `echo`), plus `severity` (a [`Severity`](crate::Severity)),
 /// `body` (replaces the rendered values), `sep` and `end` (appended to the body unless it is
@@ -81,34 +81,17 @@ pub mod private {
 
     use crate::event::{Event, Severity, Timestamp};
 
-    /// Bare severity names accepted at the head of `event!`.
+    /// Bare severity names accepted at the head of `event!`, one function per [`Severity`].
     pub mod level {
-        use crate::event::Severity;
-
-        /// `trace`
-        pub fn trace() -> Severity {
-            Severity::Trace
+        macro_rules! level_fns {
+            ($($variant:ident $name:ident $doc:literal;)*) => {$(
+                #[doc = concat!("`", stringify!($name), "`")]
+                pub fn $name() -> crate::event::Severity {
+                    crate::event::Severity::$variant
+                }
+            )*};
         }
-        /// `debug`
-        pub fn debug() -> Severity {
-            Severity::Debug
-        }
-        /// `info`
-        pub fn info() -> Severity {
-            Severity::Info
-        }
-        /// `warn`
-        pub fn warn() -> Severity {
-            Severity::Warn
-        }
-        /// `error`
-        pub fn error() -> Severity {
-            Severity::Error
-        }
-        /// `fatal`
-        pub fn fatal() -> Severity {
-            Severity::Fatal
-        }
+        crate::event::with_severities!(level_fns);
     }
 
     /// An event under construction by `event!`.

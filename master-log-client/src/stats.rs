@@ -1,4 +1,4 @@
-//! What the client did: live [`Stats`] counters, and the [`FlushReport`] of one flush.
+//! What the client did: its live [`ClientStats`] counters, and the [`FlushReport`] of a flush.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
@@ -12,28 +12,30 @@ pub const MAX_REPORTED_FAILURES: usize = 16;
 /// [`Client::stats`]: crate::Client::stats
 #[derive(Debug, Clone, Default, PartialEq)]
 #[non_exhaustive]
-pub struct Stats {
-    /// Events taken off the queue by the worker.
-    pub enqueued: u64,
-    /// Events waiting in the queue right now.
+pub struct ClientStats {
+    /// Events the worker has taken off the queue (events refused at enqueue are in
+    /// `dropped_full` instead).
+    pub dequeued: u64,
+    /// Messages waiting in the queue right now: events, plus any flush or shutdown request.
     pub queued: usize,
     /// Highest number of messages (events, plus any flush request) ever waiting in the queue
     /// at once, as seen by the worker before each receive, by producers finding the queue
     /// full, and by this snapshot.
     pub queue_high_water: usize,
-    /// Events refused because the queue was full.
+    /// Events refused because the queue was full (by `log`, `try_log` and the layer).
     pub dropped_full: u64,
     /// Batch requests started, retries included.
     pub requests: u64,
-    /// Retried attempts (each one also counts in `requests`).
+    /// Batch requests that were retries of an earlier attempt (each also counts in
+    /// `requests`).
     pub retries: u64,
     /// Events in batches the server answered with success.
     pub sent: u64,
-    /// Events the server reported as accepted.
+    /// Events the server reported as accepted (the whole batch when its answer has no count).
     pub accepted: u64,
     /// Batches given up on: rejected with a non-retryable status, or out of retries.
     pub failed_batches: u64,
-    /// Events in those batches.
+    /// Events in the batches given up on.
     pub failed_events: u64,
     /// Current moving average of seconds per accepted log, which paces enqueues.
     pub send_seconds_per_log: f64,
@@ -49,7 +51,7 @@ pub struct Stats {
 pub(crate) struct Counters {
     pub(crate) high_water: Padded<AtomicUsize>,
     pub(crate) dropped_full: Padded<AtomicU64>,
-    pub(crate) enqueued: AtomicU64,
+    pub(crate) dequeued: AtomicU64,
     pub(crate) requests: AtomicU64,
     pub(crate) retries: AtomicU64,
     pub(crate) sent: AtomicU64,
@@ -83,10 +85,10 @@ impl Counters {
         }
     }
 
-    pub(crate) fn snapshot(&self, queued: usize, send_seconds_per_log: f64) -> Stats {
+    pub(crate) fn snapshot(&self, queued: usize, send_seconds_per_log: f64) -> ClientStats {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        Stats {
-            enqueued: get(&self.enqueued),
+        ClientStats {
+            dequeued: get(&self.dequeued),
             queued,
             queue_high_water: self.high_water.load(Ordering::Relaxed).max(queued),
             dropped_full: get(&self.dropped_full),
@@ -126,13 +128,14 @@ pub struct DeliveryFailure {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct FlushReport {
-    /// Events the server reported as accepted, over all batches.
+    /// Events the server reported as accepted, over all delivered batches.
     pub accepted: u64,
     /// Events in batches answered with success.
     pub sent: u64,
     /// Batches answered with success.
-    pub batches: u64,
-    /// Retried attempts.
+    pub delivered_batches: u64,
+    /// Batch requests that were retries of an earlier attempt, for delivered and given-up
+    /// batches alike.
     pub retries: u64,
     /// Batches given up on.
     pub failed_batches: u64,
@@ -153,7 +156,7 @@ impl FlushReport {
     pub(crate) fn merge(&mut self, other: FlushReport) {
         self.accepted += other.accepted;
         self.sent += other.sent;
-        self.batches += other.batches;
+        self.delivered_batches += other.delivered_batches;
         self.retries += other.retries;
         self.failed_batches += other.failed_batches;
         self.failed_events += other.failed_events;

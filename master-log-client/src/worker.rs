@@ -62,8 +62,6 @@ pub(crate) struct Settings {
     pub(crate) min_request_interval: Duration,
     pub(crate) max_retries: u32,
     pub(crate) max_retry_elapsed: Duration,
-    pub(crate) backoff_base: Duration,
-    pub(crate) backoff_cap: Duration,
 }
 
 /// State shared between the worker and the client handles.
@@ -165,7 +163,7 @@ impl State {
                 Poll::Ready(_) => {
                     // One shared-counter update per receive, not per event.
                     let events = buf.iter().filter(|m| matches!(m, Msg::Event(_))).count();
-                    Counters::add(&shared.counters.enqueued, events as u64);
+                    Counters::add(&shared.counters.dequeued, events as u64);
                     for msg in buf.drain(..) {
                         self.take(msg, rx);
                     }
@@ -185,7 +183,7 @@ impl State {
         match msg {
             Some(msg) => {
                 if matches!(msg, Msg::Event(_)) {
-                    Counters::add(&shared.counters.enqueued, 1);
+                    Counters::add(&shared.counters.dequeued, 1);
                 }
                 self.take(msg, rx);
             }
@@ -229,7 +227,7 @@ impl State {
                 Counters::add(&c.accepted, accepted);
                 self.report.sent += events as u64;
                 self.report.accepted += accepted;
-                self.report.batches += 1;
+                self.report.delivered_batches += 1;
                 self.report.retries += u64::from(retries);
                 self.report.last_status = Some(status);
             }
@@ -397,16 +395,20 @@ fn next_random(state: &mut u64) -> u64 {
     x.wrapping_mul(0x2545_F491_4F6C_DD1D)
 }
 
+/// Delay before the first retry, before jitter; doubled for each further retry.
+const BACKOFF_BASE: Duration = Duration::from_millis(100);
+/// Longest delay between two retries, before jitter.
+const BACKOFF_CAP: Duration = Duration::from_secs(10);
+
 /// Delay before retry number `retry` (1-based): exponential, capped, with "equal jitter"
 /// (a uniformly random point in the upper half), so clients that failed together spread out.
-pub(crate) fn backoff(settings: &Settings, retry: u32, rng: &mut u64) -> Duration {
-    let exp = settings
-        .backoff_base
+pub(crate) fn backoff(retry: u32, rng: &mut u64) -> Duration {
+    let exp = BACKOFF_BASE
         .saturating_mul(
             1u32.checked_shl(retry.saturating_sub(1))
                 .unwrap_or(u32::MAX),
         )
-        .min(settings.backoff_cap);
+        .min(BACKOFF_CAP);
     let half = exp / 2;
     let fraction = (next_random(rng) >> 11) as f64 / (1u64 << 53) as f64;
     half + half.mul_f64(fraction)
@@ -461,7 +463,7 @@ where
                 reason,
             } => (status, retry_after, reason),
         };
-        let delay = retry_after.unwrap_or_else(|| backoff(settings, attempts, &mut rng));
+        let delay = retry_after.unwrap_or_else(|| backoff(attempts, &mut rng));
         let out_of_budget = first_attempt.elapsed() + delay > settings.max_retry_elapsed;
         if attempts > settings.max_retries || out_of_budget {
             let why = if out_of_budget {
@@ -504,8 +506,6 @@ mod tests {
             min_request_interval: Duration::ZERO,
             max_retries: 3,
             max_retry_elapsed: Duration::from_secs(60),
-            backoff_base: Duration::from_millis(100),
-            backoff_cap: Duration::from_secs(10),
         }
     }
 
@@ -568,6 +568,13 @@ mod tests {
         async fn log(&self, body: &str) {
             self.tx.send(Msg::Event(Event::info(body))).await.unwrap();
             self.shared.enqueued(&self.tx);
+        }
+
+        /// Logs the events `"0"`, `"1"`, ... up to `n - 1`.
+        async fn log_numbered(&self, n: usize) {
+            for i in 0..n {
+                self.log(&i.to_string()).await;
+            }
         }
 
         async fn request(&self, msg: Msg) {
@@ -634,9 +641,7 @@ mod tests {
     async fn high_water_mark_is_the_peak_the_worker_drained() {
         let mut h = spawn(settings(100), vec![], Duration::ZERO);
         // Seven events queue up before the worker runs once.
-        for i in 0..7 {
-            h.log(&i.to_string()).await;
-        }
+        h.log_numbered(7).await;
         while h.shared.pending.load(Ordering::Relaxed) < 7 {
             tokio::task::yield_now().await;
         }
@@ -671,12 +676,10 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn flush_reports_total_across_batches_without_waiting_an_interval() {
         let h = spawn(settings(2), vec![], Duration::from_millis(10));
-        for i in 0..5 {
-            h.log(&i.to_string()).await;
-        }
+        h.log_numbered(5).await;
         let report = h.flush().await;
         assert_eq!(report.accepted, 5);
-        assert_eq!(report.batches, 3);
+        assert_eq!(report.delivered_batches, 3);
         assert_eq!(report.last_status, Some(200));
         assert_eq!(h.start.elapsed(), Duration::from_millis(30));
         // The next flush only counts what came after.
@@ -692,9 +695,7 @@ mod tests {
             ..settings(1)
         };
         let h = spawn(s, vec![], Duration::from_millis(10));
-        for i in 0..3 {
-            h.log(&i.to_string()).await;
-        }
+        h.log_numbered(3).await;
         let (report, seen) = h.shutdown().await;
         assert_eq!(report.accepted, 3);
         let starts: Vec<_> = seen.iter().map(|s| s.at.as_millis()).collect();
@@ -924,9 +925,7 @@ mod tests {
     async fn send_rate_follows_the_sink() {
         // 20 ms per batch of 100: 0.2 ms per log.
         let h = spawn(settings(100), vec![], Duration::from_millis(20));
-        for i in 0..3000 {
-            h.log(&i.to_string()).await;
-        }
+        h.log_numbered(3000).await;
         let report = h.flush().await;
         assert_eq!(report.accepted, 3000);
         let rate = h.shared.rate.get();
@@ -935,12 +934,11 @@ mod tests {
 
     #[test]
     fn backoff_is_capped() {
-        let s = settings(1);
         let mut rng = 7;
         for retry in 1..40 {
-            let d = backoff(&s, retry, &mut rng);
+            let d = backoff(retry, &mut rng);
             assert!(d <= Duration::from_secs(10), "{retry}: {d:?}");
         }
-        assert!(backoff(&s, 30, &mut rng) >= Duration::from_secs(5));
+        assert!(backoff(30, &mut rng) >= Duration::from_secs(5));
     }
 }

@@ -58,7 +58,7 @@ async fn flush_reports_every_batch_and_does_not_wait_for_the_interval() {
     assert!(started.elapsed() < Duration::from_secs(5));
     assert_eq!(report.accepted, 35);
     assert_eq!(report.sent, 35);
-    assert_eq!(report.batches, 4);
+    assert_eq!(report.delivered_batches, 4);
     assert_eq!(report.last_status, Some(200));
     let expected: Vec<String> = (0..35).map(|i| i.to_string()).collect();
     assert_eq!(server.received_bodies(), expected);

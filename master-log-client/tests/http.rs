@@ -172,7 +172,7 @@ async fn success_without_the_expected_json_counts_the_batch_as_accepted() {
     }
     let report = client.flush(WAIT).await.unwrap();
     assert_eq!(report.accepted, 6);
-    assert_eq!(report.batches, 3);
+    assert_eq!(report.delivered_batches, 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

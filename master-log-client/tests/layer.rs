@@ -114,7 +114,7 @@ async fn events_from_the_client_and_http_stack_targets_are_never_forwarded() {
     });
     client.flush(WAIT).await.unwrap();
     assert_eq!(server.received_bodies(), ["from the app"]);
-    assert_eq!(client.stats().enqueued, 1);
+    assert_eq!(client.stats().dequeued, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -60,7 +60,7 @@ async fn global_layer_does_not_forward_what_a_failing_send_logs() {
         "the client logged its retries and the give-up"
     );
     let stats = client.stats();
-    assert_eq!(stats.enqueued, 3, "{stats:?}");
+    assert_eq!(stats.dequeued, 3, "{stats:?}");
     let requests = server.requests();
     // One batch, sent once and retried twice; nothing else.
     assert_eq!(requests.len(), 3);
