@@ -2,6 +2,7 @@
 //! its own file beside this one (`tail.rs`, `stats.rs`). Records are read
 //! through the library's one decoder, [`sentinel::format`].
 
+mod lines;
 mod stats;
 mod tail;
 

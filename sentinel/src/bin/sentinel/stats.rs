@@ -28,7 +28,7 @@ use serde::Serialize;
 
 use sentinel::format::{Line, with_utf8};
 
-use crate::tail::LineReader;
+use crate::lines::LineReader;
 
 /// Sub-buckets per power of two, as a power of two: 2^6 = 64 buckets, relative width ≤ 1/64.
 const SUB_BUCKET_BITS: u32 = 6;
