@@ -60,30 +60,12 @@ use tokio::time::Instant;
 
 use crate::backpressure::Pacer;
 use crate::batch::Batch;
-use crate::config::{self, Config, EnvLookup, Overrides};
+use crate::config::{self, ClientBuilder, Config};
 use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::http::Http;
-use crate::stats::{ClientStats, Counters, FlushReport};
+use crate::stats::{ClientStats, Counters, FlushReport, Receipt};
 use crate::worker::{self, Attempt, Msg, Shared};
-
-/// What [`Client::log`] did with an event.
-///
-/// In asynchronous mode only `queued` is set: the server's answer comes later, through
-/// [`Client::flush`]. In direct mode the answer's status, first event id and accepted count are
-/// filled in.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Receipt {
-    /// The event was put on the queue (asynchronous mode).
-    pub queued: bool,
-    /// HTTP status of the answer (direct mode).
-    pub status: Option<u16>,
-    /// Id the server gave the event (direct mode), from `{"events":[{"id":...}]}`.
-    pub event_id: Option<String>,
-    /// Events the server reported as accepted (direct mode), from `{"accepted": n}`.
-    pub accepted: Option<u64>,
-}
 
 /// Why [`Client::try_log`] did not take an event; the event is handed back.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -411,22 +393,6 @@ impl Inner {
             self.pacer.settle(owed, started.elapsed());
         }
     }
-}
-
-/// Builds a [`Client`]. Every option not set here falls back to its environment variable,
-/// then to its default; values are validated by [`ClientBuilder::build`].
-///
-/// # Settings
-///
-#[doc = config::settings_table!()]
-///
-/// Durations in environment variables are seconds, fractions allowed. Flags accept `1`, `true`,
-/// `yes`, `on`, `0`, `false`, `no` and `off` in any case. Blank values count as unset.
-#[must_use = "a builder does nothing until `build` is called"]
-#[derive(Default, Clone)]
-pub struct ClientBuilder {
-    pub(crate) overrides: Overrides,
-    env: Option<EnvLookup>,
 }
 
 impl fmt::Debug for ClientBuilder {

@@ -16,7 +16,6 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::client::ClientBuilder;
 use crate::error::{Error, Result};
 
 /// Longest duration any seconds setting accepts: one day.
@@ -182,7 +181,6 @@ macro_rules! settings {
                 )
             };
         }
-        pub(crate) use settings_table;
     };
 }
 
@@ -413,6 +411,22 @@ fn resolve_urls(code: Option<String>, lookup: &Lookup<'_>) -> Result<Urls> {
             setting: ENDPOINT_ENV,
         })?;
     derive_urls(&endpoint)
+}
+
+/// Builds a [`Client`](crate::Client). Every option not set here falls back to its environment variable,
+/// then to its default; values are validated by [`ClientBuilder::build`].
+///
+/// # Settings
+///
+#[doc = settings_table!()]
+///
+/// Durations in environment variables are seconds, fractions allowed. Flags accept `1`, `true`,
+/// `yes`, `on`, `0`, `false`, `no` and `off` in any case. Blank values count as unset.
+#[must_use = "a builder does nothing until `build` is called"]
+#[derive(Default, Clone)]
+pub struct ClientBuilder {
+    pub(crate) overrides: Overrides,
+    pub(crate) env: Option<EnvLookup>,
 }
 
 #[cfg(test)]

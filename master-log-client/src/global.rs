@@ -11,10 +11,12 @@
 use std::sync::{PoisonError, RwLock};
 use std::time::Duration;
 
-use crate::client::{Client, ClientBuilder, Receipt};
+use crate::client::Client;
+use crate::config::ClientBuilder;
 use crate::error::Result;
 use crate::event::Event;
 use crate::stats::FlushReport;
+use crate::stats::Receipt;
 
 static DEFAULT: RwLock<Option<Client>> = RwLock::new(None);
 

@@ -7,9 +7,9 @@ use reqwest::{Response, StatusCode};
 use serde_json::Value;
 
 use crate::batch::Batch;
-use crate::client::Receipt;
 use crate::config::{Config, Urls};
 use crate::error::{Error, HttpError, Result};
+use crate::stats::Receipt;
 use crate::worker::Attempt;
 
 /// `User-Agent` sent with every request.

@@ -76,11 +76,13 @@ mod quiet;
 mod stats;
 mod worker;
 
-pub use client::{Client, ClientBuilder, Receipt, TryLogError};
+pub use client::{Client, TryLogError};
+pub use config::ClientBuilder;
 pub use error::{Error, HttpError, Result};
 pub use event::{DEFAULT_TITLE, Event, MAX_TITLE_CHARS, Severity, Timestamp};
 pub use global::*;
 pub use http::USER_AGENT;
+pub use stats::Receipt;
 pub use stats::{ClientStats, DeliveryFailure, FlushReport, MAX_REPORTED_FAILURES};
 
 #[doc(hidden)]

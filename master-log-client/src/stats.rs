@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 /// Most failures kept in one [`FlushReport`]; the counts stay exact beyond it.
 pub const MAX_REPORTED_FAILURES: usize = 16;
 
-/// A snapshot of a client's counters since it was built; see [`Client::stats`].
+/// A snapshot of a client's counters since it was built; see [`Client::stats`](crate::Client::stats).
 ///
 /// Only asynchronous mode counts; in direct mode each call's result is the record.
 ///
@@ -119,7 +119,7 @@ pub struct DeliveryFailure {
 
 /// What happened to the batches answered since the previous flush.
 ///
-/// Returned by [`Client::flush`] and [`Client::shutdown`]; when any batch failed, the report
+/// Returned by [`Client::flush`](crate::Client::flush) and [`Client::shutdown`](crate::Client::shutdown); when any batch failed, the report
 /// comes inside [`Error::Undelivered`] instead, so `?` does not let a loss pass silently.
 ///
 /// [`Client::flush`]: crate::Client::flush
@@ -185,4 +185,22 @@ impl FlushReport {
             Err(crate::Error::Undelivered(Box::new(self)))
         }
     }
+}
+
+/// What [`Client::log`](crate::Client::log) did with an event.
+///
+/// In asynchronous mode only `queued` is set: the server's answer comes later, through
+/// [`Client::flush`](crate::Client::flush). In direct mode the answer's status, first event id and accepted count are
+/// filled in.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Receipt {
+    /// The event was put on the queue (asynchronous mode).
+    pub queued: bool,
+    /// HTTP status of the answer (direct mode).
+    pub status: Option<u16>,
+    /// Id the server gave the event (direct mode), from `{"events":[{"id":...}]}`.
+    pub event_id: Option<String>,
+    /// Events the server reported as accepted (direct mode), from `{"accepted": n}`.
+    pub accepted: Option<u64>,
 }
