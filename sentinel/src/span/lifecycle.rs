@@ -216,6 +216,7 @@ impl SpanCore {
 
     /// Replaces the name, for a front end that learns it late (a `tracing`
     /// span's `label` field may be recorded after creation).
+    #[cfg(feature = "tracing")]
     pub(crate) fn rename(&mut self, name: Cow<'static, str>) {
         self.name = name;
     }
@@ -231,6 +232,7 @@ impl SpanCore {
     }
 
     /// Whether [`busy_mark`](Self::busy_mark) reads the CPU clock.
+    #[cfg(feature = "tracing")]
     #[inline]
     pub(crate) fn counts_busy(&self) -> bool {
         matches!(self.cpu, Cpu::Busy(_))

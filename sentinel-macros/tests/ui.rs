@@ -1,7 +1,7 @@
 //! Compile-time behaviour of `#[trace]`: accepted forms compile, wrong uses
 //! fail with an error pointing at the offending token.
 //!
-//! Refresh snapshots with `TRYBUILD=overwrite cargo test -p sentinel-tests --test ui`
+//! Refresh snapshots with `TRYBUILD=overwrite cargo test -p sentinel-macros --test ui`
 //! and review the `.stderr` diff like code.
 
 #[test]
