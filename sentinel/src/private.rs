@@ -107,7 +107,8 @@ pub mod bench {
     use std::borrow::Cow;
 
     use crate::clock::Anchor;
-    use crate::record::{Encoder, Entry, NO_CPU, NameKind, SpanRecord, Status};
+    use crate::format::encode::Encoder;
+    use crate::record::{Entry, NO_CPU, NameKind, SpanRecord, Status};
 
     /// One random span/trace id, as a `#[trace]` call draws it.
     #[inline]

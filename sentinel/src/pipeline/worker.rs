@@ -11,7 +11,8 @@ use tokio::sync::mpsc;
 
 use super::shared::{Ack, DropCounts, DropReason, Msg, Shared, StagingInner, lock};
 use crate::clock::{Anchor, monotonic_ns};
-use crate::record::{DropMarker, EncodeError, Encoder, Entry, panic_message};
+use crate::format::encode::{EncodeError, Encoder};
+use crate::record::{DropMarker, Entry, panic_message};
 
 /// How long an active writer waits before sweeping partly filled staging
 /// buffers again: the latency bound for a thread that logs rarely.

@@ -335,6 +335,16 @@ pub fn tail<R: BufRead, W: Write + ?Sized>(
     while let Some(line) = lines.read_line(&mut reader)? {
         state.line(line, out)?;
     }
+    end_of_input(state, &mut lines, out)
+}
+
+/// The last, unterminated line, the open traces and the summary, at the end
+/// of `tail`'s input or when `follow` is stopped.
+fn end_of_input<W: Write + ?Sized>(
+    mut state: Tail,
+    lines: &mut LineReader,
+    out: &mut W,
+) -> io::Result<TailSummary> {
     if let Some(line) = lines.take_partial() {
         state.line(line, out)?;
     }
@@ -429,14 +439,7 @@ pub fn follow<W: Write + ?Sized>(
         }
         sleep_unless_stopped(poll, stop);
     }
-    if let Some(line) = lines.take_partial() {
-        state.line(line, out)?;
-    }
-    state.finish(out)?;
-    out.flush()?;
-    let mut summary = state.summary();
-    summary.oversized = lines.oversized();
-    Ok(summary)
+    end_of_input(state, &mut lines, out)
 }
 
 fn sleep_unless_stopped(poll: Duration, stop: &AtomicBool) {

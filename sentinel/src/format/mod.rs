@@ -44,6 +44,8 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
+pub(crate) mod encode;
+
 /// The version of the format this crate writes and reads.
 pub const VERSION: u32 = 1;
 
@@ -287,9 +289,10 @@ pub fn is_blank(line: &[u8]) -> bool {
 mod tests {
     use std::sync::Arc;
 
+    use super::encode::Encoder;
     use super::*;
     use crate::clock::Anchor;
-    use crate::record::{DropMarker, Encoder, Entry, ErrorInfo, NameKind, SpanRecord, Status};
+    use crate::record::{DropMarker, Entry, ErrorInfo, NameKind, SpanRecord, Status};
     use crate::tagset::TagSet;
 
     fn encode(entry: &Entry) -> String {
