@@ -14,12 +14,12 @@ use serde_json::{Value, json};
 use support::TempLog;
 use tracing_subscriber::layer::SubscriberExt;
 
-/// The root sleeps past this; its children finish far below it.
+/// The root works (spins) past this; its children finish far below it.
 const SLOW_MS: f64 = 30.0;
-const ROOT_SLEEP: Duration = Duration::from_millis(40);
+const ROOT_WORK: Duration = Duration::from_millis(40);
 
 /// The scenario's shape, shared by every front end: under the scope tag
-/// `env`, a root sleeps past `SLOW_MS`, opens the tag `step` and runs one
+/// `env`, a root works past `SLOW_MS`, opens the tag `step` and runs one
 /// child that succeeds and one that fails parsing "x".
 fn scenario(root: impl FnOnce()) {
     let _env = tag("env", "test");
@@ -41,7 +41,7 @@ mod via_trace {
 
     #[trace(logger = l, slow_ms = 30)]
     fn root(l: &AsyncLogger) {
-        std::thread::sleep(ROOT_SLEEP);
+        work_for(ROOT_WORK);
         let _step = tag("step", "children");
         let _ = ok_child(l);
         let _ = bad_child(l);
@@ -63,7 +63,7 @@ mod via_trace {
 
     #[trace(logger = l, slow_ms = 30)]
     async fn root_async(l: AsyncLogger) {
-        tokio::time::sleep(ROOT_SLEEP).await;
+        work_for(ROOT_WORK);
         let _step = tag("step", "children");
         let _ = ok_child_async(l.clone()).await;
         let _ = bad_child_async(l.clone()).await;
@@ -84,7 +84,7 @@ fn via_time_block(l: &AsyncLogger) {
             .logger(l)
             .slow_ms(SLOW_MS)
             .start();
-        std::thread::sleep(ROOT_SLEEP);
+        work_for(ROOT_WORK);
         {
             let _step = tag("step", "children");
             TimeBlock::builder("ok_child")
@@ -111,7 +111,7 @@ fn via_tracing(l: &AsyncLogger) {
         scenario(|| {
             let root = tracing::info_span!("root");
             let _root = root.enter();
-            std::thread::sleep(ROOT_SLEEP);
+            work_for(ROOT_WORK);
             let _step = tag("step", "children");
             tracing::info_span!("ok_child").in_scope(|| {});
             tracing::info_span!("bad_child").in_scope(|| {
@@ -194,5 +194,14 @@ fn every_front_end_writes_the_same_records_for_the_same_scenario() {
     ];
     for (front_end, records) in runs {
         assert_eq!(records, expected, "{front_end}");
+    }
+}
+
+/// Busy work for at least `d`: the span's duration is what is under test,
+/// not a wait for anything.
+fn work_for(d: Duration) {
+    let start = std::time::Instant::now();
+    while start.elapsed() < d {
+        std::hint::spin_loop();
     }
 }
