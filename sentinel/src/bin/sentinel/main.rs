@@ -1,8 +1,11 @@
 //! The `sentinel` command: parses arguments and runs one subcommand, each in
-//! its own file beside this one (`tail.rs`, `stats.rs`). Records are read
-//! through the library's one decoder, [`sentinel::format`].
+//! its own file or folder beside this one (`tail`, `stats.rs`, `export`, `report`).
+//! Records are read through the library's one decoder, [`sentinel::format`];
+//! `spans.rs` turns them into linked spans for `export` and `report`.
 
+mod export;
 mod lines;
+mod spans;
 mod stats;
 mod tail;
 
@@ -34,6 +37,8 @@ enum Command {
     Tail(TailArgs),
     /// Summarise span durations per name: counts, errors, p50/p95/p99 (within 1%), max, total.
     Stats(StatsArgs),
+    /// Convert spans for Perfetto/chrome://tracing, OpenTelemetry (OTLP/JSON) or flame graphs.
+    Export(export::ExportArgs),
 }
 
 #[derive(Debug, Args)]
@@ -160,20 +165,26 @@ fn main() -> ExitCode {
     let after = subcommand_options(&cmd);
     let matches = cmd.after_help(after).get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    // Subcommands over one path report errors under it; the others name the input themselves.
     let (path, result) = match cli.command {
-        Command::Tail(args) => (args.path.clone(), run_tail(&args)),
-        Command::Stats(args) => (args.path.clone(), run_stats(&args)),
+        Command::Tail(args) => (Some(args.path.clone()), run_tail(&args)),
+        Command::Stats(args) => (Some(args.path.clone()), run_stats(&args)),
+        Command::Export(args) => (None, export::run(&args)),
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
+    match (result, path) {
+        (Ok(()), _) => ExitCode::SUCCESS,
         // Whoever read our output (`| head`) has gone: nothing left to do.
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+        (Err(e), _) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        (Err(e), Some(path)) if e.kind() == io::ErrorKind::NotFound => {
             eprintln!("sentinel: {}: no such file", path.display());
             ExitCode::FAILURE
         }
-        Err(e) => {
+        (Err(e), Some(path)) => {
             eprintln!("sentinel: {}: {e}", path.display());
+            ExitCode::FAILURE
+        }
+        (Err(e), None) => {
+            eprintln!("sentinel: {e}");
             ExitCode::FAILURE
         }
     }
