@@ -222,8 +222,21 @@ fn otlp_json_lines_decode_with_opentelemetry_proto_with_ids_times_and_parents() 
 
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("1 records without a duration"), "{stderr}");
-    assert!(stderr.contains("1 malformed lines"), "{stderr}");
+    assert!(
+        stderr.contains("skipped 1 line(s) that are not records"),
+        "{stderr}"
+    );
     assert!(stderr.contains("7 records the logger dropped"), "{stderr}");
+}
+
+#[test]
+fn the_shared_filters_narrow_what_is_exported() {
+    let (_dir, path) = fixture();
+    let out = export(&["--format", "folded", "--trace", "9f86"], &path);
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), "job 30000\n");
+    let out = export(&["--format", "otlp-json", "--status", "error"], &path);
+    let spans = spans_by_name(&decode_lines(&out.stdout));
+    assert_eq!(spans.keys().collect::<Vec<_>>(), ["db"]);
 }
 
 #[test]

@@ -9,12 +9,14 @@
 //! silently: see [`SpanSet`]'s counters.
 
 use std::collections::HashMap;
-use std::io::{self, BufRead};
 
 use sentinel::format::{Line, Loose, is_blank, is_object, with_utf8};
 
-use crate::lines::LineReader;
-use crate::tail::{DEFAULT_MAX_LINE_BYTES, parse_timestamp_nanos};
+use crate::error::Failure;
+use crate::filter::Filter;
+use crate::input::{Seen, Source, read_lines};
+use crate::tail::DEFAULT_MAX_LINE_BYTES;
+use crate::timestamp::parse_timestamp_nanos;
 
 /// How a span ended, from its `status` field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,7 +113,8 @@ pub struct SpanSet {
     pub drops: Vec<DropMark>,
     /// Objects without `duration_ms`: records from `log()`, which have no span to show.
     pub not_spans: u64,
-    /// Lines that are not JSON objects (malformed, truncated, not an object).
+    /// Lines that are not JSON objects (malformed, truncated, not an object); also reported
+    /// per input by [`Tally::check`](crate::input::Tally::check).
     pub malformed: u64,
     /// Lines over the line limit.
     pub oversized: u64,
@@ -124,46 +127,57 @@ pub struct SpanSet {
 }
 
 impl SpanSet {
-    /// Reads every line of `reader`, tagging its spans with `source`, and hands every line to
-    /// `also` as well (the report feeds `sentinel stats` from the same pass).
+    /// Reads every source, keeping the records `filter` keeps (and with `last`, only the last
+    /// that many spans); every line is also handed to `also` (the report feeds `sentinel
+    /// stats` from the same pass). Inputs that are not JSONL are reported to `note` and
+    /// skipped, as in `tail` and `stats`.
     ///
     /// # Errors
     ///
-    /// Returns the reader's error.
-    pub fn read_with<R: BufRead + ?Sized>(
-        &mut self,
-        reader: &mut R,
-        source: usize,
+    /// An input that cannot be opened or read.
+    pub fn read(
+        sources: &[Source],
+        filter: &Filter,
+        last: Option<usize>,
+        note: &mut dyn FnMut(Result<Option<String>, Failure>),
         mut also: impl FnMut(&[u8]),
-    ) -> io::Result<()> {
-        let mut lines = LineReader::new(DEFAULT_MAX_LINE_BYTES);
-        while let Some(line) = lines.read_line(reader)? {
-            also(line);
-            self.add_line(line, source);
+    ) -> Result<SpanSet, Failure> {
+        let mut set = SpanSet::default();
+        for (index, source) in sources.iter().enumerate() {
+            let tally = read_lines(source, DEFAULT_MAX_LINE_BYTES, |line| {
+                also(line);
+                Ok(set.add_line(line, index, filter))
+            })?;
+            set.oversized += tally.oversized;
+            note(tally.check(&source.name(), DEFAULT_MAX_LINE_BYTES));
         }
-        if let Some(line) = lines.take_partial() {
-            also(line);
-            self.add_line(line, source);
+        if let Some(n) = last {
+            let cut = set.spans.len().saturating_sub(n);
+            set.spans.drain(..cut);
         }
-        self.oversized += lines.oversized();
-        Ok(())
+        Ok(set)
     }
 
-    /// Adds one line (without its `\n`).
-    pub fn add_line(&mut self, line: &[u8], source: usize) {
+    /// Adds one line (without its `\n`) when `filter` keeps it.
+    pub fn add_line(&mut self, line: &[u8], source: usize, filter: &Filter) -> Seen {
         if is_blank(line) {
-            return;
+            return Seen::Blank;
         }
         let decoded = is_object(line)
             && with_utf8(line, |s| match Line::parse(s) {
                 Some(l) => {
-                    self.add(&l, source);
+                    if filter.matches(&l) {
+                        self.add(&l, source);
+                    }
                     true
                 }
                 None => false,
             });
-        if !decoded {
+        if decoded {
+            Seen::Record
+        } else {
             self.malformed += 1;
+            Seen::NotRecord
         }
     }
 
@@ -230,12 +244,11 @@ impl SpanSet {
     }
 
     /// Records the inputs held that are not in [`SpanSet::spans`], as one sentence
-    /// (`None` when there are none): what a converter tells the user it left out.
+    /// (`None` when there are none): what a converter tells the user it left out. Lines that
+    /// are not records are reported per input when read.
     pub fn left_out(&self) -> Option<String> {
         let parts = [
             (self.not_spans, "records without a duration (not spans)"),
-            (self.malformed, "malformed lines"),
-            (self.oversized, "over-long lines"),
             (self.no_time, "spans without a timestamp"),
             (self.bad_ids, "spans without valid trace and span ids"),
         ];
@@ -390,7 +403,7 @@ mod tests {
     fn set(lines: &[String]) -> SpanSet {
         let mut set = SpanSet::default();
         for l in lines {
-            set.add_line(l.as_bytes(), 0);
+            set.add_line(l.as_bytes(), 0, &Filter::default());
         }
         set
     }

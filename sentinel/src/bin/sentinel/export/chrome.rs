@@ -258,7 +258,7 @@ mod tests {
     fn tracks(lines: &[String]) -> Vec<usize> {
         let mut set = SpanSet::default();
         for l in lines {
-            set.add_line(l.as_bytes(), 0);
+            set.add_line(l.as_bytes(), 0, &crate::filter::Filter::default());
         }
         assign_tracks(&set).iter().map(|p| p.track).collect()
     }
@@ -306,7 +306,7 @@ mod tests {
                 r#"{{"timestamp":"2026-11-22T00:00:00.000030+00:00","function":"b","duration_ms":0.0100004,"trace_id":"{t}","span_id":"0000000000000003","parent_span_id":"0000000000000001"}}"#
             ),
         ] {
-            set.add_line(l.as_bytes(), 0);
+            set.add_line(l.as_bytes(), 0, &crate::filter::Filter::default());
         }
         let placed = assign_tracks(&set);
         assert_eq!(placed[1].track, placed[0].track);

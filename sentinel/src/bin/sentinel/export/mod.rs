@@ -14,7 +14,11 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
+use crate::error::Failure;
+use crate::filter::FilterArgs;
+use crate::input::{InputArgs, Source};
 use crate::spans::{Forest, SpanSet};
+use crate::{Outcome, Reporter};
 
 /// How long one batch may take to be accepted by an OTLP/HTTP receiver.
 const POST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -23,34 +27,35 @@ const POST_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, Args)]
 #[command(after_help = "\
 Examples:
-  sentinel export --format chrome app.jsonl -o trace.json      # open in ui.perfetto.dev
+  sentinel export --format chrome logs/ -o trace.json          # open in ui.perfetto.dev
   sentinel export --format otlp-json app.jsonl > spans.jsonl   # for the collector's otlpjsonfile receiver
-  sentinel export --otlp-endpoint http://127.0.0.1:4318 --service checkout app.jsonl
-  sentinel export --format folded app.jsonl | inferno-flamegraph > flame.svg")]
-pub struct ExportArgs {
-    /// Sentinel JSONL files (`-` reads standard input).
-    #[arg(value_name = "PATH", required = true)]
-    pub paths: Vec<PathBuf>,
+  sentinel export --otlp-endpoint http://127.0.0.1:4318 --service checkout --since 1h logs/
+  sentinel export --format folded --name 'checkout*' app.jsonl | inferno-flamegraph > flame.svg")]
+pub(crate) struct ExportArgs {
+    #[command(flatten)]
+    pub(crate) input: InputArgs,
+    #[command(flatten)]
+    pub(crate) filter: FilterArgs,
     /// Output format (`otlp-json` when only --otlp-endpoint is given).
     #[arg(long, value_enum, value_name = "FORMAT")]
-    pub format: Option<Format>,
+    pub(crate) format: Option<Format>,
     /// Write to FILE instead of standard output.
     #[arg(short, long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    pub(crate) output: Option<PathBuf>,
     /// OTLP `service.name` of every input (default: each file's name up to its first dot).
     #[arg(long, value_name = "NAME")]
-    pub service: Option<String>,
+    pub(crate) service: Option<String>,
     /// POST the OTLP/JSON batches to this OTLP/HTTP receiver (`/v1/traces` added to a bare URL).
     #[arg(long, value_name = "URL")]
-    pub otlp_endpoint: Option<String>,
+    pub(crate) otlp_endpoint: Option<String>,
     /// Spans per OTLP request (per line of otlp-json).
     #[arg(long, value_name = "N", default_value_t = otlp::DEFAULT_BATCH_SPANS)]
-    pub batch_spans: usize,
+    pub(crate) batch_spans: usize,
 }
 
 /// An export format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
+pub(crate) enum Format {
     /// Chrome / Perfetto trace event JSON.
     Chrome,
     /// OTLP/JSON ExportTraceServiceRequest lines.
@@ -61,10 +66,10 @@ pub enum Format {
 
 /// The name an input's spans carry as a service or process: the file name up to its first
 /// dot, `sentinel` for standard input.
-pub fn service_name(path: &Path) -> String {
-    if path == Path::new("-") {
+pub(crate) fn service_name(source: &Source) -> String {
+    let Source::File(path) = source else {
         return "sentinel".to_owned();
-    }
+    };
     path.file_name()
         .and_then(|n| n.to_str())
         .and_then(|n| n.split('.').next())
@@ -73,34 +78,19 @@ pub fn service_name(path: &Path) -> String {
         .to_owned()
 }
 
-/// Reads every input into one [`SpanSet`], also handing every line to `also`.
+/// Creates the output: `path`, or standard output.
 ///
 /// # Errors
 ///
-/// An error naming the input that could not be opened or read.
-pub fn read_inputs(paths: &[PathBuf], mut also: impl FnMut(&[u8])) -> io::Result<SpanSet> {
-    let mut set = SpanSet::default();
-    for (source, path) in paths.iter().enumerate() {
-        let named = |e: io::Error| {
-            let why = if e.kind() == io::ErrorKind::NotFound {
-                "no such file".to_owned()
-            } else {
-                e.to_string()
-            };
-            io::Error::new(e.kind(), format!("{}: {why}", path.display()))
-        };
-        if path == Path::new("-") {
-            let stdin = io::stdin();
-            set.read_with(&mut stdin.lock(), source, &mut also)
-                .map_err(named)?;
-        } else {
-            let file = crate::open(path).map_err(named)?;
-            let mut reader = io::BufReader::with_capacity(1 << 20, file);
-            set.read_with(&mut reader, source, &mut also)
-                .map_err(named)?;
-        }
-    }
-    Ok(set)
+/// The file cannot be created.
+pub(crate) fn output(path: Option<&Path>) -> Result<Box<dyn Write>, Failure> {
+    Ok(match path {
+        Some(path) => Box::new(BufWriter::with_capacity(
+            1 << 18,
+            File::create(path).map_err(|e| Failure::read(&path.display().to_string(), &e))?,
+        )),
+        None => Box::new(BufWriter::with_capacity(1 << 18, io::stdout().lock())),
+    })
 }
 
 /// Runs `sentinel export`.
@@ -108,33 +98,28 @@ pub fn read_inputs(paths: &[PathBuf], mut also: impl FnMut(&[u8])) -> io::Result
 /// # Errors
 ///
 /// Bad arguments, unreadable inputs, an unwritable output, a receiver that refused a batch.
-pub fn run(args: &ExportArgs) -> io::Result<()> {
+pub(crate) fn run(args: &ExportArgs) -> Result<Outcome, Failure> {
     let format = match (args.format, &args.otlp_endpoint) {
         (Some(Format::OtlpJson) | None, Some(_)) => Format::OtlpJson,
         (Some(other), Some(_)) => {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!(
-                    "--otlp-endpoint sends otlp-json, not {}",
-                    other
-                        .to_possible_value()
-                        .expect("no skipped values")
-                        .get_name()
-                ),
-            ));
+            return Err(Failure::Usage(format!(
+                "--otlp-endpoint sends otlp-json, not {}",
+                other
+                    .to_possible_value()
+                    .expect("no skipped values")
+                    .get_name()
+            )));
         }
         (Some(f), None) => f,
         (None, None) => {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "say --format chrome, otlp-json or folded (or --otlp-endpoint URL)",
+            return Err(Failure::Usage(
+                "say --format chrome, otlp-json or folded (or --otlp-endpoint URL)".to_owned(),
             ));
         }
     };
     if args.batch_spans == 0 {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "--batch-spans must be at least 1",
+        return Err(Failure::Usage(
+            "--batch-spans must be at least 1".to_owned(),
         ));
     }
     let endpoint = args
@@ -142,11 +127,18 @@ pub fn run(args: &ExportArgs) -> io::Result<()> {
         .as_deref()
         .map(post::traces_url)
         .transpose()?;
-    let set = read_inputs(&args.paths, |_| {})?;
-    let services: Vec<String> = args
-        .paths
+    let sources = args.input.sources()?;
+    let mut reporter = Reporter::default();
+    let set = SpanSet::read(
+        &sources,
+        &args.filter.filter(),
+        args.filter.last,
+        &mut |note| reporter.note(note),
+        |_| {},
+    )?;
+    let services: Vec<String> = sources
         .iter()
-        .map(|p| args.service.clone().unwrap_or_else(|| service_name(p)))
+        .map(|s| args.service.clone().unwrap_or_else(|| service_name(s)))
         .collect();
     if let Some(text) = set.left_out() {
         eprintln!("sentinel: export: left out {text}");
@@ -180,23 +172,17 @@ pub fn run(args: &ExportArgs) -> io::Result<()> {
             }
         );
         if args.output.is_none() {
-            return Ok(());
+            return Ok(reporter.outcome());
         }
     }
-    let mut out: Box<dyn Write> = match &args.output {
-        Some(path) => Box::new(BufWriter::with_capacity(
-            1 << 18,
-            File::create(path)
-                .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?,
-        )),
-        None => Box::new(BufWriter::with_capacity(1 << 18, io::stdout().lock())),
-    };
+    let mut out = output(args.output.as_deref())?;
     match format {
-        Format::Chrome => chrome::write(&set, &services, &mut out),
-        Format::OtlpJson => otlp::write(&set, &services, args.batch_spans, &mut out),
+        Format::Chrome => chrome::write(&set, &services, &mut out)?,
+        Format::OtlpJson => otlp::write(&set, &services, args.batch_spans, &mut out)?,
         Format::Folded => {
             let forest = Forest::new(&set.spans);
-            folded::write(&folded::stacks(&set.spans, &forest), &mut out)
+            folded::write(&folded::stacks(&set.spans, &forest), &mut out)?;
         }
     }
+    Ok(reporter.outcome())
 }

@@ -7,20 +7,21 @@
 //! export with an error that says how many spans were already sent; spans a receiver reports
 //! as rejected in a partial success are counted.
 
-use std::io;
 use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::error::Failure;
+
 /// What an export sent.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Sent {
+pub(crate) struct Sent {
     /// Requests the receiver answered with 2xx.
-    pub batches: u64,
+    pub(crate) batches: u64,
     /// Spans in those requests.
-    pub spans: u64,
+    pub(crate) spans: u64,
     /// Spans the receiver said it rejected (`partialSuccess.rejectedSpans`).
-    pub rejected: u64,
+    pub(crate) rejected: u64,
 }
 
 /// `ExportTraceServiceResponse`, for its partial success.
@@ -42,13 +43,9 @@ struct PartialSuccess {
 /// # Errors
 ///
 /// An error naming the endpoint when it is not an `http` or `https` URL.
-pub fn traces_url(endpoint: &str) -> io::Result<reqwest::Url> {
-    let invalid = |why: &str| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("invalid --otlp-endpoint `{endpoint}`: {why}"),
-        )
-    };
+pub(crate) fn traces_url(endpoint: &str) -> Result<reqwest::Url, Failure> {
+    let invalid =
+        |why: &str| Failure::Usage(format!("invalid --otlp-endpoint `{endpoint}`: {why}"));
     let mut url = reqwest::Url::parse(endpoint).map_err(|e| invalid(&e.to_string()))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(invalid("not an http or https URL"));
@@ -65,25 +62,30 @@ pub fn traces_url(endpoint: &str) -> io::Result<reqwest::Url> {
 ///
 /// Stops at the first batch not accepted, with an error naming the status or the failure
 /// and how many spans had been sent before.
-pub fn post(
+pub(crate) fn post(
     url: &reqwest::Url,
     batches: impl Iterator<Item = (usize, Vec<u8>)>,
     timeout: Duration,
-) -> io::Result<Sent> {
+) -> Result<Sent, Failure> {
+    let setup = |e: &dyn std::error::Error| Failure::input(url.as_str(), error_chain(e));
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        .build()?;
+        .build()
+        .map_err(|e| setup(&e))?;
     let client = reqwest::Client::builder()
         .timeout(timeout)
         .build()
-        .map_err(io::Error::other)?;
+        .map_err(|e| setup(&e))?;
     let mut sent = Sent::default();
     for (spans, body) in batches {
         let failed = |why: String| {
-            io::Error::other(format!(
-                "{url}: {why} ({} spans in {} batches sent before)",
-                sent.spans, sent.batches
-            ))
+            Failure::input(
+                url.as_str(),
+                format!(
+                    "{why} ({} spans in {} batches sent before)",
+                    sent.spans, sent.batches
+                ),
+            )
         };
         let answer = runtime.block_on(async {
             let response = client
