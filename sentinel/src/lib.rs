@@ -82,6 +82,7 @@ mod config;
 pub mod context;
 mod cpu_clock;
 mod error;
+mod error_name;
 pub mod format;
 mod global;
 #[cfg(feature = "tracing")]
