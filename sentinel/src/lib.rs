@@ -58,6 +58,8 @@
 //! - `layer` (feature `tracing`, on by default): `SentinelLayer`, which
 //!   writes `tracing` spans as sentinel records in the same trace tree.
 //! - [`format`](mod@format): the line format, and the decoder every reader uses.
+//! - [`rotation`]: rotated segments of the log file, their names and how
+//!   to find them.
 //! - [`record`]: span status and error types.
 //!
 //! # Environment
@@ -80,12 +82,14 @@ mod config;
 pub mod context;
 mod cpu_clock;
 mod error;
+mod error_name;
 pub mod format;
 mod global;
 #[cfg(feature = "tracing")]
 pub mod layer;
 pub mod pipeline;
 pub mod record;
+pub mod rotation;
 mod sampling;
 mod span;
 pub mod tags;
