@@ -80,9 +80,9 @@ use crate::config::{self, ClientBuilder, Config};
 use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::http::Http;
-use crate::stats::{ClientStats, Counters, FlushReport, Receipt};
 #[cfg(doc)]
 use crate::stats::FailureKind;
+use crate::stats::{ClientStats, Counters, FlushReport, Receipt};
 use crate::worker::{self, Attempt, Msg, Shared};
 
 /// Why [`Client::try_log`] did not take an event; the event is handed back.
