@@ -675,6 +675,18 @@ fn reads_a_folder_oldest_segment_first_and_the_live_file_last() {
 }
 
 #[test]
+fn a_segment_caught_while_being_compressed_is_read_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let seg = dir.path().join("app.2026-12-02T06-30-00Z.000001.jsonl");
+    fs::write(&seg, named("once")).unwrap();
+    fs::write(seg.with_extension("jsonl.gz"), gzip(&named("once"))).unwrap();
+    assert_eq!(
+        stdout_of(&run(&["tail", dir.path().to_str().unwrap()])),
+        "once 1.00ms\n"
+    );
+}
+
+#[test]
 fn reads_a_quoted_glob_in_segment_order() {
     let dir = rotated_folder();
     let pattern = format!("{}/app.2026-12-02*", dir.path().display());

@@ -21,6 +21,8 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use crate::error::Failure;
+use sentinel::rotation::Segment;
+
 use crate::lines::LineReader;
 
 /// Size of the read buffer of each input.
@@ -121,12 +123,10 @@ fn resolve(path: &str) -> Result<Vec<Source>, Failure> {
     let p = Path::new(path);
     match std::fs::metadata(p) {
         Ok(meta) if meta.is_dir() => {
-            let entries = std::fs::read_dir(p).map_err(|e| Failure::read(path, &e))?;
-            let mut files: Vec<PathBuf> = entries
-                .filter_map(Result::ok)
-                .filter(|e| e.file_type().is_ok_and(|t| !t.is_dir()))
-                .map(|e| e.path())
-                .filter(|p| segment_key(p).is_some())
+            let files: Vec<PathBuf> = folder_logs(p)
+                .map_err(|e| Failure::read(path, &e))?
+                .into_iter()
+                .flat_map(Log::files)
                 .collect();
             if files.is_empty() {
                 return Err(Failure::input(
@@ -134,7 +134,6 @@ fn resolve(path: &str) -> Result<Vec<Source>, Failure> {
                     "no log segments in this folder (*.jsonl, *.jsonl.gz, *.jsonl.zst)",
                 ));
             }
-            sort_segments(&mut files);
             Ok(files.into_iter().map(Source::File).collect())
         }
         Ok(_) => Ok(vec![Source::File(p.to_path_buf())]),
@@ -160,48 +159,89 @@ fn is_glob(path: &str) -> bool {
     path.contains(['*', '?', '['])
 }
 
-/// Puts files in reading order: by folder and log, rotated segments in time order, the live
-/// file last. Files that are not segments keep their name order after the segments.
-fn sort_segments(files: &mut [PathBuf]) {
-    files.sort_by(|a, b| {
-        let key = |p: &PathBuf| {
-            let (log, rotated) = segment_key(p).unwrap_or_default();
-            (
-                p.parent().map(Path::to_path_buf),
-                log,
-                rotated.is_none(),
-                rotated,
-            )
-        };
-        key(a).cmp(&key(b)).then_with(|| a.cmp(b))
-    });
+/// One log of a folder: its rotated segments, oldest first, and its live file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Log {
+    pub(crate) segments: Vec<PathBuf>,
+    /// The live file's path, whether or not it exists now.
+    pub(crate) live: PathBuf,
 }
 
-/// The log a segment belongs to, and its place among that log's rotated segments; see
-/// [`segment_key`].
-pub(crate) fn segment_log(path: &Path) -> Option<(String, Option<String>)> {
-    segment_key(path)
+impl Log {
+    /// Every file of the log in reading order: segments, then the live file if it exists.
+    pub(crate) fn files(self) -> Vec<PathBuf> {
+        let mut files = self.segments;
+        if self.live.is_file() {
+            files.push(self.live);
+        }
+        files
+    }
 }
 
-/// For a segment's file name, `(log name, Some(time.sequence))` of a rotated segment or
-/// `(log name, None)` of a live file; `None` for a file that is not a segment.
-fn segment_key(path: &Path) -> Option<(String, Option<String>)> {
+/// The logs of a folder in name order, found by the writer's naming rule
+/// ([`sentinel::rotation::Segment`]): a live `*.jsonl` file and its rotated siblings, a
+/// segment both plain and compressed listed once.
+pub(crate) fn folder_logs(dir: &Path) -> io::Result<Vec<Log>> {
+    let mut lives: Vec<PathBuf> = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        if let Some(live) = live_of(&entry.path()) {
+            lives.push(live);
+        }
+    }
+    lives.sort();
+    lives.dedup();
+    lives
+        .into_iter()
+        .map(|live| {
+            let segments = sentinel::rotation::segments(&live)?
+                .into_iter()
+                .map(|s| s.path)
+                .collect();
+            Ok(Log { segments, live })
+        })
+        .collect()
+}
+
+/// The live file `path` belongs to: its live sibling for a rotated segment, itself for any
+/// other `*.jsonl[.gz|.zst]` file; `None` for other files.
+pub(crate) fn live_of(path: &Path) -> Option<PathBuf> {
     let name = path.file_name().and_then(OsStr::to_str)?;
-    let name = name
+    if name.starts_with('.') {
+        return None;
+    }
+    let bare = name
         .strip_suffix(".gz")
         .or_else(|| name.strip_suffix(".zst"))
         .unwrap_or(name);
-    let stem = name.strip_suffix(".jsonl")?;
-    // `app.2026-12-02T06-30-00Z.000001`: a time starting with a digit, then a sequence.
-    let mut parts = stem.rsplitn(3, '.');
-    if let (Some(seq), Some(time), Some(log)) = (parts.next(), parts.next(), parts.next())
-        && !seq.is_empty()
-        && seq.bytes().all(|b| b.is_ascii_digit())
-        && time.starts_with(|c: char| c.is_ascii_digit())
+    let stem = bare.strip_suffix(".jsonl")?;
+    // `app.2026-12-02T06-30-00Z.000001`: the live file is `app.jsonl`, if the writer's
+    // rule agrees.
+    if let Some(log) = stem.rsplitn(3, '.').nth(2)
+        && !log.is_empty()
     {
-        return Some((log.to_owned(), Some(format!("{time}.{seq}"))));
+        let live = path.with_file_name(format!("{log}.jsonl"));
+        if Segment::parse(&live, path).is_some() {
+            return Some(live);
+        }
     }
-    Some((stem.to_owned(), None))
+    Some(path.to_path_buf())
+}
+
+/// Puts the files a glob matched in reading order: by log, rotated segments in time order,
+/// the live file last; files of no log keep name order, after.
+fn sort_segments(files: &mut [PathBuf]) {
+    files.sort_by_cached_key(|p| {
+        let live = live_of(p);
+        let rotated = live
+            .as_deref()
+            .and_then(|live| Segment::parse(live, p))
+            .map(|s| (s.time, s.sequence));
+        (live.is_none(), live, rotated.is_none(), rotated, p.clone())
+    });
 }
 
 /// What a subcommand made of one line.
@@ -335,12 +375,20 @@ mod tests {
     }
 
     #[test]
-    fn only_jsonl_files_are_segments() {
-        assert_eq!(segment_key(Path::new("a.txt")), None);
-        assert_eq!(segment_key(Path::new("a.jsonl.bak")), None);
+    fn a_segment_belongs_to_its_live_file() {
+        let live_of = |p: &str| live_of(Path::new(p)).map(|p| p.display().to_string());
+        assert_eq!(live_of("a.txt"), None);
+        assert_eq!(live_of("a.jsonl.bak"), None);
+        assert_eq!(live_of("d/my.app.jsonl").as_deref(), Some("d/my.app.jsonl"));
         assert_eq!(
-            segment_key(Path::new("my.app.jsonl")),
-            Some(("my.app".to_owned(), None))
+            live_of("d/app.2026-12-02T06-30-00Z.000002.jsonl.zst").as_deref(),
+            Some("d/app.jsonl")
         );
+        // Not the writer's time format: a log of its own, not a segment of `app`.
+        assert_eq!(
+            live_of("d/app.v2.000002.jsonl").as_deref(),
+            Some("d/app.v2.000002.jsonl")
+        );
+        assert_eq!(live_of("d/old.jsonl.gz").as_deref(), Some("d/old.jsonl.gz"));
     }
 }

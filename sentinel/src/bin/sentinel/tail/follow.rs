@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use super::{LineReader, Tail};
 use crate::error::Failure;
-use crate::input::{InputArgs, Source, segment_log};
+use crate::input::{InputArgs, Log, Source, folder_logs};
 
 /// Poll interval while inotify watches the folder: a safety net only.
 const NOTIFIED_POLL: Duration = Duration::from_secs(1);
@@ -56,23 +56,16 @@ pub(crate) fn split_inputs(input: &InputArgs) -> Result<(Vec<Source>, Option<Pat
         return Ok((sources, None));
     }
     let followed = if path.is_dir() {
-        let mut inside = InputArgs {
-            paths: vec![last.clone()],
-        }
-        .sources()?;
-        let live = match inside.last() {
-            Some(Source::File(p)) => match segment_log(p) {
-                Some((log, None)) => {
-                    inside.pop();
-                    path.join(format!("{log}.jsonl"))
-                }
-                Some((log, Some(_))) => path.join(format!("{log}.jsonl")),
-                None => p.clone(),
-            },
-            _ => return Ok((sources, None)),
+        let mut logs = folder_logs(path).map_err(|e| Failure::read(last, &e))?;
+        let Some(followed) = logs.pop() else {
+            return Err(Failure::input(
+                last.as_str(),
+                "no log segments in this folder (*.jsonl, *.jsonl.gz, *.jsonl.zst)",
+            ));
         };
-        sources.extend(inside);
-        live
+        let files = logs.into_iter().flat_map(Log::files);
+        sources.extend(files.chain(followed.segments).map(Source::File));
+        followed.live
     } else if path.exists() || !last.contains(['*', '?', '[']) {
         path.to_path_buf()
     } else {
