@@ -242,11 +242,16 @@ settings! {
         env MIN_REQUEST_INTERVAL_ENV = "MASTER_LOG_MIN_REQUEST_INTERVAL_SECONDS",
         default DEFAULT_MIN_REQUEST_INTERVAL = Duration::ZERO, "0, no limit",
         accepts [seconds >= 0];
-    /// Sets how many times one batch is retried after its first attempt.
+    /// Caps how many times one batch is retried after its first attempt. By default only the
+    /// retry budget (`max_retry_elapsed`) ends retries. Changed from the original client,
+    /// whose fixed count gave a batch up after about 23 s, before its 60 s budget.
     max_retries: u32, env MAX_RETRIES_ENV = "MASTER_LOG_MAX_RETRIES",
-        default DEFAULT_MAX_RETRIES = 8, "8", accepts [integer 0 ..= 1000];
-    /// Sets how long one batch may be retried, counted from its first attempt; a retry that
-    /// would start later gives the batch up.
+        default DEFAULT_MAX_RETRIES = u32::MAX, "no cap: the retry budget decides",
+        accepts [integer 0 ..= 4294967295];
+    /// Sets the retry budget: how long one batch may be retried, counted from its first
+    /// attempt; a retry that would start later gives the batch up. Retries back off
+    /// exponentially from 100 ms to 10 s (with jitter) or follow the server's `Retry-After`
+    /// (capped at 5 minutes), so an outage shorter than the budget loses nothing.
     max_retry_elapsed: Duration, env MAX_RETRY_ELAPSED_ENV = "MASTER_LOG_MAX_RETRY_ELAPSED_SECONDS",
         default DEFAULT_MAX_RETRY_ELAPSED = Duration::from_secs(60), "60 s",
         accepts [seconds >= 0];
@@ -427,6 +432,7 @@ fn resolve_urls(code: Option<String>, lookup: &Lookup<'_>) -> Result<Urls> {
 pub struct ClientBuilder {
     pub(crate) overrides: Overrides,
     pub(crate) env: Option<EnvLookup>,
+    pub(crate) http_client: Option<reqwest::Client>,
 }
 
 #[cfg(test)]
@@ -554,7 +560,7 @@ mod tests {
             (INITIAL_SEND_SECONDS_PER_LOG_ENV, "-0.005"),
             (MAX_ENQUEUE_SLEEP_ENV, "1e9"),
             (MIN_REQUEST_INTERVAL_ENV, "soon"),
-            (MAX_RETRIES_ENV, "1001"),
+            (MAX_RETRIES_ENV, "-1"),
         ];
         for (var, value) in cases {
             match resolve_with(&[(var, value)]) {

@@ -32,6 +32,8 @@ pub struct Recorded {
     pub body: Bytes,
     /// When it arrived, measured from the server's start.
     pub at: Duration,
+    /// The status the server answered with; 0 when it dropped the connection instead.
+    pub status: u16,
 }
 
 impl Recorded {
@@ -124,6 +126,8 @@ struct State {
     /// Sink mode: count events, keep no requests (for benchmarks).
     sink: bool,
     events: AtomicU64,
+    /// Bodies larger than this are answered with 413, as a proxy's size limit would.
+    max_body: Mutex<Option<usize>>,
 }
 
 pub struct Server {
@@ -155,6 +159,7 @@ impl Server {
             start: std::time::Instant::now(),
             sink,
             events: AtomicU64::new(0),
+            max_body: Mutex::new(None),
         });
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
@@ -187,6 +192,20 @@ impl Server {
     /// The answer once the script is used up.
     pub fn set_default(&self, reply: Reply) {
         *self.state.default.lock().unwrap() = reply;
+    }
+
+    /// Answers 413 to every request whose body is larger than `bytes`.
+    pub fn set_max_body(&self, bytes: usize) {
+        *self.state.max_body.lock().unwrap() = Some(bytes);
+    }
+
+    /// Event bodies of the requests answered with a 2xx status, in arrival order.
+    pub fn stored_bodies(&self) -> Vec<String> {
+        self.requests()
+            .iter()
+            .filter(|r| (200..300).contains(&r.status))
+            .flat_map(Recorded::bodies)
+            .collect()
     }
 
     pub fn requests(&self) -> Vec<Recorded> {
@@ -314,12 +333,21 @@ async fn handle(
         .and_then(|v| v["logs"].as_array().map(Vec::len))
         .unwrap_or(1);
     state.events.fetch_add(events as u64, Ordering::SeqCst);
-    let reply = state
-        .script
+    let too_large = state
+        .max_body
         .lock()
         .unwrap()
-        .pop_front()
-        .unwrap_or_else(|| state.default.lock().unwrap().clone());
+        .is_some_and(|max| body.len() > max);
+    let reply = if too_large {
+        Reply::status(413)
+    } else {
+        state
+            .script
+            .lock()
+            .unwrap()
+            .pop_front()
+            .unwrap_or_else(|| state.default.lock().unwrap().clone())
+    };
     let index = {
         let mut requests = state.requests.lock().unwrap();
         requests.push(Recorded {
@@ -328,6 +356,7 @@ async fn handle(
             headers,
             body,
             at: state.start.elapsed(),
+            status: if reply.close { 0 } else { reply.status },
         });
         requests.len()
     };
