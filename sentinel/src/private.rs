@@ -3,6 +3,7 @@
 pub use crate::pipeline::AsyncLogger;
 pub use crate::record::ErrorInfo;
 pub use crate::span::{Classify, Instrumented, SyncSpan};
+pub use crate::tagset::ConstTags;
 
 pub use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 
@@ -220,6 +221,7 @@ pub mod bench {
                         span_id: random_id(),
                         parent_span_id: random_id(),
                         tags: None,
+                        own: None,
                         error: None,
                     })
                 })
