@@ -83,7 +83,7 @@ pub use event::{DEFAULT_TITLE, Event, MAX_TITLE_CHARS, Severity, Timestamp};
 pub use global::*;
 pub use http::USER_AGENT;
 pub use stats::Receipt;
-pub use stats::{ClientStats, DeliveryFailure, FlushReport, MAX_REPORTED_FAILURES};
+pub use stats::{ClientStats, DeliveryFailure, FailureKind, FlushReport, MAX_REPORTED_FAILURES};
 
 #[doc(hidden)]
 pub use batch::encode_batch;
