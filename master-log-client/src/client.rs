@@ -168,7 +168,7 @@ impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let c = &self.inner.config;
         f.debug_struct("Client")
-            .field("batch_url", &c.urls.batch)
+            .field("batch_url", &c.urls.shown_batch())
             .field("async_mode", &c.async_mode)
             .field("config", c)
             .field("stats", &self.stats())

@@ -308,6 +308,9 @@ mod tests {
             Some(Duration::from_millis(500))
         );
         assert_eq!(retry_after(&headers("-1")), None);
+        assert_eq!(retry_after(&headers("315360000")), Some(MAX_RETRY_AFTER));
+        let far = retry_after(&headers("Fri, 01 Jan 2100 00:00:00 GMT"));
+        assert_eq!(far, Some(MAX_RETRY_AFTER));
         assert_eq!(retry_after(&headers("soon")), None);
         assert_eq!(retry_after(&HeaderMap::new()), None);
     }
@@ -325,6 +328,26 @@ mod tests {
             wait > Duration::from_secs(25) && wait <= Duration::from_secs(30),
             "{wait:?}"
         );
+    }
+
+    #[test]
+    fn accepted_counts_are_clamped_with_a_warning() {
+        let ok = |text: &str| Ok(text.as_bytes().to_vec());
+        assert_eq!(accepted_count(&ok("{\"accepted\":3}"), 5), (3, None));
+        assert_eq!(accepted_count(&ok("{}"), 5), (5, None));
+        assert_eq!(accepted_count(&ok("{\"accepted\":6}"), 5).0, 5);
+        assert_eq!(accepted_count(&ok("{\"accepted\":-1}"), 5).0, 0);
+        assert_eq!(accepted_count(&ok("{\"accepted\":null}"), 5).0, 5);
+        for bad in [
+            "{\"accepted\":6}",
+            "{\"accepted\":-1}",
+            "{\"accepted\":[1]}",
+        ] {
+            assert!(accepted_count(&ok(bad), 5).1.is_some(), "{bad}");
+        }
+        let cut = accepted_count(&Err(BodyError::TooLarge(vec![b'{'])), 5);
+        assert_eq!(cut.0, 5);
+        assert!(cut.1.unwrap().contains("65536"));
     }
 
     #[test]

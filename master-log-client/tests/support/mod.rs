@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 use std::collections::VecDeque;
+use std::future::Future as _;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -72,6 +73,8 @@ pub struct Reply {
     pub delay: Duration,
     /// Drop the connection without answering.
     pub close: bool,
+    /// Instead of `body`: this many chunks of this many bytes, one per interval.
+    pub stream: Option<(usize, u64, Duration)>,
 }
 
 impl Reply {
@@ -82,6 +85,7 @@ impl Reply {
             headers: Vec::new(),
             delay: Duration::ZERO,
             close: false,
+            stream: None,
         }
     }
 
@@ -105,6 +109,12 @@ impl Reply {
 
     pub fn delay(mut self, delay: Duration) -> Self {
         self.delay = delay;
+        self
+    }
+
+    /// Streams `chunks` chunks of `chunk_len` bytes as the body, one every `every`.
+    pub fn stream(mut self, chunk_len: usize, chunks: u64, every: Duration) -> Self {
+        self.stream = Some((chunk_len, chunks, every));
         self
     }
 
@@ -305,10 +315,60 @@ pub fn count_events(body: &[u8]) -> usize {
     count + (offset..body.len()).map(at).sum::<usize>()
 }
 
+/// A response body: whole, or streamed in chunks (the same bytes each time, so the server's
+/// memory stays flat however much it sends).
+pub enum Body {
+    Full(Full<Bytes>),
+    Stream {
+        chunk: Bytes,
+        left: u64,
+        every: Duration,
+        sleep: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+    },
+}
+
+impl hyper::body::Body for Body {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
+        use std::task::Poll;
+        match self.get_mut() {
+            Body::Full(full) => std::pin::Pin::new(full).poll_frame(cx),
+            Body::Stream {
+                chunk,
+                left,
+                every,
+                sleep,
+            } => {
+                if *left == 0 {
+                    return Poll::Ready(None);
+                }
+                if !every.is_zero() {
+                    let timer = sleep.get_or_insert_with(|| Box::pin(tokio::time::sleep(*every)));
+                    if timer.as_mut().poll(cx).is_pending() {
+                        return Poll::Pending;
+                    }
+                    *sleep = None;
+                }
+                *left -= 1;
+                Poll::Ready(Some(Ok(hyper::body::Frame::data(chunk.clone()))))
+            }
+        }
+    }
+}
+
+fn full(text: String) -> Body {
+    Body::Full(Full::new(Bytes::from(text)))
+}
+
 async fn handle(
     req: Request<Incoming>,
     state: Arc<State>,
-) -> Result<Response<Full<Bytes>>, std::io::Error> {
+) -> Result<Response<Body>, std::io::Error> {
     let method = req.method().to_string();
     let path = req.uri().path().to_owned();
     let headers = req.headers().clone();
@@ -326,7 +386,7 @@ async fn handle(
             tokio::time::sleep(delay).await;
         }
         let text = format!("{{\"accepted\":{events}}}");
-        return Ok(Response::new(Full::new(Bytes::from(text))));
+        return Ok(Response::new(full(text)));
     }
     let events = serde_json::from_slice::<Value>(&body)
         .ok()
@@ -374,8 +434,17 @@ async fn handle(
     for (name, value) in reply.headers {
         response = response.header(name, value);
     }
+    let body = match reply.stream {
+        Some((len, chunks, every)) => Body::Stream {
+            chunk: Bytes::from(vec![b'x'; len]),
+            left: chunks,
+            every,
+            sleep: None,
+        },
+        None => full(text),
+    };
     Ok(response
         .header("content-type", "application/json")
-        .body(Full::new(Bytes::from(text)))
+        .body(body)
         .unwrap())
 }
