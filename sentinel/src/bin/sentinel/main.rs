@@ -1,12 +1,15 @@
 //! The `sentinel` command: parses arguments and runs one subcommand, each in
-//! its own file beside this one (`tail`, `stats`). Every subcommand reads its inputs
-//! through `input.rs` and narrows them with `filter.rs`; records are decoded by the
-//! library's one decoder, [`sentinel::format`].
+//! its own file or folder beside this one (`tail`, `stats`, `export`). Every subcommand
+//! reads its inputs through `input.rs` and narrows them with `filter.rs`; records are
+//! decoded by the library's one decoder, [`sentinel::format`], and `spans.rs` links them
+//! into trees for `export`.
 
 mod error;
+mod export;
 mod filter;
 mod input;
 mod lines;
+mod spans;
 mod stats;
 mod tail;
 mod timestamp;
@@ -39,6 +42,9 @@ enum Command {
     /// max, inclusive and self time.
     #[command(after_help = STATS_EXAMPLES)]
     Stats(StatsArgs),
+    /// Convert spans for Perfetto/chrome://tracing, OpenTelemetry (OTLP/JSON, or POSTed to an
+    /// OTLP/HTTP endpoint) or flame graphs (folded stacks).
+    Export(export::ExportArgs),
 }
 
 macro_rules! tail_examples {
@@ -217,6 +223,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Tail(args) => run_tail(&args),
         Command::Stats(args) => run_stats(&args),
+        Command::Export(args) => export::run(&args),
     };
     match result {
         Ok(Outcome::Clean) => ExitCode::SUCCESS,
