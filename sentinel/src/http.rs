@@ -3,9 +3,10 @@
 //! [`HeaderMap`], which reqwest, hyper and axum share.
 //!
 //! The sending side calls [`inject`] on the outgoing request's headers; the
-//! receiving side runs its handler in [`in_incoming_context`], so the
-//! handler's spans are children of the sender's span: one trace, whatever
-//! the number of processes and files it is written to.
+//! receiving side runs its handler in [`in_incoming_context`] (or
+//! [`incoming_context`]), so the handler's spans are children of the
+//! sender's span: one trace, whatever the number of processes and files it
+//! is written to.
 //!
 //! ```
 //! use http::Request;
@@ -136,14 +137,37 @@ pub fn extract(headers: &HeaderMap) -> Result<Option<Context>> {
 }
 
 /// Runs `handler` inside the context the request's `headers` carry (see
-/// [`extract`]); where they carry none, or an invalid one, the handler's
-/// first span starts a new trace. The tags in scope here go with it.
+/// [`incoming_context`]).
 pub fn in_incoming_context<F: Future>(headers: &HeaderMap, handler: F) -> WithContext<F> {
-    let context = extract(headers)
+    handler.with_context(incoming_context(headers))
+}
+
+/// The context to handle a request in: the one its `headers` carry (see
+/// [`extract`]), or, where they carry none or an invalid one, a context
+/// without a span, so the handler's first span starts a new trace. The tags
+/// in scope here go with it.
+///
+/// For a handler that takes the request itself, take the context first:
+///
+/// ```
+/// use sentinel::context::FutureExt;
+///
+/// async fn handle(request: http::Request<()>) -> usize {
+///     request.headers().len()
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let request = http::Request::new(());
+/// let context = sentinel::http::incoming_context(request.headers());
+/// assert_eq!(handle(request).with_context(context).await, 0);
+/// # }
+/// ```
+pub fn incoming_context(headers: &HeaderMap) -> Context {
+    extract(headers)
         .ok()
         .flatten()
-        .unwrap_or_else(|| Context::with_parts(None, None));
-    handler.with_context(context)
+        .unwrap_or_else(|| Context::with_parts(None, None))
 }
 
 /// HTTP's optional whitespace around a field value.
