@@ -46,6 +46,8 @@
 //! - [`client`]: [`Client`], [`ClientBuilder`], and the delivery, backpressure and shutdown
 //!   semantics.
 //! - [`config`]: environment variable names and `DEFAULT_*` values.
+//! - [`spool`]: the durable spool (opt-in): what goes to disk, replay, layout, bounds,
+//!   fsync policies, when duplicates can happen.
 //! - `layer` (feature `tracing`, on by default): `MasterLogLayer`, which forwards `tracing`
 //!   events to Master Log.
 //! - [`event!`] and [`mlog!`]: print-like events; [`Event`] and [`Severity`].
@@ -73,6 +75,7 @@ mod http;
 pub mod layer;
 mod macros;
 mod quiet;
+pub mod spool;
 mod stats;
 mod worker;
 
@@ -82,6 +85,7 @@ pub use error::{Error, HttpError, Result};
 pub use event::{DEFAULT_TITLE, Event, MAX_TITLE_CHARS, Severity, Timestamp};
 pub use global::*;
 pub use http::USER_AGENT;
+pub use spool::SpoolFsync;
 pub use stats::Receipt;
 pub use stats::{ClientStats, DeliveryFailure, FlushReport, MAX_REPORTED_FAILURES};
 
