@@ -158,20 +158,18 @@ impl Spool {
         fsync: SpoolFsync,
         counters: Arc<SpoolCounters>,
     ) -> Result<Spool> {
-        let locked = store::lock(dir).map_err(|e| match e {
-            store::LockError::Busy => Error::SpoolLocked(dir.to_owned()),
-            store::LockError::Io(source) => Error::Spool {
-                path: dir.to_owned(),
-                source,
-            },
-        })?;
+        let locked = lock(dir)?;
         let (cmd, cmds) = mpsc::channel(64);
         let (replay_tx, replay) = mpsc::channel(1);
         let (exit, exited) = oneshot::channel();
         std::thread::Builder::new()
             .name("master-log-spool".into())
             .spawn(move || {
-                run(Store::open(locked, max_bytes, fsync, counters), cmds, replay_tx);
+                run(
+                    Store::open(locked, max_bytes, fsync, counters),
+                    cmds,
+                    replay_tx,
+                );
                 // After the store (and its lock) is dropped.
                 let _ = exit.send(());
             })
@@ -210,11 +208,26 @@ impl Spool {
 
     /// Stops the thread and waits until it has written everything and released the lock.
     pub(crate) async fn close(self) {
-        let Spool { cmd, replay, exited } = self;
+        let Spool {
+            cmd,
+            replay,
+            exited,
+        } = self;
         drop(cmd);
         drop(replay);
         let _ = exited.await;
     }
+}
+
+/// Takes the folder's lock, naming the folder in the error.
+fn lock(dir: &Path) -> Result<store::Locked> {
+    store::lock(dir).map_err(|e| match e {
+        store::LockError::Busy => Error::SpoolLocked(dir.to_owned()),
+        store::LockError::Io(source) => Error::Spool {
+            path: dir.to_owned(),
+            source,
+        },
+    })
 }
 
 fn run(mut store: Store, mut cmds: mpsc::Receiver<Cmd>, replay: mpsc::Sender<Batch>) {
@@ -255,4 +268,17 @@ fn run(mut store: Store, mut cmds: mpsc::Receiver<Cmd>, replay: mpsc::Sender<Bat
     }
     store.sync();
     store.publish();
+}
+
+/// Writes `batches` (event count, request body) into the spool folder `dir` with `fsync`,
+/// as the spool thread would, and closes it. For the spool benchmark; not part of the API.
+#[doc(hidden)]
+pub fn bench_append(dir: &Path, fsync: SpoolFsync, batches: &[(u32, &[u8])]) -> Result<()> {
+    let locked = lock(dir)?;
+    let counters = Arc::new(SpoolCounters::default());
+    let mut store = Store::open(locked, u64::MAX, fsync, counters);
+    for (events, body) in batches {
+        store.append(*events, body);
+    }
+    Ok(())
 }

@@ -28,7 +28,7 @@ const MAX_SEGMENT_BYTES: u64 = 8 << 20;
 #[derive(Debug)]
 pub(crate) struct Locked {
     pub(crate) dir: PathBuf,
-    lock: File,
+    _lock: File,
 }
 
 /// Why a spool folder could not be taken.
@@ -52,7 +52,7 @@ pub(crate) fn lock(dir: &Path) -> Result<Locked, LockError> {
     match lock.try_lock() {
         Ok(()) => Ok(Locked {
             dir: dir.to_owned(),
-            lock,
+            _lock: lock,
         }),
         Err(TryLockError::WouldBlock) => Err(LockError::Busy),
         Err(TryLockError::Error(e)) => Err(LockError::Io(e)),
@@ -290,7 +290,9 @@ impl Store {
     /// Updates the gauges in the counters.
     pub(crate) fn publish(&self) {
         let events = self.segments.iter().map(|s| s.events).sum();
-        self.counters.bytes.store(self.total_bytes, Ordering::Relaxed);
+        self.counters
+            .bytes
+            .store(self.total_bytes, Ordering::Relaxed);
         self.counters.pending.store(events, Ordering::Relaxed);
     }
 
@@ -368,9 +370,10 @@ impl Store {
     /// Header bytes a new segment would add before a record of `need` bytes.
     fn roll_cost(&self, need: u64) -> u64 {
         let fits = self.writer.is_some()
-            && self.segments.back().is_some_and(|s| {
-                s.bytes + need <= self.segment_bytes || s.bytes == HEADER_LEN
-            });
+            && self
+                .segments
+                .back()
+                .is_some_and(|s| s.bytes + need <= self.segment_bytes || s.bytes == HEADER_LEN);
         if fits { 0 } else { HEADER_LEN }
     }
 
@@ -576,7 +579,8 @@ impl Store {
         let bytes: [u8; 20] = bytes.get(..20)?.try_into().ok()?;
         let crc = u32::from_le_bytes(bytes[16..].try_into().ok()?);
         (crc32fast::hash(&bytes[..16]) == crc).then(|| {
-            let word = |i: usize| u64::from_le_bytes(bytes[i..i + 8].try_into().unwrap_or_default());
+            let word =
+                |i: usize| u64::from_le_bytes(bytes[i..i + 8].try_into().unwrap_or_default());
             (word(0), word(8))
         })
     }
@@ -600,7 +604,10 @@ impl Store {
                         .open(&path)?,
                 );
             }
-            let file = self.ledger.as_mut().ok_or_else(|| io::Error::other("no ledger"))?;
+            let file = self
+                .ledger
+                .as_mut()
+                .ok_or_else(|| io::Error::other("no ledger"))?;
             file.seek(SeekFrom::Start(0))?;
             file.write_all(&entry)
         })();
@@ -610,7 +617,6 @@ impl Store {
         }
     }
 }
-
 
 impl Drop for Store {
     fn drop(&mut self) {
@@ -648,9 +654,7 @@ mod tests {
     }
 
     fn bodies(range: std::ops::Range<usize>) -> Vec<String> {
-        range
-            .map(|i| String::from_utf8(body(i)).unwrap())
-            .collect()
+        range.map(|i| String::from_utf8(body(i)).unwrap()).collect()
     }
 
     #[test]
@@ -664,7 +668,11 @@ mod tests {
         assert_eq!(first.body, body(0));
         assert_eq!(store.next_replay(), None, "one out at a time");
         store.nack();
-        assert_eq!(store.next_replay().unwrap().body, body(0), "handed out again");
+        assert_eq!(
+            store.next_replay().unwrap().body,
+            body(0),
+            "handed out again"
+        );
         store.ack();
         assert_eq!(drain(&mut store), bodies(1..3));
         store.publish();
