@@ -10,12 +10,28 @@
 //! one at a time, in order, at least `min_request_interval` apart.
 //!
 //! Answers with status 5xx, 408 or 429, connection errors and timeouts are retried with
-//! exponential backoff and jitter (or after the server's `Retry-After`), up to `max_retries`
-//! retries within `max_retry_elapsed`. Other statuses (401, 413, 422, ...) are not retried.
+//! exponential backoff from 100 ms to 10 s and jitter (or after the server's `Retry-After`,
+//! capped at 5 minutes) for as long as the retry budget `max_retry_elapsed` (60 s) allows,
+//! counted from the batch's first attempt: an outage shorter than the budget loses nothing.
+//! (`max_retries` can cap the count as well; by default it does not. The original client's
+//! fixed 8 retries gave up after about 23 s.) Each attempt's timeout is `timeout` times 3 per
+//! earlier attempt, capped at 30 s, so a server slower than `timeout` is still answered.
+//!
+//! A 413 answer splits the batch in halves, each sent on its own (and split again if needed),
+//! so only an event that is alone over the server's limit is given up on, reported with its
+//! size ([`FailureKind::TooLarge`]). Other statuses (401, 403, 422, ...) are not retried.
+//!
 //! A batch given up on is dropped so the ones behind it go through, counted in
 //! [`ClientStats::failed_batches`], logged as a `tracing` error, and reported by the next
-//! flush or shutdown as [`Error::Undelivered`]. Delivery is at least once: a request that
-//! timed out may have reached the server and is sent again.
+//! flush or shutdown as [`Error::Undelivered`], each with its [`FailureKind`].
+//!
+//! Delivery is at least once. A request that timed out may have reached the server, so its
+//! outcome is unknown ([`FlushReport::unknown_outcome_events`]; a batch given up right after
+//! such an attempt is [`FailureKind::Unknown`], not failed) and the retry may store a second
+//! copy. To let the server or a reader drop such copies, every request carries the batch's
+//! id in an `Idempotency-Key` header (the same for every attempt at one batch; the halves
+//! of a split batch get new ids), and every event carries an id in `metadata.event_id`
+//! (see [`Event::with_id`]).
 //!
 //! A success answer whose body is not `{"accepted": n}` counts the whole batch as accepted.
 //!
@@ -64,6 +80,8 @@ use crate::config::{self, ClientBuilder, Config};
 use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::http::Http;
+#[cfg(doc)]
+use crate::stats::FailureKind;
 use crate::stats::{ClientStats, Counters, FlushReport, Receipt};
 use crate::worker::{self, Attempt, Msg, Shared};
 
@@ -150,7 +168,7 @@ impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let c = &self.inner.config;
         f.debug_struct("Client")
-            .field("batch_url", &c.urls.batch)
+            .field("batch_url", &c.urls.shown_batch())
             .field("async_mode", &c.async_mode)
             .field("config", c)
             .field("stats", &self.stats())
@@ -400,6 +418,7 @@ impl fmt::Debug for ClientBuilder {
         f.debug_struct("ClientBuilder")
             .field("overrides", &self.overrides)
             .field("custom_environment", &self.env.is_some())
+            .field("custom_http_client", &self.http_client.is_some())
             .finish()
     }
 }
@@ -416,6 +435,18 @@ impl ClientBuilder {
     /// both URLs are derived from any of them. Required; falls back to `MASTER_LOG_ENDPOINT`.
     pub fn endpoint(mut self, endpoint: impl Into<String>) -> Self {
         self.overrides.endpoint = Some(endpoint.into());
+        self
+    }
+
+    /// Sends through `client` instead of a client of the crate's own, e.g. for a proxy, extra
+    /// root certificates or connection limits. Default: a client with `TCP_NODELAY` and no
+    /// redirects.
+    ///
+    /// The API key, content type, `User-Agent` and timeout are set on each request, so the
+    /// given client needs none of them. Keep redirects off: a redirect would carry the key
+    /// elsewhere.
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http_client = Some(client);
         self
     }
 
@@ -465,15 +496,15 @@ impl ClientBuilder {
     fn build_inner(self, handle: Option<&Handle>) -> Result<Client> {
         let env = self.env.unwrap_or_else(config::process_env);
         let config = Config::resolve(&self.overrides, &*env)?;
-        let http = Http::new(&config)?;
+        let http = Http::new(&config, self.http_client)?;
         if !config.async_mode {
             return Ok(Client::assemble(config, Mode::Direct { http }, None));
         }
         let handle = handle.ok_or(Error::NoRuntime)?;
         let http = Arc::new(http);
-        let send = move |batch: Batch| {
+        let send = move |batch: Batch, timeout: Duration| {
             let http = Arc::clone(&http);
-            async move { http.send_batch(batch).await }
+            async move { http.send_batch(batch, timeout).await }
         };
         Ok(Client::spawn(config, send, handle))
     }
@@ -502,7 +533,7 @@ impl Client {
     /// Spawns the worker with `send` as the transport.
     pub(crate) fn spawn<F, Fut>(config: Config, send: F, handle: &Handle) -> Client
     where
-        F: FnMut(Batch) -> Fut + Send + 'static,
+        F: FnMut(Batch, Duration) -> Fut + Send + 'static,
         Fut: Future<Output = Attempt> + Send + 'static,
     {
         let (tx, rx) = mpsc::channel(config.max_queue_size);
@@ -517,6 +548,7 @@ impl Client {
             min_request_interval: config.min_request_interval,
             max_retries: config.max_retries,
             max_retry_elapsed: config.max_retry_elapsed,
+            timeout: config.timeout,
         };
         // Quiet: whatever the worker (or reqwest under it) logs is never fed back in by the
         // tracing layer.
@@ -547,11 +579,12 @@ mod tests {
 
     /// A client whose "server" takes `latency` per batch and accepts everything.
     fn stub_client(overrides: Overrides, latency: Duration) -> Client {
-        let send = move |batch: Batch| async move {
+        let send = move |batch: Batch, _timeout: Duration| async move {
             tokio::time::sleep(latency).await;
             Attempt::Accepted {
                 status: 200,
                 accepted: batch.len as u64,
+                warning: None,
             }
         };
         Client::spawn(config(overrides), send, &Handle::current())
@@ -592,12 +625,13 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn dropping_the_last_handle_wakes_the_worker_to_send_the_rest() {
         let (seen_tx, mut seen) = mpsc::unbounded_channel();
-        let send = move |batch: Batch| {
+        let send = move |batch: Batch, _timeout: Duration| {
             let _ = seen_tx.send(batch.len);
             async move {
                 Attempt::Accepted {
                     status: 200,
                     accepted: batch.len as u64,
+                    warning: None,
                 }
             }
         };
@@ -664,7 +698,7 @@ mod tests {
             ..Overrides::default()
         };
         // The stub never answers, so the worker holds one batch and the queue fills.
-        let send = |_batch: Batch| std::future::pending::<Attempt>();
+        let send = |_batch: Batch, _timeout: Duration| std::future::pending::<Attempt>();
         let client = Client::spawn(
             config(Overrides {
                 batch_size: Some(1),
@@ -699,7 +733,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn full_queue_waits_up_to_queue_timeout() {
-        let send = |_batch: Batch| std::future::pending::<Attempt>();
+        let send = |_batch: Batch, _timeout: Duration| std::future::pending::<Attempt>();
         let client = Client::spawn(
             config(Overrides {
                 batch_size: Some(1),

@@ -87,7 +87,7 @@ pub use global::*;
 pub use http::USER_AGENT;
 pub use spool::SpoolFsync;
 pub use stats::Receipt;
-pub use stats::{ClientStats, DeliveryFailure, FlushReport, MAX_REPORTED_FAILURES};
+pub use stats::{ClientStats, DeliveryFailure, FailureKind, FlushReport, MAX_REPORTED_FAILURES};
 
 #[doc(hidden)]
 pub use batch::encode_batch;

@@ -78,7 +78,7 @@ fn gen_sync_body(
                 __sentinel_span.finish({
                     #[allow(unused_imports)]
                     use ::sentinel::__private::probe::*;
-                    (&&&Probe(&__sentinel_value)).__sentinel_error()
+                    (&&&&Probe(&__sentinel_value)).__sentinel_error()
                 });
                 __sentinel_value
             }
@@ -121,7 +121,7 @@ fn gen_async_body(
         |__sentinel_value: &_| {
             #[allow(unused_imports)]
             use ::sentinel::__private::probe::*;
-            (&&&Probe(__sentinel_value)).__sentinel_error()
+            (&&&&Probe(__sentinel_value)).__sentinel_error()
         }
     };
     let inner = quote_spanned! {block.span()=>

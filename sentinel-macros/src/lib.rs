@@ -70,7 +70,13 @@ use quote::ToTokens;
 /// (autoref specialization), so any `Result` counts, however it is spelled:
 /// `io::Result<T>`, `anyhow::Result<T>`, a crate's own alias. The error's type
 /// name (without module path) becomes `error_type` and its `Display` (or
-/// `Debug`) becomes `error`. A panic records `error_type: "panic"` and keeps
+/// `Debug`) becomes `error`. A boxed error (`Box<dyn Error + Send + Sync>`,
+/// `anyhow::Error`) is named by the error inside, as far as `dyn Error`
+/// shows it: `std::io::Error` is recognised, a context layer is named by the
+/// error it wraps, else the leading type name of the error's `Debug` form is
+/// used (a derived `Debug` starts with the struct's name, or an enum's
+/// variant), `String` for an error made from a string, `Error` when nothing
+/// else fits. A panic records `error_type: "panic"` and keeps
 /// unwinding; an async call dropped before completing records
 /// `status: "cancelled"`.
 ///

@@ -58,7 +58,9 @@
 //! - `layer` (feature `tracing`, on by default): `SentinelLayer`, which
 //!   writes `tracing` spans as sentinel records in the same trace tree.
 //! - [`format`](mod@format): the line format, and the decoder every reader uses.
-//! - [`record`]: span status and error types.
+//! - [`rotation`]: rotated segments of the log file, their names and how
+//!   to find them.
+//! - [`record`](mod@record): span status and error types.
 //!
 //! # Environment
 //!
@@ -80,12 +82,14 @@ mod config;
 pub mod context;
 mod cpu_clock;
 mod error;
+mod error_name;
 pub mod format;
 mod global;
 #[cfg(feature = "tracing")]
 pub mod layer;
 pub mod pipeline;
 pub mod record;
+pub mod rotation;
 mod sampling;
 mod span;
 pub mod tags;
@@ -104,7 +108,7 @@ pub use error::{Error, Result};
 pub use global::{default_logger, set_default_logger};
 pub use pipeline::{AsyncLogger, LoggerStats};
 pub use record::Status;
-pub use span::{Instrumented, TimeBlock, TimeBlockBuilder};
+pub use span::{Instrumented, TimeBlock, TimeBlockBuilder, record};
 pub use tags::{Tags, tag};
 
 // The attribute's full documentation lives on the macro and is inlined here.

@@ -3,6 +3,7 @@
 pub use crate::pipeline::AsyncLogger;
 pub use crate::record::ErrorInfo;
 pub use crate::span::{Classify, Instrumented, SyncSpan};
+pub use crate::tagset::ConstTags;
 
 pub use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 
@@ -10,12 +11,15 @@ pub use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 /// applies wins, so a `Result` is recognised by its type, whatever alias
 /// spells it (`io::Result<T>`, `anyhow::Result<T>`, a crate's own alias).
 ///
-/// Called as `(&&&Probe(&value)).__sentinel_error()`.
+/// Called as `(&&&&Probe(&value)).__sentinel_error()`.
 pub mod probe {
     use std::borrow::Cow;
+    use std::error::Error;
     use std::fmt::{Debug, Display};
+    use std::ops::Deref;
 
     use super::ErrorInfo;
+    use crate::error_name::dyn_error_name;
 
     /// Wraps a reference to the value under inspection.
     #[derive(Debug)]
@@ -29,6 +33,54 @@ pub mod probe {
     }
 
     impl<T: ?Sized> Copy for Probe<'_, T> {}
+
+    /// The `dyn Error` forms an error is boxed as.
+    pub trait DynError {
+        /// The boxed error.
+        fn as_dyn_error(&self) -> &(dyn Error + 'static);
+    }
+
+    impl DynError for dyn Error + 'static {
+        fn as_dyn_error(&self) -> &(dyn Error + 'static) {
+            self
+        }
+    }
+
+    impl DynError for dyn Error + Send + 'static {
+        fn as_dyn_error(&self) -> &(dyn Error + 'static) {
+            self
+        }
+    }
+
+    impl DynError for dyn Error + Send + Sync + 'static {
+        fn as_dyn_error(&self) -> &(dyn Error + 'static) {
+            self
+        }
+    }
+
+    /// `Result<T, E>` whose `E` derefs to a `dyn Error` (`Box<dyn Error>`,
+    /// `anyhow::Error`): named by the error inside, see `error_name`.
+    pub trait ViaDynError {
+        /// The error, if the value is an `Err`.
+        fn __sentinel_error(self) -> Option<ErrorInfo>;
+    }
+
+    impl<T, E> ViaDynError for &&&&Probe<'_, Result<T, E>>
+    where
+        E: Deref + Display,
+        E::Target: DynError,
+    {
+        #[inline]
+        fn __sentinel_error(self) -> Option<ErrorInfo> {
+            match self.0 {
+                Ok(_) => None,
+                Err(e) => Some(ErrorInfo {
+                    type_name: dyn_error_name((**e).as_dyn_error()),
+                    message: e.to_string(),
+                }),
+            }
+        }
+    }
 
     /// `Result<T, E: Display>`: the error's `Display`.
     pub trait ViaDisplay {
@@ -169,6 +221,7 @@ pub mod bench {
                         span_id: random_id(),
                         parent_span_id: random_id(),
                         tags: None,
+                        own: None,
                         error: None,
                     })
                 })

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::tagset::TagSet;
+use crate::tagset::{OwnTags, TagSet};
 
 /// How a span ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,6 +68,8 @@ pub(crate) struct SpanRecord {
     /// Zero for a root span.
     pub(crate) parent_span_id: u64,
     pub(crate) tags: Option<Arc<TagSet>>,
+    /// The span's own tags, written over the scope's `tags`.
+    pub(crate) own: Option<Box<OwnTags>>,
     pub(crate) error: Option<Box<ErrorInfo>>,
 }
 
@@ -147,6 +149,7 @@ impl Entry {
                 SPAN_LINE_BYTES
                     + s.name.len() as u64
                     + s.tags.as_ref().map_or(0, |t| t.encoded_len as u64)
+                    + s.own.as_ref().map_or(0, |o| o.approx_len() as u64)
                     + s.error
                         .as_ref()
                         .map_or(0, |e| (e.type_name.len() + e.message.len()) as u64)

@@ -205,3 +205,51 @@ fn counts_records_the_logger_dropped() {
     // The marker is not one more skipped line: `mixed()` has two of those.
     assert!(text.contains("; 2 non-span lines skipped;"), "{text}");
 }
+
+#[test]
+fn filters_narrow_the_spans_counted() {
+    let (_dir, path) = fixture(&mixed());
+    let rows = json_rows(&stats(&["--json", "--name", "fe*"], &path));
+    assert_eq!(names(&rows), ["fetch"]);
+    let rows = json_rows(&stats(&["--json", "--status", "error"], &path));
+    assert_eq!(names(&rows), ["rare", "fetch"]);
+    assert_eq!(rows[1]["count"], 5);
+    let rows = json_rows(&stats(
+        &["--json", "--slow", "--min-ms", "95", "--sort", "name"],
+        &path,
+    ));
+    assert_eq!(names(&rows), ["fetch", "rare"]);
+    assert_eq!(rows[0]["count"], 6, "fetch 95..=100 are slow");
+}
+
+#[test]
+fn last_n_counts_only_the_last_n_spans() {
+    let (_dir, path) = fixture(&mixed());
+    // The last 11 spans: 10 × db and the one rare.
+    let rows = json_rows(&stats(&["--json", "-n", "11", "--sort", "name"], &path));
+    assert_eq!(names(&rows), ["db", "rare"]);
+    assert_eq!(rows[0]["count"], 10);
+}
+
+#[test]
+fn csv_has_a_header_and_quotes_awkward_names() {
+    let lines = vec![
+        span("plain", 2.0, "success", false),
+        span("with,comma \\\"q\\\"", 4.0, "error", false),
+    ];
+    let (_dir, path) = fixture(&lines);
+    let out = stats(&["--format", "csv", "--sort", "name"], &path);
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "name,count,errors,error_rate_pct,cancelled,slow,p50_ms,p95_ms,p99_ms,max_ms,total_ms"
+    );
+    assert_eq!(lines.next().unwrap(), "plain,1,0,0,0,0,2,2,2,2,2");
+    assert_eq!(
+        lines.next().unwrap(),
+        "\"with,comma \"\"q\"\"\",1,1,100,0,0,4,4,4,4,4"
+    );
+    assert_eq!(lines.next(), None);
+}

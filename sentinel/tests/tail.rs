@@ -148,19 +148,22 @@ fn missing_file_exits_1_with_message() {
 }
 
 #[test]
-fn directory_exits_1_with_message() {
+fn folder_without_segments_exits_1_naming_it() {
     let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("notes.txt"), "hello\n").unwrap();
     let out = sentinel(&["tail"], dir.path());
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        String::from_utf8(out.stderr)
-            .unwrap()
-            .contains("is a directory")
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        format!(
+            "sentinel: {}: no log segments in this folder (*.jsonl, *.jsonl.gz, *.jsonl.zst)\n",
+            dir.path().display()
+        )
     );
 }
 
 #[test]
-fn skips_malformed_lines_silently() {
+fn skips_malformed_lines_and_says_how_many() {
     let (_dir, path) = fixture(&[
         "not json at all",
         r#"{"function": "ok", "duration_ms": 1, "status": "success", "trace_id": "t"}"#,
@@ -168,7 +171,13 @@ fn skips_malformed_lines_silently() {
     ]);
     let out = sentinel(&["tail", "--no-color"], &path);
     assert!(out.status.success());
-    assert!(out.stderr.is_empty());
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        format!(
+            "sentinel: {}: skipped 2 line(s) that are not records\n",
+            path.display()
+        )
+    );
     assert_eq!(
         String::from_utf8(out.stdout).unwrap(),
         "[t] ok 1.00ms success\n"
@@ -226,7 +235,11 @@ fn help_lists_every_subcommand_option() {
         "<PATH>",
         "Options for `sentinel stats`:",
         "--sort <KEY>",
-        "[total|p99|count|errors]",
+        "[total|p50|p99|max|count|errors|name]",
+        "--format <FORMAT>",
+        "--since <TIME>",
+        "--tag <KEY=VALUE>",
+        "Examples:",
         "--top <N>",
         "--json",
         "within 1%",
@@ -599,6 +612,327 @@ fn tree_keeps_spans_whose_parent_never_arrived() {
     assert_eq!(out, "trace t\nroot 0.00ms\nlost 0.00ms\n");
 }
 
+// === inputs ===
+
+/// Runs `sentinel ARGS` with no colour and returns its output.
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env_remove("NO_COLOR")
+        .output()
+        .unwrap()
+}
+
+fn stdout_of(out: &Output) -> String {
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+fn named(name: &str) -> String {
+    format!(r#"{{"function":"{name}","duration_ms":1}}"#) + "\n"
+}
+
+fn gzip(text: &str) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(text.as_bytes()).unwrap();
+    enc.finish().unwrap()
+}
+
+fn zstd(text: &str) -> Vec<u8> {
+    zstd::encode_all(text.as_bytes(), 1).unwrap()
+}
+
+/// A folder as the rotating writer leaves it: three rotated segments (gzip, zstd, plain),
+/// the live file, and a file that is not a segment.
+fn rotated_folder() -> TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name);
+    fs::write(p("app.jsonl"), named("live")).unwrap();
+    fs::write(p("app.2026-12-02T06-30-00Z.000003.jsonl"), named("third")).unwrap();
+    fs::write(
+        p("app.2026-12-01T23-00-00Z.000001.jsonl.gz"),
+        gzip(&named("first")),
+    )
+    .unwrap();
+    fs::write(
+        p("app.2026-12-02T06-30-00Z.000002.jsonl.zst"),
+        zstd(&named("second")),
+    )
+    .unwrap();
+    fs::write(p("README.txt"), "not a log\n").unwrap();
+    dir
+}
+
+#[test]
+fn reads_a_folder_oldest_segment_first_and_the_live_file_last() {
+    let dir = rotated_folder();
+    let out = run(&["tail", dir.path().to_str().unwrap()]);
+    assert_eq!(
+        stdout_of(&out),
+        "first 1.00ms\nsecond 1.00ms\nthird 1.00ms\nlive 1.00ms\n"
+    );
+    assert!(out.stderr.is_empty(), "{out:?}");
+}
+
+#[test]
+fn a_segment_caught_while_being_compressed_is_read_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let seg = dir.path().join("app.2026-12-02T06-30-00Z.000001.jsonl");
+    fs::write(&seg, named("once")).unwrap();
+    fs::write(seg.with_extension("jsonl.gz"), gzip(&named("once"))).unwrap();
+    assert_eq!(
+        stdout_of(&run(&["tail", dir.path().to_str().unwrap()])),
+        "once 1.00ms\n"
+    );
+}
+
+#[test]
+fn reads_a_quoted_glob_in_segment_order() {
+    let dir = rotated_folder();
+    let pattern = format!("{}/app.2026-12-02*", dir.path().display());
+    assert_eq!(
+        stdout_of(&run(&["tail", &pattern])),
+        "second 1.00ms\nthird 1.00ms\n"
+    );
+}
+
+#[test]
+fn reads_several_paths_in_the_order_given() {
+    let dir = rotated_folder();
+    let live = dir.path().join("app.jsonl");
+    let gz = dir.path().join("app.2026-12-01T23-00-00Z.000001.jsonl.gz");
+    assert_eq!(
+        stdout_of(&run(&[
+            "tail",
+            live.to_str().unwrap(),
+            gz.to_str().unwrap()
+        ])),
+        "live 1.00ms\nfirst 1.00ms\n"
+    );
+}
+
+#[test]
+fn reads_stdin_given_as_dash_compressed_or_not() {
+    for input in [
+        named("piped").into_bytes(),
+        gzip(&named("piped")),
+        zstd(&named("piped")),
+    ] {
+        let mut child = Command::new(BIN)
+            .args(["tail", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(&input).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(stdout_of(&out), "piped 1.00ms\n");
+    }
+}
+
+#[test]
+fn a_glob_matching_nothing_is_an_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let pattern = format!("{}/*.jsonl", dir.path().display());
+    let out = run(&["tail", &pattern]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        format!("sentinel: {pattern}: no file matches this pattern\n")
+    );
+}
+
+#[test]
+fn a_binary_file_is_an_error_naming_it() {
+    let (_dir, path) = fixture(&[]);
+    fs::write(&path, b"\x7fELF\x02\x01\x01\x00\x00\x00\n\x00\x00").unwrap();
+    let out = sentinel(&["tail"], &path);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        format!(
+            "sentinel: {}: binary file, not JSONL; skipped\n",
+            path.display()
+        )
+    );
+}
+
+#[test]
+fn a_file_without_any_record_is_an_error_naming_it() {
+    let (_dir, path) = fixture(&["# a config file", "key = value", "[1, 2]"]);
+    for cmd in ["tail", "stats"] {
+        let out = sentinel(&[cmd], &path);
+        assert_eq!(out.status.code(), Some(1), "{cmd}");
+        assert_eq!(
+            String::from_utf8(out.stderr).unwrap(),
+            format!(
+                "sentinel: {}: not a sentinel JSONL file: none of its 3 line(s) is a JSON object\n",
+                path.display()
+            ),
+            "{cmd}"
+        );
+    }
+}
+
+#[test]
+fn no_input_and_bad_flag_values_are_one_line_errors() {
+    let out = run(&["tail"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        "sentinel: no input: give a log file, a folder, a glob, or - for stdin\n"
+    );
+    let (_dir, path) = fixture(&[]);
+    for (flag, value) in [
+        ("--since", "yesterday"),
+        ("--min-ms", "fast"),
+        ("--tag", "route"),
+    ] {
+        let out = sentinel(&["tail", flag, value], &path);
+        assert_eq!(out.status.code(), Some(2), "{flag}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.starts_with("sentinel: invalid value"), "{err}");
+        assert!(err.contains(flag) && err.contains(value), "{err}");
+    }
+}
+
+// === filters ===
+
+/// RFC 3339 for `secs_ago` seconds before now, as the writer writes timestamps.
+fn ago(secs_ago: u64) -> String {
+    let t = std::time::SystemTime::now() - Duration::from_secs(secs_ago);
+    let t = time::OffsetDateTime::from(t);
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap()
+}
+
+/// Five spans of three traces, of different names, statuses, durations, tags and ages.
+fn varied() -> Vec<String> {
+    vec![
+        format!(
+            r#"{{"timestamp":"{}","function":"checkout","duration_ms":120,"status":"success","trace_id":"aaaa1111","span_id":"a1","tags":{{"route":"/buy","code":200}}}}"#,
+            ago(3 * 3600)
+        ),
+        format!(
+            r#"{{"timestamp":"{}","function":"charge","duration_ms":30,"status":"error","error":"declined","trace_id":"bbbb2222","span_id":"b2","parent_span_id":"b1","tags":{{"route":"/buy","code":402}}}}"#,
+            ago(600)
+        ),
+        format!(
+            r#"{{"timestamp":"{}","function":"checkout","duration_ms":45,"status":"error","trace_id":"bbbb2222","span_id":"b1","tags":{{"route":"/buy","code":402}}}}"#,
+            ago(599)
+        ),
+        format!(
+            r#"{{"timestamp":"{}","function":"search","duration_ms":900,"status":"success","slow":true,"trace_id":"cccc3333","span_id":"c1","tags":{{"route":"/find"}}}}"#,
+            ago(60)
+        ),
+        format!(
+            r#"{{"timestamp":"{}","function":"ping","duration_ms":0.5,"status":"cancelled","trace_id":"cccc4444","span_id":"d1"}}"#,
+            ago(30)
+        ),
+    ]
+}
+
+/// The names `tail` prints for the varied log with `args`, in order.
+fn names_with(args: &[&str]) -> Vec<String> {
+    let lines = varied();
+    let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+    let (_dir, path) = fixture(&lines);
+    let mut all = vec!["tail"];
+    all.extend_from_slice(args);
+    let out = sentinel(&all, &path);
+    stdout_of(&out)
+        .lines()
+        .map(|l| l.split(' ').nth(2).unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn each_filter_keeps_only_matching_records() {
+    let cases: &[(&[&str], &[&str])] = &[
+        (&["--trace", "bbbb"], &["charge", "checkout"]),
+        (&["--trace", "cccc3"], &["search"]),
+        (&["--name", "check"], &["checkout", "checkout"]),
+        (&["--name", "c*e"], &["charge"]),
+        (&["--status", "error"], &["charge", "checkout"]),
+        (
+            &["--status", "cancelled,success"],
+            &["checkout", "search", "ping"],
+        ),
+        (&["--slow"], &["search"]),
+        (&["--min-ms", "45"], &["checkout", "checkout", "search"]),
+        (
+            &["--tag", "route=/buy"],
+            &["checkout", "charge", "checkout"],
+        ),
+        (
+            &["--tag", "route=/buy", "--tag", "code=402"],
+            &["charge", "checkout"],
+        ),
+        (
+            &["--since", "15m"],
+            &["charge", "checkout", "search", "ping"],
+        ),
+        (&["--until", "2m"], &["checkout", "charge", "checkout"]),
+        (
+            &["--since", "1h", "--until", "45s"],
+            &["charge", "checkout", "search"],
+        ),
+        (&["-n", "2"], &["search", "ping"]),
+        (&["--status", "error", "-n", "1"], &["checkout"]),
+    ];
+    for (args, want) in cases {
+        assert_eq!(names_with(args), *want, "{args:?}");
+    }
+}
+
+#[test]
+fn since_takes_rfc_3339_too() {
+    let since = ago(120);
+    assert_eq!(names_with(&["--since", &since]), ["search", "ping"]);
+}
+
+#[test]
+fn json_prints_the_matching_records_as_they_are() {
+    let lines = varied();
+    let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+    let (_dir, path) = fixture(&refs);
+    let out = sentinel(&["tail", "--json", "--status", "error"], &path);
+    assert_eq!(stdout_of(&out), format!("{}\n{}\n", lines[1], lines[2]));
+}
+
+#[test]
+fn tree_with_a_filter_shows_the_whole_trace_of_each_match() {
+    let lines = varied();
+    let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+    let (_dir, path) = fixture(&refs);
+    let out = stdout_of(&sentinel(&["tail", "--tree", "--name", "charge"], &path));
+    assert_eq!(
+        out,
+        "trace bbbb2222\ncheckout 45.00ms error [route=/buy code=402]\n\
+         └─ charge 30.00ms error (declined) [route=/buy code=402]\n"
+    );
+    let json = stdout_of(&sentinel(
+        &["tail", "--tree", "--json", "--name", "charge"],
+        &path,
+    ));
+    assert_eq!(json, format!("{}\n{}\n", lines[1], lines[2]));
+}
+
+#[test]
+fn tree_with_last_n_shows_the_last_n_traces() {
+    let lines = varied();
+    let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+    let (_dir, path) = fixture(&refs);
+    let out = stdout_of(&sentinel(&["tail", "--tree", "-n", "2"], &path));
+    assert_eq!(
+        out,
+        "[cccc3333] search 900.00ms success SLOW [route=/find]\n[cccc4444] ping 0.50ms cancelled\n"
+    );
+}
+
 // === follow mode ===
 
 /// A running `sentinel tail -f` whose stdout lines arrive on a channel.
@@ -729,6 +1063,71 @@ fn follow_survives_truncation_and_rotation_and_flushes_orphans_on_sigterm() {
         ["trace t2 (incomplete)", "└─ orphan 1.00ms success"],
         "orphans must be printed on SIGTERM"
     );
+}
+
+#[test]
+fn follow_waits_for_a_file_that_does_not_exist_yet() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("later.jsonl");
+    let mut tail = Followed::spawn(&[], &path);
+    fs::write(&path, named("born")).unwrap();
+    tail.expect("born 1.00ms");
+    append(&path, r#"{"function":"grown","duration_ms":2}"#);
+    tail.expect("grown 2.00ms");
+    tail.signal(libc::SIGINT);
+    let (status, rest) = tail.finish();
+    assert!(status.success(), "{status:?}");
+    assert!(rest.is_empty(), "{rest:?}");
+}
+
+#[test]
+fn follow_a_folder_reads_its_segments_then_follows_the_live_file_across_a_rename() {
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("app.jsonl");
+    fs::write(
+        dir.path().join("app.2026-12-02T06-00-00Z.000001.jsonl.gz"),
+        gzip(&named("old")),
+    )
+    .unwrap();
+    fs::write(&live, named("live1")).unwrap();
+    let mut tail = Followed::spawn(&["-n", "5"], dir.path());
+    tail.expect("old 1.00ms");
+    tail.expect("live1 1.00ms");
+    append(&live, r#"{"function":"live2","duration_ms":1}"#);
+    tail.expect("live2 1.00ms");
+
+    // Rotate as the writer does: rename the live file, which its last writer may still
+    // finish, then start a new live file.
+    let rotated = dir.path().join("app.2026-12-02T07-00-00Z.000002.jsonl");
+    fs::rename(&live, &rotated).unwrap();
+    append(&rotated, r#"{"function":"last_of_old","duration_ms":1}"#);
+    fs::write(&live, named("new1")).unwrap();
+    tail.expect("last_of_old 1.00ms");
+    tail.expect("new1 1.00ms");
+    append(&live, r#"{"function":"new2","duration_ms":1}"#);
+    tail.expect("new2 1.00ms");
+
+    tail.signal(libc::SIGINT);
+    let (status, rest) = tail.finish();
+    assert!(status.success(), "{status:?}");
+    assert!(rest.is_empty(), "nothing repeated: {rest:?}");
+}
+
+#[test]
+fn follow_with_last_n_prints_the_last_n_then_what_comes() {
+    let (_dir, path) = fixture(&[
+        r#"{"function":"a","duration_ms":1}"#,
+        r#"{"function":"b","duration_ms":1}"#,
+        r#"{"function":"c","duration_ms":1}"#,
+    ]);
+    let mut tail = Followed::spawn(&["-n", "1"], &path);
+    tail.expect("c 1.00ms");
+    append(&path, r#"{"function":"d","duration_ms":1}"#);
+    tail.expect("d 1.00ms");
+    tail.signal(libc::SIGTERM);
+    let (status, rest) = tail.finish();
+    assert!(status.success(), "{status:?}");
+    assert!(rest.is_empty(), "{rest:?}");
 }
 
 /// A drop marker as the writer writes it, between two spans.

@@ -80,6 +80,7 @@
 //! build with [`Error::SpoolLocked`](crate::Error::SpoolLocked): give each process its own
 //! folder (for example one per service instance).
 
+mod record;
 mod segment;
 mod store;
 
@@ -232,15 +233,20 @@ fn lock(dir: &Path) -> Result<store::Locked> {
 
 fn run(mut store: Store, mut cmds: mpsc::Receiver<Cmd>, replay: mpsc::Sender<Batch>) {
     let mut handed_out = false;
+    let mut scratch = Vec::new();
     loop {
-        if !handed_out && let Some(r) = store.next_replay() {
-            let batch = Batch {
-                body: r.body,
-                len: r.events as usize,
-            };
-            match replay.try_send(batch) {
-                Ok(()) => handed_out = true,
-                Err(_) => store.nack(),
+        while !handed_out && let Some(r) = store.next_replay() {
+            match record::decode(&r.payload, r.events) {
+                Some(batch) => match replay.try_send(batch) {
+                    Ok(()) => handed_out = true,
+                    // The worker is gone: the record stays for the next process.
+                    Err(_) => {
+                        store.nack();
+                        break;
+                    }
+                },
+                // A corruption the checksum missed: skip the record, counted.
+                None => store.skip_undecodable(),
             }
         }
         store.publish();
@@ -250,7 +256,9 @@ fn run(mut store: Store, mut cmds: mpsc::Receiver<Cmd>, replay: mpsc::Sender<Bat
         match cmd {
             Cmd::Store(batch) => {
                 let events = u32::try_from(batch.len).unwrap_or(u32::MAX);
-                store.append(events, &batch.body);
+                scratch.clear();
+                record::encode(&batch, &mut scratch);
+                store.append(events, &scratch);
             }
             Cmd::Ack => {
                 store.ack();

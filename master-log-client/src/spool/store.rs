@@ -62,7 +62,7 @@ pub(crate) fn lock(dir: &Path) -> Result<Locked, LockError> {
 /// A batch read back from the spool.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Replay {
-    pub(crate) body: Bytes,
+    pub(crate) payload: Bytes,
     pub(crate) events: u32,
 }
 
@@ -507,7 +507,7 @@ impl Store {
                         events: u64::from(events),
                     });
                     return Some(Replay {
-                        body: Bytes::from(payload),
+                        payload: Bytes::from(payload),
                         events,
                     });
                 }
@@ -547,6 +547,21 @@ impl Store {
             return;
         };
         Counters::add(&self.counters.replayed, f.events);
+        if let Some(seg) = self.segments.iter_mut().find(|s| s.id == f.id) {
+            seg.events -= f.events;
+            seg.start = f.end;
+            self.write_ledger(f.id, f.end);
+        }
+    }
+
+    /// The record from [`Store::next_replay`] passed its checksum but does not hold a batch:
+    /// skipped, its events counted lost.
+    pub(crate) fn skip_undecodable(&mut self) {
+        let Some(f) = self.in_flight.take() else {
+            return;
+        };
+        self.count_bad_tail(f.id, 0, "undecodable record");
+        self.lose(f.events, "undecodable spool record");
         if let Some(seg) = self.segments.iter_mut().find(|s| s.id == f.id) {
             seg.events -= f.events;
             seg.start = f.end;
@@ -647,7 +662,7 @@ mod tests {
     fn drain(store: &mut Store) -> Vec<String> {
         let mut out = Vec::new();
         while let Some(r) = store.next_replay() {
-            out.push(String::from_utf8(r.body.to_vec()).unwrap());
+            out.push(String::from_utf8(r.payload.to_vec()).unwrap());
             store.ack();
         }
         out
@@ -665,7 +680,7 @@ mod tests {
             assert!(store.append(1, &body(i)));
         }
         let first = store.next_replay().unwrap();
-        assert_eq!(first.body, body(0));
+        assert_eq!(first.payload, body(0));
         assert_eq!(store.next_replay(), None, "one out at a time");
         store.nack();
         assert_eq!(

@@ -10,7 +10,7 @@ use crate::clock::Anchor;
 use crate::record::{
     DropMarker, Entry, ErasedRecord, NO_CPU, NameKind, SpanRecord, Status, panic_message,
 };
-use crate::tagset::TagSet;
+use crate::tagset::{OwnTags, TagSet};
 
 /// Why an entry could not be encoded.
 #[derive(Debug)]
@@ -262,7 +262,13 @@ impl Encoder {
             line.put(b",\"parent_span_id\":");
             line.put(&hex_id(s.parent_span_id));
         }
-        if let Some(tags) = s.tags.as_ref().filter(|t| !t.is_empty()) {
+        let scope = s.tags.as_ref().filter(|t| !t.is_empty());
+        if let Some(own) = &s.own {
+            line.put(b",\"tags\":");
+            let out = line.finish();
+            own_tags(scope.map(|t| &**t), own, out);
+            line = Line::new(out, SPAN_LINE_RESERVE);
+        } else if let Some(tags) = scope {
             line.put(b",\"tags\":");
             let out = line.finish();
             self.tags(tags, out);
@@ -339,6 +345,51 @@ impl Encoder {
         buf[25..27].copy_from_slice(&DIGITS2[lo * 2..lo * 2 + 2]);
         buf[27..34].copy_from_slice(b"+00:00\"");
         buf
+    }
+}
+
+/// A tag value to write: a JSON value, or JSON text made at compile time.
+#[derive(Clone, Copy)]
+enum TagText<'a> {
+    Value(&'a serde_json::Value),
+    Json(&'static str),
+}
+
+/// The `{…}` of a span with tags of its own: the scope's tags, then the
+/// span's constants, captured arguments and recorded values; a later key
+/// takes an earlier one's value, keeping its place.
+fn own_tags(scope: Option<&TagSet>, own: &OwnTags, out: &mut Vec<u8>) {
+    let mut merged: Vec<(&str, TagText<'_>)> = Vec::with_capacity(8);
+    for (k, v) in scope.into_iter().flat_map(TagSet::iter) {
+        merged_put(&mut merged, k, TagText::Value(v));
+    }
+    for (k, json) in own.consts.into_iter().flat_map(|c| c.iter()) {
+        merged_put(&mut merged, k, TagText::Json(json));
+    }
+    for (k, v) in &own.values {
+        merged_put(&mut merged, k, TagText::Value(v));
+    }
+    out.push(b'{');
+    for (i, (k, text)) in merged.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        json_str(k, out);
+        out.push(b':');
+        match text {
+            // A `Value` always serializes.
+            TagText::Value(v) => drop(serde_json::to_writer(&mut *out, v)),
+            TagText::Json(json) => out.extend_from_slice(json.as_bytes()),
+        }
+    }
+    out.push(b'}');
+}
+
+/// Sets `key` in `merged`: replaces its value in place, or appends it.
+fn merged_put<'a>(merged: &mut Vec<(&'a str, TagText<'a>)>, key: &'a str, text: TagText<'a>) {
+    match merged.iter_mut().find(|(k, _)| *k == key) {
+        Some(slot) => slot.1 = text,
+        None => merged.push((key, text)),
     }
 }
 
@@ -486,6 +537,7 @@ mod tests {
             span_id: 0x2c26_b46b_68ff_c68f,
             parent_span_id: 0,
             tags: None,
+            own: None,
             error: None,
         }
     }

@@ -293,7 +293,7 @@ mod tests {
     use super::*;
     use crate::clock::Anchor;
     use crate::record::{DropMarker, Entry, ErrorInfo, NameKind, SpanRecord, Status};
-    use crate::tagset::TagSet;
+    use crate::tagset::{ConstTags, OwnTags, TagSet};
 
     fn encode(entry: &Entry) -> String {
         let mut out = Vec::new();
@@ -302,6 +302,8 @@ mod tests {
             .unwrap();
         String::from_utf8(out).unwrap()
     }
+
+    static CONSTS: ConstTags = ConstTags::new(&[("route", "\"/pay\""), ("v", "2")]);
 
     /// Every field of a span, with escapes and non-ASCII in each text field.
     fn full_span() -> SpanRecord {
@@ -323,6 +325,13 @@ mod tests {
                     (Cow::Borrowed("r\u{f6}ute"), "/\u{1f600}\t\"x\"".into()),
                 ],
             ))),
+            own: Some(Box::new(OwnTags {
+                consts: Some(&CONSTS),
+                values: vec![
+                    (Cow::Borrowed("user"), 43.into()), // over the scope's
+                    (Cow::Borrowed("q\"uote\n"), "\u{2028}".into()),
+                ],
+            })),
             error: Some(Box::new(ErrorInfo {
                 type_name: Cow::Borrowed("my::Error"),
                 message: "disk \"gone\"\r\n\u{0}\u{7f} \u{fc}".into(),
@@ -352,8 +361,18 @@ mod tests {
         assert!(decoded.cpu_time_ms.f64().unwrap() <= decoded.duration_ms.f64().unwrap());
         assert!(decoded.timestamp.str().unwrap().ends_with("+00:00"));
         let tags: serde_json::Value = serde_json::from_str(decoded.tags.unwrap().get()).unwrap();
-        assert_eq!(tags["user"], 42);
+        assert_eq!(tags["user"], 43);
         assert_eq!(tags["r\u{f6}ute"], "/\u{1f600}\t\"x\"");
+        assert_eq!(tags["route"], "/pay");
+        assert_eq!(tags["v"], 2);
+        assert_eq!(tags["q\"uote\n"], "\u{2028}");
+        let keys: Vec<&str> = tags
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| k.as_str())
+            .collect();
+        assert_eq!(keys, ["user", "r\u{f6}ute", "route", "v", "q\"uote\n"]);
 
         // Re-encoding what was decoded gives the same record, field for field.
         let mut again = serde_json::Map::new();

@@ -1,24 +1,26 @@
 //! The `sentinel` command: parses arguments and runs one subcommand, each in
-//! its own file beside this one (`tail.rs`, `stats.rs`). Records are read
-//! through the library's one decoder, [`sentinel::format`].
+//! its own file beside this one (`tail`, `stats`). Every subcommand reads its inputs
+//! through `input.rs` and narrows them with `filter.rs`; records are decoded by the
+//! library's one decoder, [`sentinel::format`].
 
+mod error;
+mod filter;
+mod input;
 mod lines;
 mod stats;
 mod tail;
+mod timestamp;
 
-use std::fs::File;
-use std::io::{self, BufReader, BufWriter, IsTerminal, LineWriter, Write};
-use std::path::{Path, PathBuf};
+use std::io::{self, BufWriter, IsTerminal, LineWriter, Write};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 use clap::{ArgAction, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
-use stats::{SortKey, Stats};
+use error::Failure;
+use filter::FilterArgs;
+use input::InputArgs;
+use stats::SortKey;
 use tail::TailOptions;
-
-/// How often `tail -f` looks for new data when the file is idle.
-const FOLLOW_POLL: Duration = Duration::from_millis(100);
 
 /// Sentinel: utilities for inspecting JSONL trace logs.
 #[derive(Debug, Parser)]
@@ -30,23 +32,55 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Pretty-print a Sentinel JSONL file.
+    /// Pretty-print records of sentinel JSONL logs, flat or as trace trees.
+    #[command(after_help = TAIL_EXAMPLES)]
     Tail(TailArgs),
-    /// Summarise span durations per name: counts, errors, p50/p95/p99 (within 1%), max, total.
+    /// Summarise span durations per name: counts, errors, p50/p95/p99/p99.9 (within 1%),
+    /// max, inclusive and self time.
+    #[command(after_help = STATS_EXAMPLES)]
     Stats(StatsArgs),
 }
 
+macro_rules! tail_examples {
+    () => {
+        "  sentinel tail logs/                      every segment of a folder, oldest first
+  sentinel tail -f logs/app.jsonl          follow the live file across rotations
+  sentinel tail --status error --since 10m logs/
+  sentinel tail --tree --slow -n 5 logs/   the last 5 traces holding a slow span
+  zcat old.jsonl.gz | sentinel tail --json --trace 9f86 -"
+    };
+}
+
+macro_rules! stats_examples {
+    () => {
+        "  sentinel stats logs/
+  sentinel stats --by tag:route --sort p99 --top 10 logs/
+  sentinel stats --since 1h --format csv logs/ > last-hour.csv
+  sentinel stats --compare yesterday/ today/
+  sentinel stats --compare 2h..1h 1h.. logs/    the last hour against the one before"
+    };
+}
+
+const TAIL_EXAMPLES: &str = concat!("Examples:\n", tail_examples!());
+const STATS_EXAMPLES: &str = concat!("Examples:\n", stats_examples!());
+const ALL_EXAMPLES: &str = concat!("Examples:\n", tail_examples!(), "\n", stats_examples!());
+
 #[derive(Debug, Args)]
 struct TailArgs {
-    /// Path to the JSONL log file.
-    #[arg(value_name = "PATH")]
-    path: PathBuf,
-    /// Follow the file as it grows (like tail -f); survives truncation and rotation.
-    #[arg(short, long)]
+    #[command(flatten)]
+    input: InputArgs,
+    #[command(flatten)]
+    filter: FilterArgs,
+    /// Keep reading the last input as it grows, like tail -F: waits for a missing file,
+    /// follows it across rotation and truncation.
+    #[arg(short, long, visible_short_alias = 'F')]
     follow: bool,
-    /// Render each trace as a tree (buffers per trace_id until the root arrives).
+    /// Draw each trace as a tree; with a filter, the whole trace of every matching span.
     #[arg(long)]
     tree: bool,
+    /// Print the matching records as JSONL, as they are in the file.
+    #[arg(long)]
+    json: bool,
     /// Disable ANSI color codes (also off when NO_COLOR is set or stdout is not a terminal).
     #[arg(long, action = ArgAction::SetTrue)]
     no_color: bool,
@@ -54,35 +88,52 @@ struct TailArgs {
 
 #[derive(Debug, Args)]
 struct StatsArgs {
-    /// Path to the JSONL log file.
-    #[arg(value_name = "PATH")]
-    path: PathBuf,
-    /// Sort rows by this column, largest first.
+    #[command(flatten)]
+    input: InputArgs,
+    #[command(flatten)]
+    filter: FilterArgs,
+    /// Sort rows by this column, largest first (name: alphabetical).
     #[arg(long, value_enum, default_value_t = SortArg::Total, value_name = "KEY")]
     sort: SortArg,
     /// Show only the first N rows.
     #[arg(long, value_name = "N")]
     top: Option<usize>,
-    /// Print a JSON array instead of a table. Percentiles are within 1% (log histogram).
-    #[arg(long)]
+    /// Output format. Percentiles are within 1% (log histogram).
+    #[arg(long, value_enum, default_value_t = Format::Table, value_name = "FORMAT")]
+    format: Format,
+    /// Same as --format json.
+    #[arg(long, conflicts_with = "format")]
     json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Table,
+    Json,
+    Csv,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum SortArg {
     Total,
+    P50,
     P99,
+    Max,
     Count,
     Errors,
+    Name,
 }
 
 impl From<SortArg> for SortKey {
     fn from(arg: SortArg) -> Self {
         match arg {
             SortArg::Total => SortKey::Total,
+            SortArg::P50 => SortKey::P50,
             SortArg::P99 => SortKey::P99,
+            SortArg::Max => SortKey::Max,
             SortArg::Count => SortKey::Count,
             SortArg::Errors => SortKey::Errors,
+            SortArg::Name => SortKey::Name,
         }
     }
 }
@@ -157,80 +208,139 @@ fn subcommand_options(cmd: &clap::Command) -> String {
 
 fn main() -> ExitCode {
     let cmd = Cli::command();
-    let after = subcommand_options(&cmd);
-    let matches = cmd.after_help(after).get_matches();
+    let after = format!("{}\n\n{ALL_EXAMPLES}", subcommand_options(&cmd));
+    let matches = cmd
+        .after_help(after)
+        .try_get_matches()
+        .unwrap_or_else(|e| exit_on_usage_error(e));
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
-    let (path, result) = match cli.command {
-        Command::Tail(args) => (args.path.clone(), run_tail(&args)),
-        Command::Stats(args) => (args.path.clone(), run_stats(&args)),
+    let result = match cli.command {
+        Command::Tail(args) => run_tail(&args),
+        Command::Stats(args) => run_stats(&args),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(Outcome::Clean) => ExitCode::SUCCESS,
+        Ok(Outcome::InputsFailed) => ExitCode::FAILURE,
         // Whoever read our output (`| head`) has gone: nothing left to do.
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            eprintln!("sentinel: {}: no such file", path.display());
-            ExitCode::FAILURE
+        Err(Failure::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e @ Failure::Usage(_)) => {
+            eprintln!("sentinel: {e}");
+            ExitCode::from(2)
         }
         Err(e) => {
-            eprintln!("sentinel: {}: {e}", path.display());
+            eprintln!("sentinel: {e}");
             ExitCode::FAILURE
         }
     }
 }
 
-fn open(path: &Path) -> io::Result<File> {
-    let file = File::open(path)?;
-    if file.metadata()?.is_dir() {
-        return Err(io::Error::other("is a directory"));
+/// Exits on a command-line error; a bad flag value gets one line naming the flag.
+fn exit_on_usage_error(e: clap::Error) -> ! {
+    if e.kind() == clap::error::ErrorKind::ValueValidation {
+        let text = e.render().to_string();
+        let first = text.lines().next().unwrap_or_default();
+        eprintln!(
+            "sentinel: {}",
+            first.strip_prefix("error: ").unwrap_or(first)
+        );
+        std::process::exit(2);
     }
-    Ok(file)
+    e.exit()
 }
 
-fn run_tail(args: &TailArgs) -> io::Result<()> {
-    let file = open(&args.path)?;
-    let stdout = io::stdout();
-    let terminal = stdout.is_terminal();
+/// How a subcommand that ran to the end went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Clean,
+    /// Some input was unusable (binary, not JSONL); it was reported and the rest was read.
+    InputsFailed,
+}
+
+/// Prints notes and per-input failures to stderr.
+#[derive(Debug, Default)]
+struct Reporter {
+    failed: bool,
+}
+
+impl Reporter {
+    fn note(&mut self, note: Result<Option<String>, Failure>) {
+        match note {
+            Ok(Some(note)) => eprintln!("sentinel: {note}"),
+            Ok(None) => {}
+            Err(e) => {
+                eprintln!("sentinel: {e}");
+                self.failed = true;
+            }
+        }
+    }
+
+    fn outcome(&self) -> Outcome {
+        if self.failed {
+            Outcome::InputsFailed
+        } else {
+            Outcome::Clean
+        }
+    }
+}
+
+fn color_choice(no_color_flag: bool) -> (bool, bool) {
+    let terminal = io::stdout().is_terminal();
+    let color = tail::resolve_color(
+        no_color_flag,
+        std::env::var_os("NO_COLOR").as_deref(),
+        terminal,
+    );
+    (terminal, color)
+}
+
+fn run_tail(args: &TailArgs) -> Result<Outcome, Failure> {
+    let (terminal, color) = color_choice(args.no_color);
     let opts = TailOptions {
         tree: args.tree,
-        color: tail::resolve_color(
-            args.no_color,
-            std::env::var_os("NO_COLOR").as_deref(),
-            terminal,
-        ),
+        json: args.json,
+        color,
+        last: args.filter.last,
         ..TailOptions::default()
     };
+    let filter = args.filter.filter();
     // A person watching sees each line at once; a pipe or file gets large writes.
+    let stdout = io::stdout();
     let mut out: Box<dyn Write> = if terminal {
         Box::new(LineWriter::new(stdout.lock()))
     } else {
         Box::new(BufWriter::with_capacity(1 << 18, stdout.lock()))
     };
-    let summary = if args.follow {
+    let mut reporter = Reporter::default();
+    if args.follow {
         install_stop_handlers();
-        tail::follow(file, &args.path, &mut out, &opts, &STOP, FOLLOW_POLL)?
-    } else {
-        tail::tail(BufReader::with_capacity(1 << 20, file), &mut out, &opts)?
-    };
-    if summary.oversized > 0 {
-        eprintln!(
-            "sentinel: {}: skipped {} line(s) longer than {} bytes",
-            args.path.display(),
-            summary.oversized,
-            opts.max_line_bytes
-        );
     }
-    Ok(())
+    tail::run(
+        &args.input,
+        &filter,
+        &opts,
+        args.follow.then_some(&STOP),
+        &mut out,
+        &mut |note| reporter.note(note),
+    )?;
+    Ok(reporter.outcome())
 }
 
-fn run_stats(args: &StatsArgs) -> io::Result<()> {
-    let file = open(&args.path)?;
-    let stats = Stats::from_reader(BufReader::with_capacity(1 << 20, file))?;
+fn run_stats(args: &StatsArgs) -> Result<Outcome, Failure> {
+    let format = if args.json { Format::Json } else { args.format };
+    let filter = args.filter.filter();
+    let mut reporter = Reporter::default();
+    let stats = stats::Stats::read(
+        &args.input.sources()?,
+        &filter,
+        args.filter.last,
+        &mut |note| reporter.note(note),
+    )?;
     let rows = stats.rows(args.sort.into(), args.top);
     let mut out = BufWriter::new(io::stdout().lock());
-    if args.json {
-        stats::write_json(&mut out, &rows)
-    } else {
-        stats::write_table(&mut out, &rows, &stats)
+    match format {
+        Format::Json => stats::write_json(&mut out, &rows)?,
+        Format::Csv => stats::write_csv(&mut out, &rows)?,
+        Format::Table => stats::write_table(&mut out, &rows, &stats)?,
     }
+    Ok(reporter.outcome())
 }

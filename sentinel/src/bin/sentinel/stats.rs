@@ -21,14 +21,18 @@
 //! therefore within **1%** (at most 1/128 ≈ 0.8%) of the exact nearest-rank percentile, for
 //! any duration from 1 ns up; values below 1 ns count as 0.
 
-use std::collections::HashMap;
-use std::io::{self, BufRead, Write};
+use std::borrow::Cow;
+use std::collections::{HashMap, VecDeque};
+use std::io::{self, Write};
 
 use serde::Serialize;
 
-use sentinel::format::{Line, with_utf8};
+use sentinel::format::{Line, is_blank, is_object, with_utf8};
 
-use crate::lines::LineReader;
+use crate::error::Failure;
+use crate::filter::Filter;
+use crate::input::{Seen, Source, read_lines};
+use crate::tail::DEFAULT_MAX_LINE_BYTES;
 
 /// Sub-buckets per power of two, as a power of two: 2^6 = 64 buckets, relative width ≤ 1/64.
 const SUB_BUCKET_BITS: u32 = 6;
@@ -42,12 +46,18 @@ pub enum SortKey {
     /// Total duration (the default): where the time goes.
     #[default]
     Total,
+    /// Median duration.
+    P50,
     /// 99th percentile duration: the slow tail.
     P99,
+    /// Longest duration.
+    Max,
     /// Number of spans.
     Count,
     /// Number of errors.
     Errors,
+    /// Name, alphabetical (smallest first).
+    Name,
 }
 
 /// Streaming histogram of non-negative durations with ≤ 1% relative error.
@@ -209,37 +219,98 @@ impl Stats {
         Self::default()
     }
 
-    /// Reads every line of `reader`, skipping lines over
-    /// [`DEFAULT_MAX_LINE_BYTES`](crate::tail::DEFAULT_MAX_LINE_BYTES).
+    /// Reads every input in turn, counting the spans `filter` keeps; with `last`, only the
+    /// last that many of them. Inputs that are not JSONL are reported to `note` and skipped.
     ///
     /// # Errors
     ///
-    /// Returns the reader's error.
-    pub fn from_reader<R: BufRead>(mut reader: R) -> io::Result<Stats> {
+    /// An input that cannot be opened or read.
+    pub fn read(
+        sources: &[Source],
+        filter: &Filter,
+        last: Option<usize>,
+        note: &mut dyn FnMut(Result<Option<String>, Failure>),
+    ) -> Result<Stats, Failure> {
         let mut stats = Stats::new();
-        let mut lines = LineReader::new(crate::tail::DEFAULT_MAX_LINE_BYTES);
-        while let Some(line) = lines.read_line(&mut reader)? {
-            stats.add_line(line);
+        let mut kept: VecDeque<Vec<u8>> = VecDeque::new();
+        for source in sources {
+            let tally = read_lines(source, DEFAULT_MAX_LINE_BYTES, |line| {
+                Ok(match last {
+                    None => stats.add_line(line, filter),
+                    Some(n) => stats.keep_line(line, filter, n, &mut kept),
+                })
+            })?;
+            stats.oversized += tally.oversized;
+            // The table's footer says what was skipped; only failures are reported here.
+            note(
+                tally
+                    .check(&source.name(), DEFAULT_MAX_LINE_BYTES)
+                    .map(|_| None),
+            );
         }
-        if let Some(line) = lines.take_partial() {
-            stats.add_line(line);
+        for line in kept {
+            stats.add_line(&line, &Filter::default());
         }
-        stats.oversized = lines.oversized();
         Ok(stats)
     }
 
-    /// Adds one line (without its `\n`); lines that are not spans are counted as skipped.
-    pub fn add_line(&mut self, line: &[u8]) {
-        if crate::tail::is_blank(line) {
-            return;
+    /// Adds one line (without its `\n`) when `filter` keeps it; lines that are not spans are
+    /// counted as skipped.
+    pub fn add_line(&mut self, line: &[u8], filter: &Filter) -> Seen {
+        if is_blank(line) {
+            return Seen::Blank;
         }
-        let counted = crate::tail::is_object(line)
+        let seen = is_object(line)
             && with_utf8(line, |s| match serde_json::from_str::<Line<'_>>(s) {
-                Ok(w) => self.add(&w),
+                Ok(w) => {
+                    if filter.matches(&w) && !self.add(&w) {
+                        self.skipped += 1;
+                    }
+                    true
+                }
                 Err(_) => false,
             });
-        if !counted {
+        if seen {
+            Seen::Record
+        } else {
             self.skipped += 1;
+            Seen::NotRecord
+        }
+    }
+
+    /// Like [`Stats::add_line`], but keeps the last `n` matching lines in `kept` instead.
+    fn keep_line(
+        &mut self,
+        line: &[u8],
+        filter: &Filter,
+        n: usize,
+        kept: &mut VecDeque<Vec<u8>>,
+    ) -> Seen {
+        if is_blank(line) {
+            return Seen::Blank;
+        }
+        let decoded = is_object(line)
+            && with_utf8(line, |s| match serde_json::from_str::<Line<'_>>(s) {
+                Ok(w) => {
+                    if filter.matches(&w) && w.duration_ms.f64().is_some() {
+                        if kept.len() == n {
+                            kept.pop_front();
+                        }
+                        if n > 0 {
+                            kept.push_back(line.to_vec());
+                        }
+                    } else if let Some(count) = w.dropped_count() {
+                        self.dropped += count;
+                    }
+                    true
+                }
+                Err(_) => false,
+            });
+        if decoded {
+            Seen::Record
+        } else {
+            self.skipped += 1;
+            Seen::NotRecord
         }
     }
 
@@ -331,7 +402,10 @@ impl Stats {
         rows.sort_by(|a, b| {
             let by = match sort {
                 SortKey::Total => b.total_ms.total_cmp(&a.total_ms),
+                SortKey::P50 => b.p50_ms.total_cmp(&a.p50_ms),
                 SortKey::P99 => b.p99_ms.total_cmp(&a.p99_ms),
+                SortKey::Max => b.max_ms.total_cmp(&a.max_ms),
+                SortKey::Name => std::cmp::Ordering::Equal,
                 SortKey::Count => b.count.cmp(&a.count),
                 SortKey::Errors => b.errors.cmp(&a.errors),
             };
@@ -427,6 +501,45 @@ pub fn write_table<W: Write + ?Sized>(out: &mut W, rows: &[Row], stats: &Stats) 
     out.flush()
 }
 
+/// Writes `rows` as CSV with a header line, the columns of [`Row`].
+///
+/// # Errors
+///
+/// Returns the writer's error.
+pub fn write_csv<W: Write + ?Sized>(out: &mut W, rows: &[Row]) -> io::Result<()> {
+    writeln!(
+        out,
+        "name,count,errors,error_rate_pct,cancelled,slow,p50_ms,p95_ms,p99_ms,max_ms,total_ms"
+    )?;
+    for r in rows {
+        writeln!(
+            out,
+            "{},{},{},{},{},{},{},{},{},{},{}",
+            csv_field(&r.name),
+            r.count,
+            r.errors,
+            r.error_rate_pct,
+            r.cancelled,
+            r.slow,
+            r.p50_ms,
+            r.p95_ms,
+            r.p99_ms,
+            r.max_ms,
+            r.total_ms
+        )?;
+    }
+    out.flush()
+}
+
+/// Quotes a field when it holds a comma, a quote or a line break (RFC 4180).
+fn csv_field(s: &str) -> Cow<'_, str> {
+    if s.contains([',', '"', '\n', '\r']) {
+        Cow::Owned(format!("\"{}\"", s.replace('"', "\"\"")))
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
 /// Writes `rows` as a JSON array of objects with the fields of [`Row`], one per line.
 ///
 /// # Errors
@@ -512,7 +625,7 @@ mod tests {
             r#"{"event":"no duration"}"#,
             "garbage",
         ] {
-            s.add_line(line.as_bytes());
+            s.add_line(line.as_bytes(), &Filter::default());
         }
         let names = |rows: Vec<Row>| rows.into_iter().map(|r| r.name).collect::<Vec<_>>();
         assert_eq!(names(s.rows(SortKey::Total, None)), ["b", "c", "a"]);
@@ -530,7 +643,10 @@ mod tests {
             r#"{"function":"fetch","duration_ms":30.0,"status":"error","error":"boom"}"#,
             "\n",
         );
-        let stats = Stats::from_reader(log.as_bytes()).unwrap();
+        let mut stats = Stats::new();
+        for line in log.lines() {
+            stats.add_line(line.as_bytes(), &Filter::default());
+        }
         let rows = stats.rows(SortKey::Total, None);
         assert_eq!(rows[0].name, "fetch");
         assert_eq!((rows[0].count, rows[0].errors), (2, 1));

@@ -1,8 +1,7 @@
 //! `sentinel tail`: pretty-print sentinel JSONL records, flat or as trace trees.
 //!
-//! Everything the `sentinel tail` command does lives here as plain functions and types over
-//! [`BufRead`] and [`Write`]; the binary only parses arguments and calls [`tail()`] or
-//! [`follow()`].
+//! The [`Tail`] state machine takes lines and writes what is ready to print; [`run`] feeds it
+//! every input in order, and with `--follow` the last input as it grows (`follow.rs`).
 //!
 //! # Line layout
 //!
@@ -27,7 +26,7 @@
 //!
 //! # Tree mode
 //!
-//! With [`TailOptions::tree`](crate::tail::TailOptions::tree), records are buffered per `trace_id` until the trace's root (a
+//! With `--tree`, records are buffered per `trace_id` until the trace's root (a
 //! record whose `parent_span_id` is missing, null or empty) arrives; the whole trace is then
 //! drawn as a tree with `├─ `, `└─ ` and `│  `, children ordered by start time
 //! (`timestamp` − `duration_ms`, since `timestamp` is when a span ended). A multi-span trace
@@ -37,7 +36,7 @@
 //!
 //! # Orphans and late records
 //!
-//! - At the end of input ([`tail()`]) and when a [`follow()`] is stopped (Ctrl-C, SIGTERM), every
+//! - At the end of input (the end of the input) and when a a `--follow` is stopped (Ctrl-C, SIGTERM), every
 //!   trace whose root never arrived is drawn under a `trace TRACE8 (incomplete)` header, its
 //!   spans as children of the missing root.
 //! - A record arriving after its trace was printed (for example a spawned task that outlived
@@ -45,92 +44,110 @@
 //!   10,000 printed traces are remembered for this; an older trace's late record is buffered as
 //!   a new trace and surfaces as an orphan at the latest at the end of input.
 //!
+//! # Filters
+//!
+//! Flat mode prints the records the filter keeps. Tree mode buffers every record of a trace
+//! and draws the whole trace when any of its records matched, so `--status error --tree`
+//! shows each failing span in its context. With `-n N` only the last N printed records (or
+//! traces) are printed; with `--follow`, the last N of what is already there, then the rest
+//! as it comes.
+//!
 //! # Memory
 //!
-//! Flat mode holds one line at a time. Tree mode holds the open (rootless) traces only, and is
-//! capped: a trace reaching [`TailOptions::max_trace_records`](crate::tail::TailOptions::max_trace_records) records, or the oldest open trace
-//! whenever all open traces together exceed [`TailOptions::max_buffered_records`](crate::tail::TailOptions::max_buffered_records), is printed
-//! at once as `(incomplete)`; its later records, root included, then print as `(late)` lines.
+//! Flat mode holds one line at a time (`-n N`: N lines). Tree mode holds the open (rootless)
+//! traces only, and is capped by bytes of input: a trace holding more than
+//! [`DEFAULT_MAX_TRACE_BYTES`] (8 MiB), or the oldest open trace whenever all open traces
+//! together exceed [`DEFAULT_MAX_BUFFERED_BYTES`] (64 MiB), is printed at once under a
+//! `trace TRACE8 (gave up waiting for the root: buffer full)` header; its later records, root
+//! included, then print as `(late)` lines, and a note on stderr counts such traces.
 //!
 //! # Robust input
 //!
 //! Blank lines, malformed JSON, JSON that is not an object and lines longer than
-//! [`TailOptions::max_line_bytes`](crate::tail::TailOptions::max_line_bytes) are skipped (over-long lines are discarded while reading,
+//! [`DEFAULT_MAX_LINE_BYTES`] (1 MiB) are skipped (over-long lines are discarded while reading,
 //! never held whole). Invalid UTF-8 is replaced with `U+FFFD`. Missing, null or wrongly typed
-//! fields fall back to defaults: name `?`, duration `0.00ms`, no status.
+//! fields fall back to defaults: name `?`, duration `0.00ms`, no status. How many lines were
+//! skipped is said on stderr; an input of which no line is a record is an error.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::fs::File;
-use std::io::{self, BufRead, BufReader, Seek, SeekFrom, Write};
-use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::io::{self, Write};
+use std::sync::atomic::AtomicBool;
+
+use sentinel::format::{Line, with_utf8};
 
 pub(crate) use sentinel::format::{is_blank, is_object};
 
+mod follow;
 mod record;
 mod render;
 
+use crate::error::Failure;
+use crate::filter::Filter;
+use crate::input::{InputArgs, Seen, read_lines};
 pub(crate) use crate::lines::LineReader;
 pub use record::*;
 use render::*;
 
-/// Longest line read, in bytes, before it is skipped. Defaults for
-/// [`TailOptions::max_line_bytes`]: 1 MiB.
+/// Longest line read, in bytes, before it is skipped: 1 MiB.
 pub const DEFAULT_MAX_LINE_BYTES: usize = 1 << 20;
-/// Most records buffered for one trace in tree mode; see [`TailOptions::max_trace_records`].
-pub const DEFAULT_MAX_TRACE_RECORDS: usize = 10_000;
-/// Most records buffered over all open traces; see [`TailOptions::max_buffered_records`].
-pub const DEFAULT_MAX_BUFFERED_RECORDS: usize = 200_000;
+/// Most bytes of input buffered for one trace in tree mode: 8 MiB.
+pub const DEFAULT_MAX_TRACE_BYTES: usize = 8 << 20;
+/// Most bytes of input buffered over all open traces in tree mode: 64 MiB.
+pub const DEFAULT_MAX_BUFFERED_BYTES: usize = 64 << 20;
 /// How many printed trace ids are remembered to recognise late records.
 const REMEMBERED_TRACES: usize = 10_000;
-/// How often [`follow`] checks the stop flag while reading a long backlog.
-const STOP_CHECK_LINES: usize = 4096;
+/// Bytes a buffered record costs beyond its line: the decoded fields and map entries.
+const RECORD_OVERHEAD: usize = 256;
 
-/// Settings for [`tail`], [`follow`] and [`Tail`].
+/// Settings for [`Tail`] and [`run`].
 #[derive(Debug, Clone)]
-#[must_use = "options do nothing until passed to `tail`, `follow` or `Tail::new`"]
+#[must_use = "options do nothing until passed to `run` or `Tail::new`"]
 pub struct TailOptions {
     /// Draw each trace as a tree instead of one line per record. Defaults to `false`.
     pub tree: bool,
+    /// Print matching records as JSONL, as they were read. Defaults to `false`.
+    pub json: bool,
     /// Colour the output with ANSI escape codes. Defaults to `false`; see [`resolve_color`].
     pub color: bool,
+    /// Print only the last N records (traces in tree mode) of what is read before following.
+    /// Defaults to all.
+    pub last: Option<usize>,
     /// Lines longer than this many bytes are skipped. Defaults to [`DEFAULT_MAX_LINE_BYTES`].
     pub max_line_bytes: usize,
-    /// A trace holding this many buffered records is printed as incomplete. Defaults to
-    /// [`DEFAULT_MAX_TRACE_RECORDS`].
-    pub max_trace_records: usize,
-    /// When more records than this are buffered in total, the oldest open traces are printed
-    /// as incomplete. Defaults to [`DEFAULT_MAX_BUFFERED_RECORDS`].
-    pub max_buffered_records: usize,
+    /// A trace holding more input bytes than this is printed at once, marked as given up.
+    /// Defaults to [`DEFAULT_MAX_TRACE_BYTES`].
+    pub max_trace_bytes: usize,
+    /// When open traces hold more input bytes than this, the oldest are printed at once,
+    /// marked as given up. Defaults to [`DEFAULT_MAX_BUFFERED_BYTES`].
+    pub max_buffered_bytes: usize,
 }
 
 impl Default for TailOptions {
     fn default() -> Self {
         Self {
             tree: false,
+            json: false,
             color: false,
+            last: None,
             max_line_bytes: DEFAULT_MAX_LINE_BYTES,
-            max_trace_records: DEFAULT_MAX_TRACE_RECORDS,
-            max_buffered_records: DEFAULT_MAX_BUFFERED_RECORDS,
+            max_trace_bytes: DEFAULT_MAX_TRACE_BYTES,
+            max_buffered_bytes: DEFAULT_MAX_BUFFERED_BYTES,
         }
     }
 }
 
-/// Counters describing one run of [`tail`] or [`follow`].
+/// Counters describing one run of [`Tail`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct TailSummary {
     /// Records printed (flat lines, tree nodes and late lines).
     pub records: u64,
-    /// Non-blank lines skipped because they were not a JSON object.
-    pub skipped: u64,
-    /// Lines skipped because they exceeded [`TailOptions::max_line_bytes`].
-    pub oversized: u64,
     /// Records printed as `(late)`, after their trace had been printed.
     pub late: u64,
-    /// Traces printed as `(incomplete)`: root missing at the end, or buffer cap reached.
+    /// Traces printed as `(incomplete)`: root missing at the end.
     pub incomplete_traces: u64,
+    /// Traces printed before their root came because a buffer cap was reached.
+    pub gave_up_traces: u64,
     /// Records the logger dropped, as its drop markers in the input say.
     pub dropped: u64,
 }
@@ -150,13 +167,21 @@ pub fn resolve_color(
 
 // === the tail state machine ===
 
+/// A trace waiting for its root.
+#[derive(Debug, Default)]
+struct OpenTrace {
+    records: Vec<Record>,
+    bytes: usize,
+    /// Whether any of its records passed the filter.
+    matched: bool,
+}
+
 /// Incremental `sentinel tail`: feed it lines, it writes what is ready to print.
-///
-/// [`tail`] and [`follow`] drive it; use it directly to tail another kind of source.
 #[derive(Debug)]
 pub struct Tail {
     opts: TailOptions,
-    open: HashMap<String, Vec<Record>>,
+    filter: Filter,
+    open: HashMap<String, OpenTrace>,
     /// Open trace ids in first-seen order, for evicting the oldest; may hold ids already
     /// closed, which are skipped (and compacted away when they pile up).
     open_order: VecDeque<String>,
@@ -165,13 +190,19 @@ pub struct Tail {
     printed_order: VecDeque<String>,
     summary: TailSummary,
     line: String,
+    /// The unit being written: a line, or a whole trace.
+    unit: Vec<u8>,
+    /// With `-n N`, the last N units, held back until [`Tail::release`].
+    held: Option<VecDeque<Vec<u8>>>,
 }
 
 impl Tail {
-    /// Creates a tail with the given options.
-    pub fn new(opts: TailOptions) -> Self {
+    /// Creates a tail with the given options, printing what `filter` keeps.
+    pub fn new(opts: TailOptions, filter: Filter) -> Self {
         Self {
+            held: opts.last.map(|n| VecDeque::with_capacity(n.min(4096))),
             opts,
+            filter,
             open: HashMap::new(),
             open_order: VecDeque::new(),
             buffered: 0,
@@ -179,84 +210,117 @@ impl Tail {
             printed_order: VecDeque::new(),
             summary: TailSummary::default(),
             line: String::new(),
+            unit: Vec::new(),
         }
     }
 
-    /// Processes one input line (without its `\n`).
+    /// Processes one input line (without its `\n`) and says what it was.
     ///
     /// # Errors
     ///
     /// Returns the writer's error.
-    pub fn line<W: Write + ?Sized>(&mut self, line: &[u8], out: &mut W) -> io::Result<()> {
-        match Record::parse(line) {
-            Some(record) => self.record(record, out),
-            None => {
-                if !is_blank(line) {
-                    self.summary.skipped += 1;
-                }
-                Ok(())
-            }
+    pub fn line<W: Write + ?Sized>(&mut self, line: &[u8], out: &mut W) -> io::Result<Seen> {
+        if !is_object(line) {
+            return Ok(if is_blank(line) {
+                Seen::Blank
+            } else {
+                Seen::NotRecord
+            });
         }
+        let decoded = with_utf8(line, |s| {
+            let parsed = Line::parse(s)?;
+            let matched = self.filter.matches(&parsed);
+            let raw = self.opts.json.then(|| s.to_owned());
+            Some((Record::from_line(parsed, raw), matched))
+        });
+        let Some((record, matched)) = decoded else {
+            return Ok(Seen::NotRecord);
+        };
+        self.record(record, matched, line.len(), out)?;
+        Ok(Seen::Record)
     }
 
-    /// Processes one parsed record.
-    ///
-    /// # Errors
-    ///
-    /// Returns the writer's error.
-    pub fn record<W: Write + ?Sized>(&mut self, record: Record, out: &mut W) -> io::Result<()> {
+    /// Processes one decoded record of `size` input bytes; `matched` says whether the
+    /// filter kept it.
+    fn record<W: Write + ?Sized>(
+        &mut self,
+        record: Record,
+        matched: bool,
+        size: usize,
+        out: &mut W,
+    ) -> io::Result<()> {
+        let color = self.opts.color;
         if let Some((count, text)) = &record.dropped {
             // A gap the logger marked: shown where it is, in both modes.
+            self.summary.dropped += count;
+            if !matched {
+                return Ok(());
+            }
+            if let Some(raw) = &record.raw {
+                return self.emit_raw(&[raw], out);
+            }
             self.line.clear();
             if !record.timestamp.is_empty() {
-                paint(&mut self.line, &record.timestamp, GRAY, self.opts.color);
+                paint(&mut self.line, &record.timestamp, GRAY, color);
                 self.line.push(' ');
             }
-            paint(&mut self.line, &format!("! {text}"), RED, self.opts.color);
-            self.summary.dropped += count;
-            return write_line(out, &self.line);
+            paint(&mut self.line, &format!("! {text}"), RED, color);
+            return self.emit_line(out);
         }
         let trace_id = match (&record.trace_id, self.opts.tree) {
             (Some(id), true) => id.clone(),
             _ => {
-                self.line.clear();
-                format_flat(&mut self.line, &record, self.opts.color);
+                if !matched {
+                    return Ok(());
+                }
                 self.summary.records += 1;
-                return write_line(out, &self.line);
+                if let Some(raw) = &record.raw {
+                    return self.emit_raw(&[raw], out);
+                }
+                self.line.clear();
+                format_flat(&mut self.line, &record, color);
+                return self.emit_line(out);
             }
         };
         if self.printed.contains(&trace_id) {
+            // Part of a trace already shown: shown too, filter or not.
+            self.summary.records += 1;
+            self.summary.late += 1;
+            if let Some(raw) = &record.raw {
+                return self.emit_raw(&[raw], out);
+            }
             self.line.clear();
             paint(
                 &mut self.line,
                 &format!("[{}] (late)", short_id(&trace_id)),
                 GRAY,
-                self.opts.color,
+                color,
             );
             self.line.push(' ');
-            format_node(&mut self.line, &record, self.opts.color);
-            self.summary.records += 1;
-            self.summary.late += 1;
-            return write_line(out, &self.line);
+            format_node(&mut self.line, &record, color);
+            return self.emit_line(out);
         }
         let is_root = record.parent_span_id.is_none();
-        let records = self.open.entry(trace_id.clone()).or_insert_with(|| {
+        let size = size + RECORD_OVERHEAD;
+        let trace = self.open.entry(trace_id.clone()).or_insert_with(|| {
             self.open_order.push_back(trace_id.clone());
-            Vec::new()
+            OpenTrace::default()
         });
-        records.push(record);
-        self.buffered += 1;
+        trace.records.push(record);
+        trace.bytes += size;
+        trace.matched |= matched;
+        self.buffered += size;
         if is_root {
             self.close(&trace_id, Completeness::Complete, out)?;
-        } else if records.len() >= self.opts.max_trace_records {
-            self.close(&trace_id, Completeness::Incomplete, out)?;
+        } else if trace.bytes > self.opts.max_trace_bytes {
+            self.close(&trace_id, Completeness::GaveUp, out)?;
         }
-        while self.buffered > self.opts.max_buffered_records {
+        while self.buffered > self.opts.max_buffered_bytes {
             let Some(oldest) = self.open_order.pop_front() else {
                 break;
             };
             if self.open.contains_key(&oldest) {
-                self.close(&oldest, Completeness::Incomplete, out)?;
+                self.close(&oldest, Completeness::GaveUp, out)?;
             }
         }
         if self.open_order.len() > 2 * self.open.len() + 1024 {
@@ -280,9 +344,36 @@ impl Tail {
         Ok(())
     }
 
+    /// Prints what `-n` held back and prints everything at once from now on.
+    ///
+    /// # Errors
+    ///
+    /// Returns the writer's error.
+    pub fn release<W: Write + ?Sized>(&mut self, out: &mut W) -> io::Result<()> {
+        if let Some(held) = self.held.take() {
+            for unit in held {
+                out.write_all(&unit)?;
+            }
+        }
+        out.flush()
+    }
+
     /// Counters so far.
     pub fn summary(&self) -> TailSummary {
         self.summary
+    }
+
+    /// The stderr note about traces given up on, if any.
+    fn gave_up_note(&self) -> Option<String> {
+        let n = self.summary.gave_up_traces;
+        (n > 0).then(|| {
+            format!(
+                "gave up waiting for the root of {n} trace(s) and printed them early: \
+                 tree mode buffers at most {} MiB per trace and {} MiB in all",
+                self.opts.max_trace_bytes >> 20,
+                self.opts.max_buffered_bytes >> 20
+            )
+        })
     }
 
     fn close<W: Write + ?Sized>(
@@ -291,14 +382,19 @@ impl Tail {
         completeness: Completeness,
         out: &mut W,
     ) -> io::Result<()> {
-        let Some(records) = self.open.remove(trace_id) else {
+        let Some(trace) = self.open.remove(trace_id) else {
             return Ok(());
         };
-        self.buffered -= records.len();
-        if completeness == Completeness::Incomplete {
-            self.summary.incomplete_traces += 1;
+        self.buffered -= trace.bytes;
+        if !trace.matched {
+            return Ok(());
         }
-        self.summary.records += records.len() as u64;
+        match completeness {
+            Completeness::Incomplete => self.summary.incomplete_traces += 1,
+            Completeness::GaveUp => self.summary.gave_up_traces += 1,
+            Completeness::Complete => {}
+        }
+        self.summary.records += trace.records.len() as u64;
         if self.printed_order.len() >= REMEMBERED_TRACES
             && let Some(old) = self.printed_order.pop_front()
         {
@@ -306,157 +402,117 @@ impl Tail {
         }
         self.printed.insert(trace_id.to_owned());
         self.printed_order.push_back(trace_id.to_owned());
+        if self.opts.json {
+            let raws: Vec<&str> = trace
+                .records
+                .iter()
+                .filter_map(|r| r.raw.as_deref())
+                .collect();
+            return self.emit_raw(&raws, out);
+        }
+        self.unit.clear();
         render_trace(
-            out,
+            &mut self.unit,
             &mut self.line,
             trace_id,
-            &records,
+            &trace.records,
             completeness,
             self.opts.color,
-        )
+        )?;
+        self.emit(out)
     }
-}
 
-// === entry points ===
-
-/// Prints every record of `reader` to `out`, then any incomplete traces, and flushes `out`.
-///
-/// # Errors
-///
-/// Returns the first read or write error; a [`io::ErrorKind::BrokenPipe`] from `out` means
-/// the reader of our output went away.
-pub fn tail<R: BufRead, W: Write + ?Sized>(
-    mut reader: R,
-    out: &mut W,
-    opts: &TailOptions,
-) -> io::Result<TailSummary> {
-    let mut state = Tail::new(opts.clone());
-    let mut lines = LineReader::new(opts.max_line_bytes);
-    while let Some(line) = lines.read_line(&mut reader)? {
-        state.line(line, out)?;
+    fn emit_line<W: Write + ?Sized>(&mut self, out: &mut W) -> io::Result<()> {
+        self.unit.clear();
+        write_line(&mut self.unit, &self.line)?;
+        self.emit(out)
     }
-    end_of_input(state, &mut lines, out)
-}
 
-/// The last, unterminated line, the open traces and the summary, at the end
-/// of `tail`'s input or when `follow` is stopped.
-fn end_of_input<W: Write + ?Sized>(
-    mut state: Tail,
-    lines: &mut LineReader,
-    out: &mut W,
-) -> io::Result<TailSummary> {
-    if let Some(line) = lines.take_partial() {
-        state.line(line, out)?;
-    }
-    state.finish(out)?;
-    out.flush()?;
-    let mut summary = state.summary();
-    summary.oversized = lines.oversized();
-    Ok(summary)
-}
-
-/// Identity of the file behind a path, to notice it being replaced.
-fn file_identity(meta: &std::fs::Metadata) -> (u64, u64) {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        (meta.dev(), meta.ino())
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = meta;
-        (0, 0)
-    }
-}
-
-/// Reads every complete line available now; returns whether anything was read.
-fn drain<W: Write + ?Sized>(
-    reader: &mut BufReader<File>,
-    lines: &mut LineReader,
-    state: &mut Tail,
-    out: &mut W,
-    stop: &AtomicBool,
-) -> io::Result<bool> {
-    let mut n = 0usize;
-    while let Some(line) = lines.read_line(reader)? {
-        state.line(line, out)?;
-        n += 1;
-        if n.is_multiple_of(STOP_CHECK_LINES) && stop.load(Ordering::Relaxed) {
-            break;
+    fn emit_raw<W: Write + ?Sized>(&mut self, lines: &[&str], out: &mut W) -> io::Result<()> {
+        self.unit.clear();
+        for line in lines {
+            self.unit.extend_from_slice(line.as_bytes());
+            self.unit.push(b'\n');
         }
+        self.emit(out)
     }
-    Ok(n > 0)
-}
 
-/// Like [`tail`], then keeps reading `file` (opened from `path`) as it grows, like `tail -f`,
-/// until `stop` becomes true; then prints incomplete traces, flushes and returns.
-///
-/// Output is flushed after each batch of lines. When the file is idle, `path` is checked
-/// every `poll`: if it names a different file (rotation), the rest of the old file is read
-/// and the new one is read from its start; if it got shorter than what was read
-/// (truncation), it is read again from the start. A truncation followed by a rewrite to at
-/// least the old size between two polls cannot be noticed (as with `tail -f`).
-///
-/// # Errors
-///
-/// Returns the first read or write error, or the error of reopening a replaced file.
-pub fn follow<W: Write + ?Sized>(
-    file: File,
-    path: &Path,
-    out: &mut W,
-    opts: &TailOptions,
-    stop: &AtomicBool,
-    poll: Duration,
-) -> io::Result<TailSummary> {
-    let mut state = Tail::new(opts.clone());
-    let mut lines = LineReader::new(opts.max_line_bytes);
-    let mut identity = file_identity(&file.metadata()?);
-    let mut reader = BufReader::with_capacity(1 << 16, file);
-    while !stop.load(Ordering::Relaxed) {
-        if drain(&mut reader, &mut lines, &mut state, out, stop)? {
-            out.flush()?;
-            continue;
-        }
-        if let Ok(meta) = std::fs::metadata(path) {
-            if file_identity(&meta) != identity {
-                if let Ok(new) = File::open(path) {
-                    // Rotated: finish the old file, its writer may still have added lines.
-                    drain(&mut reader, &mut lines, &mut state, out, stop)?;
-                    if let Some(line) = lines.take_partial() {
-                        state.line(line, out)?;
-                    }
-                    out.flush()?;
-                    identity = file_identity(&new.metadata()?);
-                    reader = BufReader::with_capacity(1 << 16, new);
-                    lines.reset();
-                    continue;
+    /// Writes the unit, or holds it back with `-n`.
+    fn emit<W: Write + ?Sized>(&mut self, out: &mut W) -> io::Result<()> {
+        match &mut self.held {
+            None => out.write_all(&self.unit),
+            Some(held) => {
+                let n = self.opts.last.unwrap_or(0);
+                if n == 0 {
+                    return Ok(());
                 }
-            } else if meta.len() < lines.consumed() {
-                reader.seek(SeekFrom::Start(0))?;
-                lines.reset();
-                continue;
+                let unit = if held.len() >= n {
+                    let mut reused = held.pop_front().unwrap_or_default();
+                    reused.clear();
+                    reused.extend_from_slice(&self.unit);
+                    reused
+                } else {
+                    self.unit.clone()
+                };
+                held.push_back(unit);
+                Ok(())
             }
         }
-        sleep_unless_stopped(poll, stop);
     }
-    end_of_input(state, &mut lines, out)
 }
 
-fn sleep_unless_stopped(poll: Duration, stop: &AtomicBool) {
-    let deadline = Instant::now() + poll;
-    let step = Duration::from_millis(25).min(poll);
-    while !stop.load(Ordering::Relaxed) {
-        let now = Instant::now();
-        if now >= deadline {
-            break;
-        }
-        std::thread::sleep(step.min(deadline - now));
+// === entry point ===
+
+/// Prints every input of `input` through a [`Tail`], then, when `follow` is given, keeps
+/// following the last one until the flag is set. Notes and per-input failures (skipped
+/// lines, binary files) go to `note` as they happen.
+///
+/// # Errors
+///
+/// An input that cannot be found or read, or a write error.
+pub(crate) fn run<W: Write + ?Sized>(
+    input: &InputArgs,
+    filter: &Filter,
+    opts: &TailOptions,
+    follow: Option<&AtomicBool>,
+    out: &mut W,
+    note: &mut dyn FnMut(Result<Option<String>, Failure>),
+) -> Result<TailSummary, Failure> {
+    let mut state = Tail::new(opts.clone(), filter.clone());
+    let (sources, followed) = match follow {
+        Some(_) => follow::split_inputs(input)?,
+        None => (input.sources()?, None),
+    };
+    for source in &sources {
+        let tally = read_lines(source, opts.max_line_bytes, |line| {
+            Ok(state.line(line, out)?)
+        })?;
+        note(tally.check(&source.name(), opts.max_line_bytes));
     }
+    if let (Some(stop), Some(path)) = (follow, followed) {
+        follow::follow(&path, &mut state, out, stop, note)?;
+    }
+    state.finish(out)?;
+    state.release(out)?;
+    if let Some(gave_up) = state.gave_up_note() {
+        note(Ok(Some(gave_up)));
+    }
+    Ok(state.summary())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Feeds every line of `input` to a [`Tail`] and finishes it.
+    fn feed(input: &str, opts: TailOptions, out: &mut Vec<u8>) {
+        let mut state = Tail::new(opts, Filter::default());
+        for line in input.lines() {
+            state.line(line.as_bytes(), out).unwrap();
+        }
+        state.finish(out).unwrap();
+        state.release(out).unwrap();
+    }
 
     fn run(input: &str, tree: bool) -> String {
         let opts = TailOptions {
@@ -464,29 +520,8 @@ mod tests {
             ..TailOptions::default()
         };
         let mut out = Vec::new();
-        tail(input.as_bytes(), &mut out, &opts).unwrap();
+        feed(input, opts, &mut out);
         String::from_utf8(out).unwrap()
-    }
-
-    #[test]
-    fn timestamp_parses_offsets_and_fractions() {
-        assert_eq!(parse_timestamp_nanos("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(
-            parse_timestamp_nanos("1970-01-01T00:00:01.5+00:00"),
-            Some(1_500_000_000)
-        );
-        assert_eq!(
-            parse_timestamp_nanos("1970-01-01T01:00:00+01:00"),
-            Some(0),
-            "offset is subtracted"
-        );
-        assert_eq!(
-            parse_timestamp_nanos("2026-11-22T01:02:03.456789+00:00"),
-            Some(1_795_309_323_456_789_000)
-        );
-        assert_eq!(parse_timestamp_nanos("ts"), None);
-        assert_eq!(parse_timestamp_nanos("2026-13-01T00:00:00Z"), None);
-        assert_eq!(parse_timestamp_nanos("2026-01-01T00:00:00Zjunk"), None);
     }
 
     #[test]
@@ -588,13 +623,13 @@ mod tests {
     }
 
     #[test]
-    fn buffer_cap_flushes_oldest_trace() {
+    fn byte_cap_gives_up_on_the_oldest_trace() {
         let opts = TailOptions {
             tree: true,
-            max_buffered_records: 2,
+            max_buffered_bytes: 2 * RECORD_OVERHEAD + 150,
             ..TailOptions::default()
         };
-        let mut state = Tail::new(opts);
+        let mut state = Tail::new(opts, Filter::default());
         let mut out = Vec::new();
         for (t, s) in [("t1", "a"), ("t2", "b"), ("t3", "c")] {
             let line = format!(
@@ -604,16 +639,21 @@ mod tests {
         }
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            "trace t1 (incomplete)\n└─ a 0.00ms\n"
+            "trace t1 (gave up waiting for the root: buffer full)\n└─ a 0.00ms\n"
         );
-        assert_eq!(state.summary().incomplete_traces, 1);
+        assert_eq!(state.summary().gave_up_traces, 1);
+        assert!(state.gave_up_note().unwrap().contains("gave up"));
     }
 
     #[test]
     fn the_module_example_prints_a_flat_line() {
         let log = br#"{"timestamp":"2026-11-22T01:02:03Z","function":"checkout","duration_ms":12.345,"status":"success","trace_id":"9f86d081884c7d65","tags":{"user":42}}"#;
         let mut out = Vec::new();
-        tail(&log[..], &mut out, &TailOptions::default()).unwrap();
+        feed(
+            std::str::from_utf8(log).unwrap(),
+            TailOptions::default(),
+            &mut out,
+        );
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "2026-11-22T01:02:03Z [9f86d081] checkout 12.35ms success [user=42]\n",

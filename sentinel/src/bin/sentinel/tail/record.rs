@@ -2,7 +2,9 @@
 
 use std::borrow::Cow;
 
-use sentinel::format::{Line, is_object, with_utf8};
+use sentinel::format::Line;
+
+use crate::timestamp::parse_timestamp_nanos;
 
 /// One record, reduced to what `tail` prints; text fields are already made printable.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,18 +32,23 @@ pub struct Record {
     /// For a drop marker (`"status":"dropped"`): how many records the logger
     /// dropped there, and a one-line account of why and when.
     pub dropped: Option<(u64, String)>,
+    /// The line as read, kept for `--json`.
+    pub raw: Option<String>,
 }
 
 impl Record {
     /// Parses one line; `None` for blank, malformed or non-object lines.
+    #[cfg(test)]
     pub fn parse(line: &[u8]) -> Option<Record> {
+        use sentinel::format::{is_object, with_utf8};
         if !is_object(line) {
             return None;
         }
-        with_utf8(line, |s| Some(Record::from_line(Line::parse(s)?)))
+        with_utf8(line, |s| Some(Record::from_line(Line::parse(s)?, None)))
     }
 
-    fn from_line(w: Line<'_>) -> Record {
+    /// The record `w` decodes to; `raw` is kept as the line to print with `--json`.
+    pub fn from_line(w: Line<'_>, raw: Option<String>) -> Record {
         let name = w.name();
         let error = w.error.truthy_text().or_else(|| w.error_type.truthy_text());
         let tags = w.tags.and_then(|raw| serde_json::from_str(raw.get()).ok());
@@ -74,6 +81,7 @@ impl Record {
                 .and_then(|raw| serde_json::from_str(raw.get()).ok())
                 .as_ref()
                 .and_then(drop_marker),
+            raw,
         }
     }
 
@@ -152,63 +160,4 @@ pub(crate) fn clean(s: &str) -> Cow<'_, str> {
 
 pub(crate) fn owned_clean(s: &str) -> String {
     clean(s).into_owned()
-}
-
-/// Parses an RFC 3339 timestamp (`2026-11-22T01:02:03.456789+00:00`, `Z` or no offset
-/// meaning UTC) into nanoseconds since the Unix epoch.
-pub fn parse_timestamp_nanos(s: &str) -> Option<i128> {
-    let b = s.as_bytes();
-    let num = |range: std::ops::Range<usize>| -> Option<i64> {
-        let digits = b.get(range)?;
-        digits.iter().try_fold(0i64, |acc, &d| {
-            d.is_ascii_digit().then(|| acc * 10 + i64::from(d - b'0'))
-        })
-    };
-    let sep = |i: usize, allowed: &[u8]| b.get(i).is_some_and(|c| allowed.contains(c));
-    if !(sep(4, b"-") && sep(7, b"-") && sep(10, b"Tt ") && sep(13, b":") && sep(16, b":")) {
-        return None;
-    }
-    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (hour, min, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || min > 59 || sec > 60 {
-        return None;
-    }
-    let mut i = 19;
-    let mut frac: i128 = 0;
-    if b.get(i) == Some(&b'.') {
-        i += 1;
-        let start = i;
-        let mut scale: i128 = 100_000_000;
-        while let Some(d) = b.get(i).filter(|d| d.is_ascii_digit()) {
-            frac += i128::from(d - b'0') * scale;
-            scale /= 10;
-            i += 1;
-        }
-        if i == start {
-            return None;
-        }
-    }
-    let offset_secs = match b.get(i) {
-        None => 0,
-        Some(b'Z' | b'z') if i + 1 == b.len() => 0,
-        Some(&sign @ (b'+' | b'-')) if i + 6 == b.len() && b[i + 3] == b':' => {
-            let secs = num(i + 1..i + 3)? * 3600 + num(i + 4..i + 6)? * 60;
-            if sign == b'-' { -secs } else { secs }
-        }
-        _ => return None,
-    };
-    let secs =
-        days_from_civil(year, month, day) * 86_400 + hour * 3600 + min * 60 + sec - offset_secs;
-    Some(i128::from(secs) * 1_000_000_000 + frac)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-pub(crate) fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }

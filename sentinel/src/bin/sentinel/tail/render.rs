@@ -9,7 +9,10 @@ use super::record::*;
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Completeness {
     Complete,
+    /// The input ended (or `--follow` stopped) before the root came.
     Incomplete,
+    /// Printed before its root came because a buffer cap was reached.
+    GaveUp,
 }
 
 pub(crate) const RESET: &str = "\x1b[0m";
@@ -154,11 +157,14 @@ pub(crate) fn render_trace<W: Write + ?Sized>(
     let header = match completeness {
         Completeness::Complete => format!("trace {short}"),
         Completeness::Incomplete => format!("trace {short} (incomplete)"),
+        Completeness::GaveUp => {
+            format!("trace {short} (gave up waiting for the root: buffer full)")
+        }
     };
     paint(line, &header, GRAY, color);
     write_line(out, line)?;
 
-    let base = usize::from(completeness == Completeness::Incomplete);
+    let base = usize::from(completeness != Completeness::Complete);
     let mut visited = vec![false; records.len()];
     // (record, depth, is last sibling); depth 0 is drawn without a connector.
     let mut stack: Vec<(usize, usize, bool)> = Vec::new();
