@@ -77,7 +77,7 @@
 //!
 //! The folder's `lock` file is locked (`flock`) while a client uses it, and released when
 //! the process ends, however it ends. A second client pointed at a folder in use fails to
-//! build with [`Error::SpoolLocked`](crate::Error::SpoolLocked): give each process its own
+//! build with [`Error::SpoolLocked`]: give each process its own
 //! folder (for example one per service instance).
 
 mod record;
@@ -142,13 +142,18 @@ enum Cmd {
 }
 
 /// The worker's handle on the spool thread.
+///
+/// Requests go over an unbounded channel so the worker never waits on the disk: it hands
+/// over at most what producers managed to enqueue, and the thread writes far faster than
+/// the bounded queue fills.
 #[derive(Debug)]
 pub(crate) struct Spool {
-    cmd: mpsc::Sender<Cmd>,
-    /// Batches read back, one at a time: the next comes after an ack or a nack.
-    pub(crate) replay: mpsc::Receiver<Batch>,
+    cmd: mpsc::UnboundedSender<Cmd>,
     exited: oneshot::Receiver<()>,
 }
+
+/// Batches read back from the spool, one at a time: the next comes after an ack or a nack.
+pub(crate) type Replays = mpsc::Receiver<Batch>;
 
 impl Spool {
     /// Takes the folder's lock (an error if another client holds it) and starts the thread,
@@ -158,10 +163,10 @@ impl Spool {
         max_bytes: u64,
         fsync: SpoolFsync,
         counters: Arc<SpoolCounters>,
-    ) -> Result<Spool> {
+    ) -> Result<(Spool, Replays)> {
         let locked = lock(dir)?;
-        let (cmd, cmds) = mpsc::channel(64);
-        let (replay_tx, replay) = mpsc::channel(1);
+        let (cmd, cmds) = mpsc::unbounded_channel();
+        let (replay_tx, replays) = mpsc::channel(1);
         let (exit, exited) = oneshot::channel();
         std::thread::Builder::new()
             .name("master-log-spool".into())
@@ -178,44 +183,37 @@ impl Spool {
                 path: dir.to_owned(),
                 source,
             })?;
-        Ok(Spool {
-            cmd,
-            replay,
-            exited,
-        })
+        Ok((Spool { cmd, exited }, replays))
     }
 
-    /// Hands a batch to the spool thread; waits only when 64 batches are already waiting
-    /// for the disk.
-    pub(crate) async fn store(&self, batch: Batch) {
-        let _ = self.cmd.send(Cmd::Store(batch)).await;
+    /// Hands a batch to the spool thread, to be written.
+    pub(crate) fn store(&self, batch: Batch) {
+        let _ = self.cmd.send(Cmd::Store(batch));
     }
 
-    pub(crate) async fn ack(&self) {
-        let _ = self.cmd.send(Cmd::Ack).await;
+    /// The replayed batch was answered for good (accepted, or refused in a way no retry can
+    /// change).
+    pub(crate) fn ack(&self) {
+        let _ = self.cmd.send(Cmd::Ack);
     }
 
-    pub(crate) async fn nack(&self) {
-        let _ = self.cmd.send(Cmd::Nack).await;
+    /// The replayed batch could not be delivered: it stays in the spool.
+    pub(crate) fn nack(&self) {
+        let _ = self.cmd.send(Cmd::Nack);
     }
 
-    /// Waits until everything stored so far is written.
+    /// Waits until everything stored so far is written (and synced, per the policy).
     pub(crate) async fn sync(&self) {
         let (tx, rx) = oneshot::channel();
-        if self.cmd.send(Cmd::Sync(tx)).await.is_ok() {
+        if self.cmd.send(Cmd::Sync(tx)).is_ok() {
             let _ = rx.await;
         }
     }
 
     /// Stops the thread and waits until it has written everything and released the lock.
     pub(crate) async fn close(self) {
-        let Spool {
-            cmd,
-            replay,
-            exited,
-        } = self;
+        let Spool { cmd, exited } = self;
         drop(cmd);
-        drop(replay);
         let _ = exited.await;
     }
 }
@@ -231,7 +229,7 @@ fn lock(dir: &Path) -> Result<store::Locked> {
     })
 }
 
-fn run(mut store: Store, mut cmds: mpsc::Receiver<Cmd>, replay: mpsc::Sender<Batch>) {
+fn run(mut store: Store, mut cmds: mpsc::UnboundedReceiver<Cmd>, replay: mpsc::Sender<Batch>) {
     let mut handed_out = false;
     let mut scratch = Vec::new();
     loop {

@@ -80,6 +80,16 @@ struct Segment {
     good_end: Option<u64>,
 }
 
+/// What a start-up scan found in one segment.
+struct Scan {
+    /// Size on disk.
+    bytes: u64,
+    /// `(offset, events)` of each good record.
+    records: Vec<(u64, u64)>,
+    /// Where the bad tail begins, if there is one.
+    good_end: Option<u64>,
+}
+
 #[derive(Debug)]
 struct Reader {
     id: u64,
@@ -189,13 +199,12 @@ impl Store {
 
     /// Counts the good records of segment `id` from `start` on; a bad tail is counted once.
     fn scan(&mut self, id: u64, path: PathBuf, start: u64) {
-        let scanned = (|| -> io::Result<Option<(u64, Vec<(u64, u64)>, Option<u64>)>> {
+        let scanned = (|| -> io::Result<Option<Scan>> {
             let mut file = io::BufReader::new(File::open(&path)?);
             let bytes = file.get_ref().metadata()?.len();
             if !segment::read_header(&mut file)? {
                 return Ok(None);
             }
-            // (offset, events) of each good record.
             let mut records = Vec::new();
             let mut pos = HEADER_LEN;
             let good_end = loop {
@@ -208,10 +217,18 @@ impl Store {
                     Next::Corrupt(_) => break Some(pos),
                 }
             };
-            Ok(Some((bytes, records, good_end)))
+            Ok(Some(Scan {
+                bytes,
+                records,
+                good_end,
+            }))
         })();
         match scanned {
-            Ok(Some((bytes, records, good_end))) => {
+            Ok(Some(Scan {
+                bytes,
+                records,
+                good_end,
+            })) => {
                 // A ledger offset that is not a record boundary is not trusted: replaying
                 // twice beats losing.
                 let start = if records.iter().any(|&(at, _)| at == start) {
@@ -684,7 +701,7 @@ mod tests {
         assert_eq!(store.next_replay(), None, "one out at a time");
         store.nack();
         assert_eq!(
-            store.next_replay().unwrap().body,
+            store.next_replay().unwrap().payload,
             body(0),
             "handed out again"
         );
