@@ -40,16 +40,23 @@
 //!
 //! # Backpressure
 //!
-//! With backpressure on (the default), after each accepted enqueue [`Client::log`] pauses for
-//! the moving average of seconds per accepted log over successful batch sends (weight 0.2,
-//! seeded with `initial_send_seconds_per_log`, each pause capped at `max_enqueue_sleep`), so
-//! a hot loop settles at the rate the server takes logs instead of filling the queue. Pauses
-//! shorter than tokio's 1 ms timer resolution are accumulated per client and paid in whole
-//! milliseconds. [`Client::try_log`] never pauses.
+//! With backpressure on (the default), each accepted enqueue by [`Client::log`] takes the next
+//! slot of one pace shared by every handle and task of the client, a slot as long as the
+//! moving average of seconds per accepted log over successful batch sends (weight 0.2; the
+//! first measured batch replaces the `initial_send_seconds_per_log` seed, a change from the
+//! original client), and waits until the slot has passed (at most `max_enqueue_sleep`). So the
+//! client's producers together, however many, settle at the rate the server takes logs
+//! instead of filling the queue. Sub-millisecond slots add up until they reach tokio's 1 ms
+//! timer resolution. [`Client::try_log`] never pauses.
 //!
-//! When the queue is full, `drop_when_full` (the default) refuses the event at once with
-//! [`Error::QueueFull`]; otherwise [`Client::log`] waits up to `queue_timeout` for space.
-//! Either way refused events are counted in [`ClientStats::dropped_full`].
+//! When the queue is full, [`Client::log`] waits up to `queue_timeout` (5 s) for space by
+//! default, then refuses the event with [`Error::QueueFull`]; with `drop_when_full` it
+//! refuses at once (the original client's default). Refused events are counted in
+//! [`ClientStats::dropped_full`]. A request handler should not propagate `log` errors with
+//! `?`: a logging hiccup would fail the request.
+//!
+//! [`Client::health`] tells at once when the server refuses the key or a batch was given up
+//! after the retry budget, with one rate-limited `tracing` warning.
 //!
 //! # Shutdown
 //!
@@ -74,11 +81,12 @@ use tokio::runtime::Handle;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
-use crate::backpressure::Pacer;
+use crate::backpressure::Pace;
 use crate::batch::Batch;
 use crate::config::{self, ClientBuilder, Config};
 use crate::error::{Error, Result};
 use crate::event::Event;
+use crate::health::Health;
 use crate::http::Http;
 use crate::spool::{Replays, Spool};
 #[cfg(doc)]
@@ -142,7 +150,7 @@ struct Inner {
     _wake_on_drop: WakeOnDrop,
     config: Config,
     shared: Arc<Shared>,
-    pacer: Pacer,
+    pace: Pace,
     shutdown_started: AtomicBool,
 }
 
@@ -364,6 +372,21 @@ impl Client {
         }
     }
 
+    /// What the last answers say about delivery: [`Health::Unauthorized`] as soon as the
+    /// server refuses the key (401, 403), [`Health::Unreachable`] as soon as a batch is given
+    /// up after the retry budget, [`Health::Healthy`] again once a batch is delivered. Turning
+    /// unhealthy is also a `tracing` warning, at most one per
+    /// [`HEALTH_WARNING_INTERVAL`](crate::HEALTH_WARNING_INTERVAL). Always healthy in direct
+    /// mode, where each call returns its own error.
+    pub fn health(&self) -> Health {
+        self.inner.shared.health.get()
+    }
+
+    /// `true` unless [`Client::health`] says otherwise; a single atomic load.
+    pub fn is_healthy(&self) -> bool {
+        self.inner.shared.health.is_healthy()
+    }
+
     /// A snapshot of the client's counters.
     pub fn stats(&self) -> ClientStats {
         let queued = match &self.inner.mode {
@@ -403,13 +426,11 @@ impl Inner {
 
     async fn pause(&self) {
         let per_log = self.shared.rate.get().max(0.0);
-        let pause = Duration::try_from_secs_f64(per_log)
+        let per_log = Duration::try_from_secs_f64(per_log)
             .unwrap_or(Duration::MAX)
             .min(self.config.max_enqueue_sleep);
-        if let Some(owed) = self.pacer.charge(pause) {
-            let started = Instant::now();
-            tokio::time::sleep(owed).await;
-            self.pacer.settle(owed, started.elapsed());
+        if let Some(at) = self.pace.reserve(per_log, self.config.max_enqueue_sleep) {
+            tokio::time::sleep_until(at).await;
         }
     }
 }
@@ -535,7 +556,7 @@ impl Client {
                 _wake_on_drop: WakeOnDrop(Arc::clone(&shared)),
                 config,
                 shared,
-                pacer: Pacer::default(),
+                pace: Pace::new(),
                 shutdown_started: AtomicBool::new(false),
             }),
         }
@@ -652,6 +673,44 @@ mod tests {
         assert_eq!(report.accepted, 5000);
     }
 
+    // regression: issue #14
+    #[tokio::test(start_paused = true)]
+    async fn issue_14_many_producers_share_one_pace() {
+        // A sink taking 20 ms per batch of 100: 5000 logs/s, whatever the number of callers.
+        let client = stub_client(Overrides::default(), Duration::from_millis(20));
+        // Warm up the moving average with one producer.
+        for i in 0..1000 {
+            client.log(Event::info(i.to_string())).await.unwrap();
+        }
+        for tasks in [32, 256] {
+            let per_task = 12_800 / tasks;
+            let start = Instant::now();
+            let producers: Vec<_> = (0..tasks)
+                .map(|t| {
+                    let client = client.clone();
+                    tokio::spawn(async move {
+                        for i in 0..per_task {
+                            client.log(Event::info(format!("{t}-{i}"))).await.unwrap();
+                        }
+                    })
+                })
+                .collect();
+            for p in producers {
+                p.await.unwrap();
+            }
+            let rate = 12_800.0 / start.elapsed().as_secs_f64();
+            assert!(
+                (4000.0..=6000.0).contains(&rate),
+                "{tasks} tasks: {rate} logs/s"
+            );
+        }
+        let stats = client.stats();
+        assert_eq!(stats.dropped_full, 0);
+        assert!(stats.queue_high_water < 1000, "{}", stats.queue_high_water);
+        let report = client.shutdown(Duration::from_secs(10)).await.unwrap();
+        assert_eq!(report.accepted, 1000 + 2 * 12_800);
+    }
+
     #[tokio::test(start_paused = true)]
     async fn dropping_the_last_handle_wakes_the_worker_to_send_the_rest() {
         let (seen_tx, mut seen) = mpsc::unbounded_channel();
@@ -724,6 +783,7 @@ mod tests {
     async fn drop_when_full_refuses_at_once_and_counts() {
         let overrides = Overrides {
             max_queue_size: Some(2),
+            drop_when_full: Some(true),
             backpressure: Some(false),
             ..Overrides::default()
         };
@@ -759,6 +819,61 @@ mod tests {
         let stats = client.stats();
         assert_eq!(stats.dropped_full, refused + 1);
         assert_eq!(stats.queue_high_water, 2);
+    }
+
+    // regression: issue #14
+    #[tokio::test(start_paused = true)]
+    async fn issue_14_log_waits_for_room_by_default_then_fails_at_the_deadline() {
+        let (release_tx, release) = watch::channel(false);
+        // The sink answers only once released, so the queue (1 slot) fills up.
+        let send = move |batch: Batch, _timeout: Duration| {
+            let mut release = release.clone();
+            async move {
+                let _ = release.wait_for(|r| *r).await;
+                Attempt::Accepted {
+                    status: 200,
+                    accepted: batch.len as u64,
+                    warning: None,
+                }
+            }
+        };
+        let client = Client::spawn(
+            config(Overrides {
+                batch_size: Some(1),
+                max_queue_size: Some(1),
+                backpressure: Some(false),
+                ..Overrides::default()
+            }),
+            send,
+            &Handle::current(),
+        );
+        // One in flight, one held as the next batch, one queued: the fourth waits.
+        for i in 0..3 {
+            client.log(Event::info(i.to_string())).await.unwrap();
+            tokio::task::yield_now().await;
+        }
+        let waiter = {
+            let client = client.clone();
+            tokio::spawn(async move { client.log(Event::info("waits")).await })
+        };
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished());
+        release_tx.send_replace(true);
+        assert!(waiter.await.unwrap().is_ok());
+        assert_eq!(client.stats().dropped_full, 0);
+        // With the sink stuck again, a waiting log gives up at the stated deadline.
+        release_tx.send_replace(false);
+        let report = client.flush(Duration::from_secs(1)).await.unwrap();
+        assert_eq!(report.accepted, 4);
+        for i in 0..3 {
+            client.log(Event::info(i.to_string())).await.unwrap();
+            tokio::task::yield_now().await;
+        }
+        let start = Instant::now();
+        let late = client.log(Event::info("late")).await;
+        assert!(matches!(late, Err(Error::QueueFull)), "{late:?}");
+        assert_eq!(start.elapsed(), config::DEFAULT_QUEUE_TIMEOUT);
+        assert_eq!(client.stats().dropped_full, 1);
     }
 
     #[tokio::test(start_paused = true)]

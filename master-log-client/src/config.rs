@@ -256,14 +256,16 @@ settings! {
     max_queue_size: usize, env MAX_QUEUE_SIZE_ENV = "MASTER_LOG_MAX_QUEUE_SIZE",
         default DEFAULT_MAX_QUEUE_SIZE = 10_000, "10 000 events",
         accepts [integer 1 ..= 100000000];
-    /// Refuses events at once when the queue is full (`true`, counting them) or waits up to
-    /// `queue_timeout` for space (`false`).
+    /// Refuses events at once when the queue is full (`true`, counting them) or makes
+    /// [`Client::log`](crate::Client::log) wait up to `queue_timeout` for space (`false`).
+    /// Changed from the original client, which dropped by default.
     drop_when_full: bool, env DROP_WHEN_FULL_ENV = "MASTER_LOG_DROP_WHEN_FULL",
-        default DEFAULT_DROP_WHEN_FULL = true, "on", accepts [flag];
+        default DEFAULT_DROP_WHEN_FULL = false, "off: `log` waits for room", accepts [flag];
     /// Sets how long [`Client::log`](crate::Client::log) waits for queue space when
-    /// `drop_when_full` is off.
+    /// `drop_when_full` is off; past it the event is refused with
+    /// `Error::QueueFull` and counted.
     queue_timeout: Duration, env QUEUE_TIMEOUT_ENV = "MASTER_LOG_QUEUE_TIMEOUT_SECONDS",
-        default DEFAULT_QUEUE_TIMEOUT = Duration::from_millis(250), "250 ms",
+        default DEFAULT_QUEUE_TIMEOUT = Duration::from_secs(5), "5 s",
         accepts [seconds >= 0];
     /// Turns the enqueue backpressure pause on or off. Turn it off only when the caller has
     /// its own rate limit.
@@ -729,8 +731,8 @@ mod tests {
         assert_eq!(c.batch_size, 100);
         assert_eq!(c.flush_interval, Duration::from_secs(1));
         assert_eq!(c.max_queue_size, 10_000);
-        assert!(c.drop_when_full && c.backpressure && c.async_mode && !c.echo);
-        assert_eq!(c.queue_timeout, Duration::from_millis(250));
+        assert!(!c.drop_when_full && c.backpressure && c.async_mode && !c.echo);
+        assert_eq!(c.queue_timeout, Duration::from_secs(5));
         assert_eq!(c.initial_send_seconds_per_log, 0.005);
         assert_eq!(c.max_enqueue_sleep, Duration::from_millis(250));
         assert_eq!(c.min_request_interval, Duration::ZERO);
@@ -746,7 +748,7 @@ mod tests {
             (BATCH_SIZE_ENV, "7"),
             (FLUSH_INTERVAL_ENV, "2.5"),
             (MAX_QUEUE_SIZE_ENV, "3"),
-            (DROP_WHEN_FULL_ENV, "OFF"),
+            (DROP_WHEN_FULL_ENV, "ON"),
             (QUEUE_TIMEOUT_ENV, "0"),
             (BACKPRESSURE_ENV, "No"),
             (ECHO_ENV, "yes"),
@@ -765,7 +767,7 @@ mod tests {
         assert_eq!(c.batch_size, 7);
         assert_eq!(c.flush_interval, Duration::from_millis(2500));
         assert_eq!(c.max_queue_size, 3);
-        assert!(!c.drop_when_full && !c.backpressure && !c.async_mode && c.echo);
+        assert!(c.drop_when_full && !c.backpressure && !c.async_mode && c.echo);
         assert_eq!(c.queue_timeout, Duration::ZERO);
         assert_eq!(c.initial_send_seconds_per_log, 0.001);
         assert_eq!(c.max_enqueue_sleep, Duration::from_millis(10));

@@ -70,6 +70,7 @@ pub mod config;
 mod error;
 mod event;
 mod global;
+mod health;
 mod http;
 #[cfg(feature = "tracing")]
 pub mod layer;
@@ -84,6 +85,7 @@ pub use config::ClientBuilder;
 pub use error::{Error, HttpError, Result};
 pub use event::{DEFAULT_TITLE, Event, MAX_TITLE_CHARS, Severity, Timestamp};
 pub use global::*;
+pub use health::{HEALTH_WARNING_INTERVAL, Health};
 pub use http::USER_AGENT;
 pub use spool::SpoolFsync;
 pub use stats::Receipt;

@@ -28,6 +28,7 @@ use tokio::time::Instant;
 use crate::backpressure::SendRate;
 use crate::batch::{Batch, Batcher};
 use crate::event::Event;
+use crate::health::{Health, HealthCell};
 use crate::spool::{Replays, Spool};
 use crate::stats::{Counters, DeliveryFailure, FailureKind, FlushReport};
 
@@ -101,6 +102,7 @@ pub(crate) struct Settings {
 pub(crate) struct Shared {
     pub(crate) counters: Counters,
     pub(crate) rate: SendRate,
+    pub(crate) health: HealthCell,
     /// Wakes the worker while it holds a partial batch (see the module docs).
     pub(crate) wake: Notify,
     /// Events in the worker's partial batch, so producers know when a batch is complete.
@@ -121,6 +123,7 @@ impl Shared {
         Shared {
             counters: Counters::default(),
             rate: SendRate::new(initial_send_seconds_per_log),
+            health: HealthCell::default(),
             wake: Notify::new(),
             pending: AtomicUsize::new(0),
             waiting: AtomicBool::new(false),
@@ -703,6 +706,7 @@ where
                 }
                 shared.rate.observe(started.elapsed(), accepted);
                 shared.failing.store(false, Ordering::Release);
+                shared.health.delivered();
                 return Outcome::Delivered {
                     events: batch.len,
                     accepted,
@@ -731,6 +735,9 @@ where
                 return Outcome::GaveUp(batch, failure);
             }
             Attempt::Reject { status, reason } => {
+                if let Some(status @ (401 | 403)) = status {
+                    shared.health.failed(Health::Unauthorized { status });
+                }
                 let failure = failure(FailureKind::Rejected, status, reason);
                 return Outcome::GaveUp(batch, failure);
             }
@@ -763,6 +770,9 @@ where
                 "out of retries"
             };
             // The last attempt's fate is unknown when it timed out: it may have been stored.
+            shared.health.failed(Health::Unreachable {
+                reason: reason.clone(),
+            });
             let failure = failure(kind, status, format!("{reason} ({why})"));
             return Outcome::GaveUp(batch, failure);
         }
@@ -1094,7 +1104,9 @@ mod tests {
         assert_eq!(field(fields, "count").as_deref(), Some("2"));
         assert_eq!(field(fields, "status").as_deref(), Some("503"));
         assert!(field(fields, "reason").is_some());
-        let (level, target, fields) = &events[1];
+        // Then the health warning (401), then the given-up batch.
+        assert!(format!("{:?}", events[1].2).contains("Unauthorized"));
+        let (level, target, fields) = &events[2];
         assert_eq!(
             (*level, target.as_str()),
             (tracing::Level::ERROR, "master_log_client")
@@ -1203,6 +1215,60 @@ mod tests {
             drop(tx);
             task.await.unwrap();
         }
+    }
+
+    // regression: issue #14
+    #[tokio::test(start_paused = true)]
+    async fn issue_14_an_endpoint_down_past_the_budget_shows_in_health_with_one_warning() {
+        let recorder = Recorder::default();
+        let _guard = tracing::subscriber::set_default(recorder.clone());
+        let s = Settings {
+            max_retry_elapsed: Duration::from_secs(2),
+            max_retries: u32::MAX,
+            ..settings(1)
+        };
+        let down = || Attempt::Retry {
+            status: None,
+            retry_after: None,
+            reason: "connection failed: refused".into(),
+        };
+        let h = spawn(s, (0..40).map(|_| down()).collect(), Duration::ZERO);
+        assert!(h.shared.health.is_healthy());
+        h.log("a").await;
+        h.log("b").await;
+        let report = h.flush().await;
+        assert_eq!(report.failed_batches, 2);
+        assert!(!h.shared.health.is_healthy());
+        assert!(matches!(
+            h.shared.health.get(),
+            Health::Unreachable { ref reason } if reason.contains("refused")
+        ));
+        let warnings = |recorder: &Recorder| {
+            recorder
+                .0
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|(_, _, fields)| {
+                    fields
+                        .iter()
+                        .any(|(_, v)| v.contains("log client is unhealthy"))
+                })
+                .count()
+        };
+        // Two batches given up, one warning: the next may come a minute later.
+        assert_eq!(warnings(&recorder), 1);
+        // Delivering again makes the client healthy.
+        let mut h = h;
+        while h.seen.try_recv().is_ok() {}
+        let rest = 40 - h.shared.counters.snapshot(0, 0.0).requests as usize;
+        for i in 0..rest {
+            h.log(&i.to_string()).await;
+        }
+        h.log("delivered").await;
+        let report = h.flush().await;
+        assert!(report.accepted >= 1, "{report:?}");
+        assert!(h.shared.health.is_healthy());
     }
 
     #[tokio::test(start_paused = true)]

@@ -6,7 +6,7 @@ mod support;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use master_log_client::{Client, ClientBuilder, Error, Event, FailureKind};
+use master_log_client::{Client, ClientBuilder, Error, Event, FailureKind, Health};
 use support::{Reply, Server};
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -229,4 +229,22 @@ async fn a_users_own_reqwest_client_is_used_with_the_clients_headers() {
             .starts_with("master-log-client-rust/")
     );
     assert_eq!(r.header("idempotency-key").map(str::len), Some(32));
+}
+
+// regression: issue #14
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_14_a_wrong_key_shows_in_health_at_once() {
+    let server = Server::start(vec![]);
+    server.set_default(Reply::status(401));
+    let client = builder(&server.url()).build().unwrap();
+    assert!(client.is_healthy());
+    client.log(Event::info("x")).await.unwrap();
+    // The first answer sets it, before the flush that waits for that answer returns.
+    assert!(client.flush(WAIT).await.is_err());
+    assert!(!client.is_healthy());
+    assert_eq!(client.health(), Health::Unauthorized { status: 401 });
+    server.set_default(Reply::ok());
+    client.log(Event::info("y")).await.unwrap();
+    let _ = client.flush(WAIT).await;
+    assert!(client.is_healthy());
 }

@@ -281,3 +281,118 @@ fn a_tag_scope_inside_an_async_fn_is_a_send_future_across_threads() {
         assert!(h.get("tags").is_none(), "{h}");
     }
 }
+
+#[derive(serde::Serialize, Clone)]
+struct Cart {
+    items: u32,
+    coupon: Option<&'static str>,
+}
+
+struct Sku(u32);
+
+impl std::fmt::Display for Sku {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SKU-{:05}", self.0)
+    }
+}
+
+struct User {
+    id: u64,
+}
+
+#[test]
+fn trace_tags_and_args_are_the_spans_own_tags() {
+    let t = TempLog::new();
+    #[trace(logger = l, tags(route = "/checkout", version = 2, beta = true, ratio = -0.5))]
+    fn constant(l: &AsyncLogger) {
+        let _ = l;
+    }
+    #[trace(logger = l, args(order_id, user = user.id, cart, sku, "http.method" = "POST"))]
+    fn captured(l: &AsyncLogger, order_id: u64, user: &User, cart: Cart, sku: Sku) -> u32 {
+        let _ = (l, &sku);
+        sentinel::record("paid", true);
+        cart.items
+    }
+    #[trace(logger = l, skip_all, tags(route = "/health"))]
+    fn skipped(l: &AsyncLogger, secret: &str) {
+        let _ = (l, secret);
+    }
+    constant(&t.logger);
+    let cart = Cart {
+        items: 3,
+        coupon: None,
+    };
+    assert_eq!(captured(&t.logger, 17, &User { id: 42 }, cart, Sku(7)), 3);
+    skipped(&t.logger, "hunter2");
+    let r = t.records();
+    assert_eq!(
+        by_name(&r, "constant")["tags"],
+        json!({"route": "/checkout", "version": 2, "beta": true, "ratio": -0.5})
+    );
+    assert_eq!(
+        by_name(&r, "captured")["tags"],
+        json!({
+            "order_id": 17,
+            "user": 42,
+            "cart": {"items": 3, "coupon": null},
+            "sku": "SKU-00007",
+            "http.method": "POST",
+            "paid": true,
+        })
+    );
+    assert_eq!(by_name(&r, "skipped")["tags"], json!({"route": "/health"}));
+}
+
+#[test]
+fn async_trace_args_and_recorded_values_meet_on_one_span() {
+    let t = TempLog::new();
+    #[trace(logger = l, tags(route = "/orders"), args(order_id))]
+    async fn handler(l: AsyncLogger, order_id: u64) -> Result<u64, std::num::ParseIntError> {
+        let _ = l;
+        tokio::task::yield_now().await;
+        sentinel::record("rows", 2);
+        tokio::task::yield_now().await;
+        "x".parse::<u64>().map(|n| n + order_id)
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    let _tenant = Tags::new().with("tenant", "acme").enter();
+    let task = handler(t.logger.clone(), 9).in_current_context();
+    let out = rt.block_on(async { tokio::spawn(task).await.unwrap() });
+    assert!(out.is_err());
+    drop(rt);
+    let r = t.records();
+    assert_eq!(r[0]["status"], "error");
+    assert_eq!(
+        r[0]["tags"],
+        json!({"tenant": "acme", "route": "/orders", "order_id": 9, "rows": 2})
+    );
+}
+
+#[test]
+fn args_are_not_evaluated_when_sampling_drops_the_span() {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static EVALUATED: AtomicU32 = AtomicU32::new(0);
+    fn costly(n: u64) -> u64 {
+        EVALUATED.fetch_add(1, Ordering::Relaxed);
+        n * 2
+    }
+    let t = TempLog::new();
+    #[trace(logger = l, sample = 0.0, args(double = costly(n)))]
+    fn dropped(l: &AsyncLogger, n: u64) {
+        let _ = (l, n);
+    }
+    #[trace(logger = l, args(double = costly(n)))]
+    fn kept(l: &AsyncLogger, n: u64) {
+        let _ = (l, n);
+    }
+    dropped(&t.logger, 1);
+    assert_eq!(EVALUATED.load(Ordering::Relaxed), 0);
+    kept(&t.logger, 2);
+    assert_eq!(EVALUATED.load(Ordering::Relaxed), 1);
+    let r = t.records();
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0]["tags"], json!({"double": 4}));
+}

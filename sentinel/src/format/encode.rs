@@ -148,6 +148,10 @@ impl Encoder {
                 self.encode_marker(marker, anchor, out);
                 Ok(())
             }
+            Entry::Line { bytes, .. } => {
+                out.extend_from_slice(bytes);
+                Ok(())
+            }
         }
     }
 

@@ -1,12 +1,16 @@
 //! The `sentinel` command: parses arguments and runs one subcommand, each in
-//! its own file beside this one (`tail`, `stats`). Every subcommand reads its inputs
-//! through `input.rs` and narrows them with `filter.rs`; records are decoded by the
-//! library's one decoder, [`sentinel::format`].
+//! its own file or folder beside this one (`tail`, `stats`, `export`, `report`). Every subcommand
+//! reads its inputs through `input.rs` and narrows them with `filter.rs`; records are
+//! decoded by the library's one decoder, [`sentinel::format`], and `spans.rs` links them
+//! into trees for `export` and `report`.
 
 mod error;
+mod export;
 mod filter;
 mod input;
 mod lines;
+mod report;
+mod spans;
 mod stats;
 mod tail;
 mod timestamp;
@@ -39,6 +43,12 @@ enum Command {
     /// max, inclusive and self time.
     #[command(after_help = STATS_EXAMPLES)]
     Stats(StatsArgs),
+    /// Convert spans for Perfetto/chrome://tracing, OpenTelemetry (OTLP/JSON, or POSTed to an
+    /// OTLP/HTTP endpoint) or flame graphs (folded stacks).
+    Export(export::ExportArgs),
+    /// Write one self-contained HTML page: stats table, slowest and failed traces as
+    /// waterfalls, a flame graph by self time.
+    Report(report::ReportArgs),
 }
 
 macro_rules! tail_examples {
@@ -217,6 +227,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Tail(args) => run_tail(&args),
         Command::Stats(args) => run_stats(&args),
+        Command::Export(args) => export::run(&args),
+        Command::Report(args) => report::run(&args),
     };
     match result {
         Ok(Outcome::Clean) => ExitCode::SUCCESS,
