@@ -47,11 +47,6 @@ const SCRIPT: &str = include_str!("page.js");
 
 /// Arguments of `sentinel report`.
 #[derive(Debug, Args)]
-#[command(after_help = "\
-Examples:
-  sentinel report logs/ -o report.html
-  sentinel report --since 1h --name 'checkout*' app.jsonl -o checkout.html
-  zcat old.jsonl.gz | sentinel report - -o old.html")]
 pub(crate) struct ReportArgs {
     #[command(flatten)]
     pub(crate) input: InputArgs,
@@ -354,6 +349,33 @@ fn flame(spans: &[Span], forest: &Forest) -> (Frame, u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::filter::Filter;
+
+    #[test]
+    fn the_flame_graph_merges_frames_too_narrow_to_see_and_keeps_the_total() {
+        let mut set = SpanSet::default();
+        // One wide root (10 s) and 3,000 one-millisecond roots of distinct names.
+        let line = |id: u64, name: &str, ms: u64| {
+            format!(
+                r#"{{"timestamp":"2026-11-22T00:00:10+00:00","function":"{name}","duration_ms":{ms},"trace_id":"{id:032x}","span_id":"{id:016x}"}}"#
+            )
+        };
+        set.add_line(line(1, "wide", 10_000).as_bytes(), 0, &Filter::default());
+        for i in 0..3_000u64 {
+            let l = line(2 + i, &format!("narrow-{i}"), 1);
+            set.add_line(l.as_bytes(), 0, &Filter::default());
+        }
+        let forest = Forest::new(&set.spans);
+        let (frame, merged) = flame(&set.spans, &forest);
+        assert_eq!(frame.total_us, 13_000_000);
+        assert_eq!(frame.children.len(), 1, "only `wide` is drawn");
+        assert_eq!(frame.children[0].name, "wide");
+        assert_eq!(merged, 3_000);
+        assert_eq!(
+            frame.self_us, 3_000_000,
+            "merged frames count as the parent's self time"
+        );
+    }
 
     #[test]
     fn nothing_from_the_data_can_close_the_script_element() {
