@@ -450,7 +450,8 @@ struct Received {
     decoded: Result<ExportTraceServiceRequest, String>,
 }
 
-/// An OTLP/HTTP receiver on loopback: records every request and answers each with `status`.
+/// An OTLP/HTTP receiver on loopback: records every request and answers with the statuses of
+/// its script in turn (with `Retry-After: 0` on a 503), then 200.
 struct Receiver {
     addr: SocketAddr,
     received: Arc<Mutex<Vec<Received>>>,
@@ -459,7 +460,7 @@ struct Receiver {
 }
 
 impl Receiver {
-    fn start(status: u16) -> Receiver {
+    fn start(script: Vec<u16>) -> Receiver {
         use http_body_util::{BodyExt, Full};
         use hyper::service::service_fn;
         use hyper_util::rt::TokioIo;
@@ -468,6 +469,7 @@ impl Receiver {
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
         let log = received.clone();
+        let script = Arc::new(Mutex::new(std::collections::VecDeque::from(script)));
         let thread = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -482,10 +484,12 @@ impl Receiver {
                         _ = &mut stopped => return,
                     };
                     let log = log.clone();
+                    let script = script.clone();
                     tokio::spawn(async move {
                         let service =
                             service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                                 let log = log.clone();
+                                let status = script.lock().unwrap().pop_front().unwrap_or(200);
                                 async move {
                                     let path = req.uri().path().to_owned();
                                     let content_type = req
@@ -507,9 +511,12 @@ impl Receiver {
                                     } else {
                                         "overloaded"
                                     };
+                                    let mut response = hyper::Response::builder().status(status);
+                                    if status == 503 {
+                                        response = response.header("retry-after", "0");
+                                    }
                                     Ok::<_, hyper::Error>(
-                                        hyper::Response::builder()
-                                            .status(status)
+                                        response
                                             .body(Full::new(bytes::Bytes::from(reply)))
                                             .unwrap(),
                                     )
@@ -552,7 +559,7 @@ impl Drop for Receiver {
 #[test]
 fn otlp_endpoint_receives_every_span_in_batches_that_opentelemetry_proto_decodes() {
     let (_dir, path) = fixture();
-    let receiver = Receiver::start(200);
+    let receiver = Receiver::start(Vec::new());
     let out = export(
         &["--otlp-endpoint", &receiver.url(), "--batch-spans", "2"],
         &path,
@@ -587,22 +594,50 @@ fn otlp_endpoint_receives_every_span_in_batches_that_opentelemetry_proto_decodes
 #[test]
 fn a_receiver_that_refuses_fails_the_export_and_says_what_was_sent() {
     let (_dir, path) = fixture();
-    let receiver = Receiver::start(503);
+    let receiver = Receiver::start(vec![200, 400]);
     let out = Command::new(BIN)
         .args([
             "export",
+            "--batch-spans",
+            "2",
             "--otlp-endpoint",
             &receiver.url(),
-            &path.to_string_lossy(),
         ])
+        .arg(&path)
         .output()
         .unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("503"), "{stderr}");
+    assert!(stderr.contains("400 Bad Request (1 attempts)"), "{stderr}");
     assert!(
-        stderr.contains("0 spans in 0 batches sent before"),
+        stderr.contains("2 spans in 1 batches sent before"),
         "{stderr}"
     );
-    assert_eq!(receiver.received().len(), 1);
+    assert_eq!(receiver.received().len(), 2, "a 400 is not retried");
+}
+
+#[test]
+fn a_busy_receiver_gets_the_batch_again_after_its_retry_after() {
+    let (_dir, path) = fixture();
+    let receiver = Receiver::start(vec![503]);
+    let out = export(&["--otlp-endpoint", &receiver.url()], &path);
+    let received = receiver.received();
+    assert_eq!(received.len(), 2, "refused once, then accepted");
+    let bodies: Vec<_> = received.into_iter().map(|r| r.decoded.unwrap()).collect();
+    assert_eq!(bodies[0], bodies[1], "the same batch again");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("sent 5 spans in 1 requests"));
+
+    let receiver = Receiver::start(vec![503, 503, 503]);
+    let out = Command::new(BIN)
+        .args(["export", "--otlp-endpoint", &receiver.url()])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("503 Service Unavailable (3 attempts)"),
+        "{stderr}"
+    );
+    assert_eq!(receiver.received().len(), 3);
 }

@@ -90,9 +90,9 @@ pub fn write<W: Write + ?Sized>(set: &SpanSet, sources: &[String], out: &mut W) 
             args.insert("error".into(), e.as_str().into());
         }
         args.insert("trace_id".into(), s.trace_hex().into());
-        args.insert("span_id".into(), format!("{:016x}", s.span_id).into());
-        if let Some(p) = s.parent {
-            args.insert("parent_span_id".into(), format!("{p:016x}").into());
+        args.insert("span_id".into(), s.span_hex().into());
+        if let Some(p) = s.parent_hex() {
+            args.insert("parent_span_id".into(), p.into());
         }
         if let Some(cpu) = s.cpu_ms {
             args.insert("cpu_time_ms".into(), cpu.into());
