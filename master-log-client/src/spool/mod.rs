@@ -91,6 +91,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::batch::Batch;
 use crate::error::{Error, Result};
+use crate::event::Event;
 use crate::stats::SpoolCounters;
 use store::Store;
 
@@ -133,12 +134,16 @@ impl SpoolFsync {
 #[derive(Debug)]
 enum Cmd {
     Store(Batch),
+    /// One event a producer could not enqueue (full queue, wait expired).
+    Event(Event),
     /// The batch last handed out for replay was answered for good.
     Ack,
     /// The batch last handed out for replay could not be delivered; hand it out again.
     Nack,
     /// Answers once everything stored before is written (and synced, per the policy).
     Sync(oneshot::Sender<()>),
+    /// Write what is pending, release the folder and end the thread.
+    Close,
 }
 
 /// The worker's handle on the spool thread.
@@ -213,8 +218,25 @@ impl Spool {
     /// Stops the thread and waits until it has written everything and released the lock.
     pub(crate) async fn close(self) {
         let Spool { cmd, exited } = self;
-        drop(cmd);
+        let _ = cmd.send(Cmd::Close);
         let _ = exited.await;
+    }
+
+    /// A handle producers use to put events in the spool when the queue has no room.
+    pub(crate) fn inbox(&self) -> Inbox {
+        Inbox(self.cmd.clone())
+    }
+}
+
+/// The producers' way into the spool: an event that found the queue full after waiting is
+/// handed to the spool thread (a lock-free push; encoding and I/O happen on the thread).
+#[derive(Debug, Clone)]
+pub(crate) struct Inbox(mpsc::UnboundedSender<Cmd>);
+
+impl Inbox {
+    /// Hands `event` to the spool thread; `false` if the spool is closed.
+    pub(crate) fn store(&self, event: Event) -> bool {
+        self.0.send(Cmd::Event(event)).is_ok()
     }
 }
 
@@ -258,6 +280,14 @@ fn run(mut store: Store, mut cmds: mpsc::UnboundedReceiver<Cmd>, replay: mpsc::S
                 record::encode(&batch, &mut scratch);
                 store.append(events, &scratch);
             }
+            Cmd::Event(event) => {
+                let mut encoded = Vec::new();
+                event.encode_into(&mut encoded);
+                scratch.clear();
+                record::encode(&Batch::from_events([&encoded[..]]), &mut scratch);
+                store.append(1, &scratch);
+            }
+            Cmd::Close => break,
             Cmd::Ack => {
                 store.ack();
                 handed_out = false;
