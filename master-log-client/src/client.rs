@@ -35,6 +35,11 @@
 //!
 //! A success answer whose body is not `{"accepted": n}` counts the whole batch as accepted.
 //!
+//! With a spool ([`ClientBuilder::spool_dir`]), a batch whose attempt fails in a way that may
+//! succeed later goes to disk at once instead of being retried in memory and then dropped;
+//! the spool's oldest batch is the one retried, and everything spooled is sent once the
+//! server answers again, by this process or the next. See [`crate::spool`].
+//!
 //! In direct mode (`async_mode(false)`) every [`Client::log`] sends its own
 //! `POST {endpoint}/api/v1/logs` request and returns the server's answer; nothing is retried.
 //!
