@@ -88,9 +88,10 @@ use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::health::Health;
 use crate::http::Http;
+use crate::spool::{Replays, Spool};
 #[cfg(doc)]
 use crate::stats::FailureKind;
-use crate::stats::{ClientStats, Counters, FlushReport, Receipt};
+use crate::stats::{ClientStats, Counters, FlushReport, Receipt, SpoolCounters};
 use crate::worker::{self, Attempt, Msg, Shared};
 
 /// Why [`Client::try_log`] did not take an event; the event is handed back.
@@ -358,7 +359,7 @@ impl Client {
             };
         }
         let (reply, answer) = oneshot::channel();
-        match tokio::time::timeout_at(deadline, tx.send(Msg::Shutdown(reply))).await {
+        match tokio::time::timeout_at(deadline, tx.send(Msg::Shutdown(reply, deadline))).await {
             Err(_) => return Err(Error::Timeout),
             Ok(Err(_)) => return Ok(FlushReport::default()),
             Ok(Ok(())) => self.inner.shared.wake.notify_one(),
@@ -527,7 +528,17 @@ impl ClientBuilder {
             let http = Arc::clone(&http);
             async move { http.send_batch(batch, timeout).await }
         };
-        Ok(Client::spawn(config, send, handle))
+        let spool = match &config.spool_dir {
+            Some(dir) => {
+                let counters = Arc::new(SpoolCounters::default());
+                let fsync = config.spool_fsync;
+                let started =
+                    Spool::start(dir, config.spool_max_bytes, fsync, Arc::clone(&counters))?;
+                Some((started, counters))
+            }
+            None => None,
+        };
+        Ok(Client::spawn_spooled(config, send, handle, spool))
     }
 }
 
@@ -552,17 +563,35 @@ impl Client {
     }
 
     /// Spawns the worker with `send` as the transport.
+    #[cfg(test)]
     pub(crate) fn spawn<F, Fut>(config: Config, send: F, handle: &Handle) -> Client
+    where
+        F: FnMut(Batch, Duration) -> Fut + Send + 'static,
+        Fut: Future<Output = Attempt> + Send + 'static,
+    {
+        Client::spawn_spooled(config, send, handle, None)
+    }
+
+    /// Spawns the worker with `send` as the transport and, if given, a started spool and the
+    /// counters its thread writes.
+    fn spawn_spooled<F, Fut>(
+        config: Config,
+        send: F,
+        handle: &Handle,
+        spool: Option<((Spool, Replays), Arc<SpoolCounters>)>,
+    ) -> Client
     where
         F: FnMut(Batch, Duration) -> Fut + Send + 'static,
         Fut: Future<Output = Attempt> + Send + 'static,
     {
         let (tx, rx) = mpsc::channel(config.max_queue_size);
         let (done_tx, worker_done) = watch::channel(());
-        let shared = Arc::new(Shared::new(
-            config.batch_size,
-            config.initial_send_seconds_per_log,
-        ));
+        let mut shared = Shared::new(config.batch_size, config.initial_send_seconds_per_log);
+        let spool = spool.map(|(spool, counters)| {
+            shared.counters.spool = counters;
+            spool
+        });
+        let shared = Arc::new(shared);
         let settings = worker::Settings {
             batch_size: config.batch_size,
             flush_interval: config.flush_interval,
@@ -578,6 +607,7 @@ impl Client {
             send,
             settings,
             Arc::clone(&shared),
+            spool,
             done_tx,
         )));
         Client::assemble(config, Mode::Queue { tx, worker_done }, Some(shared))
