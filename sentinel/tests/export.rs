@@ -239,6 +239,37 @@ fn the_shared_filters_narrow_what_is_exported() {
     assert_eq!(spans.keys().collect::<Vec<_>>(), ["db"]);
 }
 
+/// A request that crossed two services: the client's span in one file is the parent of the
+/// server's root span in the other.
+#[test]
+fn a_trace_across_two_files_is_one_trace_with_a_service_per_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let client = dir.path().join("client.jsonl");
+    let server = dir.path().join("server.2026-11-22.jsonl");
+    fs::write(&client, span(TRACE_A, 1, None, "call", (0, 50), "")).unwrap();
+    fs::write(&server, span(TRACE_A, 2, Some(1), "handle", (10, 40), "")).unwrap();
+    let out = Command::new(BIN)
+        .args(["export", "--format", "otlp-json"])
+        .args([&client, &server])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let spans = spans_by_name(&decode_lines(&out.stdout));
+    assert_eq!(spans["call"].0, "client");
+    assert_eq!(spans["handle"].0, "server");
+    assert_eq!(spans["handle"].1.parent_span_id, spans["call"].1.span_id);
+
+    let out = Command::new(BIN)
+        .args(["export", "--format", "folded"])
+        .args([&client, &server])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "call 20000\ncall;handle 30000\n"
+    );
+}
+
 #[test]
 fn service_flag_names_every_resource() {
     let (_dir, path) = fixture();
