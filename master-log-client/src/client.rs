@@ -35,6 +35,11 @@
 //!
 //! A success answer whose body is not `{"accepted": n}` counts the whole batch as accepted.
 //!
+//! With a spool ([`ClientBuilder::spool_dir`]), a batch whose attempt fails in a way that may
+//! succeed later goes to disk at once instead of being retried in memory and then dropped;
+//! the spool's oldest batch is the one retried, and everything spooled is sent once the
+//! server answers again, by this process or the next. See [`crate::spool`].
+//!
 //! In direct mode (`async_mode(false)`) every [`Client::log`] sends its own
 //! `POST {endpoint}/api/v1/logs` request and returns the server's answer; nothing is retried.
 //!
@@ -88,7 +93,7 @@ use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::health::Health;
 use crate::http::Http;
-use crate::spool::{Replays, Spool};
+use crate::spool::{Inbox, Replays, Spool};
 #[cfg(doc)]
 use crate::stats::FailureKind;
 use crate::stats::{ClientStats, Counters, FlushReport, Receipt, SpoolCounters};
@@ -150,6 +155,8 @@ struct Inner {
     _wake_on_drop: WakeOnDrop,
     config: Config,
     shared: Arc<Shared>,
+    /// Where `log` puts an event that found no room in the queue, with a spool.
+    spool: Option<Inbox>,
     pace: Pace,
     shutdown_started: AtomicBool,
 }
@@ -244,13 +251,25 @@ impl Client {
             Err(mpsc::error::TrySendError::Full(_)) if inner.config.drop_when_full => {
                 Err(Error::QueueFull)
             }
-            Err(mpsc::error::TrySendError::Full(msg)) => tx
-                .send_timeout(msg, inner.config.queue_timeout)
-                .await
-                .map_err(|e| match e {
-                    mpsc::error::SendTimeoutError::Timeout(_) => Error::QueueFull,
-                    mpsc::error::SendTimeoutError::Closed(_) => Error::Closed,
-                }),
+            Err(mpsc::error::TrySendError::Full(msg)) => {
+                match tx.send_timeout(msg, inner.config.queue_timeout).await {
+                    Ok(()) => Ok(()),
+                    Err(mpsc::error::SendTimeoutError::Timeout(Msg::Event(event))) => {
+                        // No room in time: the spool takes it, if there is one.
+                        match &inner.spool {
+                            Some(spool) if spool.store(event) => {
+                                return Ok(Receipt {
+                                    spooled: true,
+                                    ..Receipt::default()
+                                });
+                            }
+                            _ => Err(Error::QueueFull),
+                        }
+                    }
+                    Err(mpsc::error::SendTimeoutError::Timeout(_)) => Err(Error::QueueFull),
+                    Err(mpsc::error::SendTimeoutError::Closed(_)) => Err(Error::Closed),
+                }
+            }
         };
         if let Err(err) = sent {
             if matches!(err, Error::QueueFull) {
@@ -520,7 +539,7 @@ impl ClientBuilder {
         let config = Config::resolve(&self.overrides, &*env)?;
         let http = Http::new(&config, self.http_client)?;
         if !config.async_mode {
-            return Ok(Client::assemble(config, Mode::Direct { http }, None));
+            return Ok(Client::assemble(config, Mode::Direct { http }, None, None));
         }
         let handle = handle.ok_or(Error::NoRuntime)?;
         let http = Arc::new(http);
@@ -543,7 +562,12 @@ impl ClientBuilder {
 }
 
 impl Client {
-    fn assemble(config: Config, mode: Mode, shared: Option<Arc<Shared>>) -> Client {
+    fn assemble(
+        config: Config,
+        mode: Mode,
+        shared: Option<Arc<Shared>>,
+        spool: Option<Inbox>,
+    ) -> Client {
         let shared = shared.unwrap_or_else(|| {
             Arc::new(Shared::new(
                 config.batch_size,
@@ -556,6 +580,7 @@ impl Client {
                 _wake_on_drop: WakeOnDrop(Arc::clone(&shared)),
                 config,
                 shared,
+                spool,
                 pace: Pace::new(),
                 shutdown_started: AtomicBool::new(false),
             }),
@@ -592,6 +617,7 @@ impl Client {
             spool
         });
         let shared = Arc::new(shared);
+        let inbox = spool.as_ref().map(|(spool, _)| spool.inbox());
         let settings = worker::Settings {
             batch_size: config.batch_size,
             flush_interval: config.flush_interval,
@@ -610,7 +636,7 @@ impl Client {
             spool,
             done_tx,
         )));
-        Client::assemble(config, Mode::Queue { tx, worker_done }, Some(shared))
+        Client::assemble(config, Mode::Queue { tx, worker_done }, Some(shared), inbox)
     }
 }
 

@@ -294,6 +294,9 @@ impl FlushReport {
 pub struct Receipt {
     /// The event was put on the queue (asynchronous mode).
     pub queued: bool,
+    /// The queue stayed full for `queue_timeout`, so the event was written to the spool
+    /// instead (asynchronous mode with `spool_dir` and `drop_when_full` off).
+    pub spooled: bool,
     /// HTTP status of the answer (direct mode).
     pub status: Option<u16>,
     /// Id the server gave the event (direct mode), from `{"events":[{"id":...}]}`.

@@ -347,3 +347,37 @@ async fn issue_14_a_full_disk_is_counted_loss_and_the_client_keeps_sending() {
     assert_eq!(client.stats().spool_lost_events, stats.spool_lost_events);
     drop(disk);
 }
+
+// regression: issue #14
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_14_an_event_that_finds_the_queue_full_goes_to_the_spool() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(vec![]);
+    // A slow server: the queue of two fills while a batch of one is in flight.
+    server.set_default(support::Reply::ok().delay(Duration::from_millis(300)));
+    let client = builder(&server.url(), dir.path())
+        .batch_size(1)
+        .max_queue_size(2)
+        .drop_when_full(false)
+        .queue_timeout(Duration::from_millis(20))
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let mut spooled = 0;
+    for i in 0..10 {
+        let receipt = client
+            .log(Event::info(format!("full-queue-{i}")))
+            .await
+            .unwrap();
+        assert!(receipt.queued != receipt.spooled, "{receipt:?}");
+        spooled += u64::from(receipt.spooled);
+    }
+    assert!(spooled > 0, "the queue never filled");
+    assert!(server.wait_for_events(10, RECOVERY).await);
+    client.shutdown(Duration::from_secs(10)).await.unwrap();
+    let seen = arrivals(&[&server]);
+    assert_all_arrived(&seen, "full-queue", 10);
+    let stats = client.stats();
+    assert_eq!(stats.dropped_full, 0);
+    assert!(stats.spooled_events >= spooled, "{stats:?}");
+}
