@@ -1,32 +1,42 @@
-//! Enqueue backpressure: the moving average of send time per log, and the pacer that turns
-//! sub-millisecond pauses into whole-millisecond sleeps.
+//! Enqueue backpressure: the moving average of send time per log, and the pace that turns it
+//! into pauses shared by every producer of one client.
 //!
-//! After each accepted enqueue the caller owes a pause equal to the current average seconds
-//! per accepted log (capped at `max_enqueue_sleep`). Tokio's timer has millisecond
-//! granularity, so sleeping 0.2 ms per call would really sleep 1 ms or more. Instead, pauses
-//! are added to a per-client debt and paid in whole milliseconds once the debt reaches 1 ms;
-//! when a sleep overruns, the overrun is credited against later pauses. Over many calls the
-//! producer's rate converges to the observed send rate.
+//! The pace is a virtual clock (a GCRA, as token-bucket rate limiters use): each accepted
+//! enqueue takes the next slot, `seconds per log` after the previous one, and the caller
+//! waits until its slot has passed. Because every handle of a client draws slots from the
+//! same clock, 32 tasks logging at once together go at the server's rate, not 32 times it.
+//! Tokio's timer has millisecond granularity, so a caller less than 1 ms ahead of its slot
+//! does not sleep at all; a sleep that overruns is made up by the next callers, whose slots
+//! are already due. After an idle spell the clock lags behind real time by at most
+//! [`MAX_CREDIT`], so an idle client cannot save up a long burst.
 
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
+
+use tokio::time::Instant;
 
 /// Weight of the newest sample in the send-time moving average.
 const SEND_RATE_SMOOTHING: f64 = 0.2;
-const MS: i64 = 1_000_000;
-/// Longest overrun credited against future pauses, so a long stall cannot buy a burst.
-const MAX_CREDIT_NS: i64 = 10 * MS;
+/// How far ahead of its slot a caller may run without sleeping: one timer tick.
+const SLACK: Duration = Duration::from_millis(1);
+/// Longest lag of the pace behind real time, i.e. the largest burst an idle client allows.
+pub(crate) const MAX_CREDIT: Duration = Duration::from_millis(10);
 
 /// Exponential moving average of seconds per accepted log over successful batch sends.
+///
+/// The first measured sample replaces the configured seed outright (the original client
+/// blended it in at weight 0.2, so a wrong 5 ms seed took dozens of batches to wash out).
 #[derive(Debug)]
 pub(crate) struct SendRate {
     bits: AtomicU64,
+    measured: AtomicBool,
 }
 
 impl SendRate {
     pub(crate) fn new(seed: f64) -> Self {
         SendRate {
             bits: AtomicU64::new(seed.max(0.0).to_bits()),
+            measured: AtomicBool::new(false),
         }
     }
 
@@ -44,7 +54,7 @@ impl SendRate {
         }
         let sample = elapsed.as_secs_f64() / accepted as f64;
         let current = self.get();
-        let next = if current <= 0.0 {
+        let next = if !self.measured.swap(true, Ordering::Relaxed) || current <= 0.0 {
             sample
         } else {
             current * (1.0 - SEND_RATE_SMOOTHING) + sample * SEND_RATE_SMOOTHING
@@ -53,47 +63,46 @@ impl SendRate {
     }
 }
 
-/// Per-client sleep debt, in nanoseconds; negative values are credit from overrun sleeps.
-#[derive(Debug, Default)]
-pub(crate) struct Pacer {
-    debt_ns: AtomicI64,
+/// The client-wide pace: the end of the last slot handed out, in nanoseconds since `origin`.
+#[derive(Debug)]
+pub(crate) struct Pace {
+    origin: Instant,
+    next_ns: AtomicU64,
 }
 
-impl Pacer {
-    /// Adds `pause` to the debt; returns the whole milliseconds the caller must sleep now.
-    pub(crate) fn charge(&self, pause: Duration) -> Option<Duration> {
-        let add = i64::try_from(pause.as_nanos()).unwrap_or(i64::MAX / 2);
-        let mut cur = self.debt_ns.load(Ordering::Relaxed);
-        loop {
-            let total = cur.saturating_add(add);
-            let pay = if total >= MS { total - total % MS } else { 0 };
-            match self.debt_ns.compare_exchange_weak(
-                cur,
-                total - pay,
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) if pay > 0 => return Some(Duration::from_nanos(pay as u64)),
-                Ok(_) => return None,
-                Err(actual) => cur = actual,
-            }
+impl Pace {
+    pub(crate) fn new() -> Self {
+        Pace {
+            origin: Instant::now(),
+            next_ns: AtomicU64::new(0),
         }
     }
 
-    /// Credits the part of a sleep that ran longer than `planned`.
-    pub(crate) fn settle(&self, planned: Duration, actual: Duration) {
-        let over = actual.saturating_sub(planned);
-        let over = i64::try_from(over.as_nanos())
-            .unwrap_or(i64::MAX)
-            .min(MAX_CREDIT_NS);
-        if over > 0 {
-            let _ = self
-                .debt_ns
-                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |d| {
-                    Some((d - over).max(-MAX_CREDIT_NS))
-                });
-        }
+    /// Takes the next slot of length `per_log`; returns when the caller should resume, if
+    /// that is more than a timer tick away. A slot never ends more than `max_wait` from now,
+    /// so one pause is at most `max_wait`.
+    pub(crate) fn reserve(&self, per_log: Duration, max_wait: Duration) -> Option<Instant> {
+        let now = nanos(self.origin.elapsed());
+        let per_log = nanos(per_log);
+        let horizon = now.saturating_add(nanos(max_wait));
+        let floor = now.saturating_sub(nanos(MAX_CREDIT));
+        let mut cur = self.next_ns.load(Ordering::Relaxed);
+        let end = loop {
+            let end = cur.max(floor).saturating_add(per_log).min(horizon);
+            match self
+                .next_ns
+                .compare_exchange_weak(cur, end, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => break end,
+                Err(actual) => cur = actual,
+            }
+        };
+        (end > now.saturating_add(nanos(SLACK))).then(|| self.origin + Duration::from_nanos(end))
     }
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 #[cfg(test)]
@@ -101,74 +110,77 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ema_weights_new_samples_by_a_fifth() {
+    fn ema_weights_new_samples_by_a_fifth_after_the_first() {
         let rate = SendRate::new(0.005);
-        rate.observe(Duration::from_millis(20), 100); // sample 0.0002
-        assert!((rate.get() - (0.005 * 0.8 + 0.0002 * 0.2)).abs() < 1e-12);
+        rate.observe(Duration::from_millis(20), 100); // sample 0.0002 replaces the seed
+        assert!((rate.get() - 0.0002).abs() < 1e-12);
+        rate.observe(Duration::from_millis(40), 100); // sample 0.0004
+        assert!((rate.get() - (0.0002 * 0.8 + 0.0004 * 0.2)).abs() < 1e-12);
         rate.observe(Duration::from_millis(20), 0); // ignored
-        assert!((rate.get() - 0.00404).abs() < 1e-12);
+        assert!((rate.get() - 0.00024).abs() < 1e-12);
+    }
+
+    // regression: issue #14
+    #[test]
+    fn issue_14_the_first_sample_replaces_the_seed() {
+        let rate = SendRate::new(0.005);
+        rate.observe(Duration::from_millis(10), 100);
+        assert!((rate.get() - 0.0001).abs() < 1e-12, "{}", rate.get());
     }
 
     #[test]
     fn ema_converges_to_the_observed_rate() {
         let rate = SendRate::new(0.005);
-        for _ in 0..60 {
+        rate.observe(Duration::from_millis(100), 100);
+        for _ in 0..30 {
             rate.observe(Duration::from_millis(20), 100);
         }
         assert!((rate.get() - 0.0002).abs() < 0.00001, "{}", rate.get());
     }
 
-    #[test]
-    fn zero_seed_takes_the_first_sample() {
-        let rate = SendRate::new(0.0);
-        rate.observe(Duration::from_millis(10), 10);
-        assert!((rate.get() - 0.001).abs() < 1e-12);
-    }
-
-    #[test]
-    fn pacer_pays_whole_milliseconds() {
-        let pacer = Pacer::default();
-        let pause = Duration::from_micros(200);
-        let paid: Vec<Option<Duration>> = (0..10).map(|_| pacer.charge(pause)).collect();
-        let sleeps: Vec<_> = paid.iter().flatten().collect();
-        assert_eq!(
-            sleeps,
-            [&Duration::from_millis(1), &Duration::from_millis(1)]
-        );
-        assert_eq!(paid.iter().position(Option::is_some), Some(4));
-    }
-
-    #[test]
-    fn pacer_credits_overrun_sleeps() {
-        let pacer = Pacer::default();
-        let pause = Duration::from_micros(250);
-        for _ in 0..3 {
-            assert_eq!(pacer.charge(pause), None);
+    #[tokio::test(start_paused = true)]
+    async fn sub_tick_slots_add_up_to_the_rate() {
+        let pace = Pace::new();
+        let per_log = Duration::from_micros(200);
+        let start = Instant::now();
+        let mut sleeps = 0;
+        for _ in 0..1000 {
+            if let Some(at) = pace.reserve(per_log, Duration::from_secs(1)) {
+                tokio::time::sleep_until(at).await;
+                sleeps += 1;
+            }
         }
-        // Debt is 0.75 ms; a 1 ms sleep that took 2 ms leaves 0.25 ms of credit.
-        pacer.settle(Duration::from_millis(1), Duration::from_millis(2));
-        for _ in 0..4 {
-            assert_eq!(pacer.charge(pause), None);
+        // 1000 × 0.2 ms, less at most one tick of slack; in whole-tick sleeps, not 1000.
+        let took = start.elapsed();
+        assert!(
+            took >= Duration::from_millis(199) && took <= Duration::from_millis(200),
+            "{took:?}"
+        );
+        assert!(sleeps < 250, "{sleeps}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_idle_client_may_burst_only_up_to_the_credit() {
+        let pace = Pace::new();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let per_log = Duration::from_micros(200);
+        let free = (0..100)
+            .take_while(|_| pace.reserve(per_log, Duration::from_secs(1)).is_none())
+            .count();
+        // 10 ms of credit plus 1 ms of slack: 55 slots of 0.2 ms.
+        assert_eq!(free, 55);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_pause_never_exceeds_max_wait() {
+        let pace = Pace::new();
+        let start = Instant::now();
+        for _ in 0..5 {
+            let at = pace
+                .reserve(Duration::from_secs(5), Duration::from_millis(10))
+                .unwrap();
+            assert!(at - Instant::now() <= Duration::from_millis(10));
         }
-        assert_eq!(pacer.charge(pause), Some(Duration::from_millis(1)));
-    }
-
-    #[test]
-    fn pacer_caps_credit() {
-        let pacer = Pacer::default();
-        pacer.settle(Duration::ZERO, Duration::from_secs(5));
-        assert_eq!(
-            pacer.charge(Duration::from_millis(11)),
-            Some(Duration::from_millis(1))
-        );
-    }
-
-    #[test]
-    fn large_pauses_are_paid_at_once() {
-        let pacer = Pacer::default();
-        assert_eq!(
-            pacer.charge(Duration::from_micros(2500)),
-            Some(Duration::from_millis(2))
-        );
+        assert_eq!(start.elapsed(), Duration::ZERO);
     }
 }

@@ -2,14 +2,17 @@
 //! is `flush_interval` old, and whatever is pending is cut on flush and shutdown.
 //!
 //! Events are encoded once, straight into the request body `{"logs":[...]}`, so sending a
-//! batch (and retrying it) copies nothing.
+//! batch (and retrying it) copies nothing. A batch remembers where each event lies in its
+//! body, so a batch the server finds too large can be split without decoding it.
 
+use std::ops::Range;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::time::Instant;
 
-use crate::event::Event;
+use crate::event::{Event, generated_id};
 
 const PREFIX: &[u8] = b"{\"logs\":[";
 const SUFFIX: &[u8] = b"]}";
@@ -19,6 +22,52 @@ const SUFFIX: &[u8] = b"]}";
 pub(crate) struct Batch {
     pub(crate) body: Bytes,
     pub(crate) len: usize,
+    /// Sent as `Idempotency-Key`: the same for every attempt at this batch, so a server can
+    /// drop a repeat of a request whose answer was lost.
+    pub(crate) id: [u8; 32],
+    /// Where each event's JSON object lies in `body`.
+    events: Arc<[Range<usize>]>,
+}
+
+impl Batch {
+    /// Builds a batch from encoded event objects.
+    pub(crate) fn from_events<'a>(events: impl IntoIterator<Item = &'a [u8]>) -> Batch {
+        let mut body = PREFIX.to_vec();
+        let mut ranges = Vec::new();
+        for (i, event) in events.into_iter().enumerate() {
+            if i > 0 {
+                body.push(b',');
+            }
+            let start = body.len();
+            body.extend_from_slice(event);
+            ranges.push(start..body.len());
+        }
+        body.extend_from_slice(SUFFIX);
+        Batch {
+            body: Bytes::from(body),
+            len: ranges.len(),
+            id: generated_id(),
+            events: ranges.into(),
+        }
+    }
+
+    /// The encoded events, in order.
+    pub(crate) fn events(&self) -> impl Iterator<Item = &[u8]> {
+        self.events.iter().map(|r| &self.body[r.clone()])
+    }
+
+    /// Splits the batch into two halves (each with its own id); `None` for one event.
+    pub(crate) fn split(&self) -> Option<(Batch, Batch)> {
+        if self.len < 2 {
+            return None;
+        }
+        let events: Vec<&[u8]> = self.events().collect();
+        let (a, b) = events.split_at(self.len / 2);
+        Some((
+            Batch::from_events(a.iter().copied()),
+            Batch::from_events(b.iter().copied()),
+        ))
+    }
 }
 
 /// Accumulates encoded events until a batch is due.
@@ -30,6 +79,7 @@ pub(crate) struct Batcher {
     flush_interval: Duration,
     oldest: Option<Instant>,
     size_hint: usize,
+    ranges: Vec<Range<usize>>,
 }
 
 impl Batcher {
@@ -41,6 +91,7 @@ impl Batcher {
             flush_interval,
             oldest: None,
             size_hint: 0,
+            ranges: Vec::new(),
         }
     }
 
@@ -53,7 +104,9 @@ impl Batcher {
         } else {
             self.buf.push(b',');
         }
+        let start = self.buf.len();
         event.encode_into(&mut self.buf);
+        self.ranges.push(start..self.buf.len());
         self.len += 1;
         self.is_full()
     }
@@ -92,7 +145,13 @@ impl Batcher {
         let body = Bytes::from(std::mem::take(&mut self.buf));
         let len = std::mem::take(&mut self.len);
         self.oldest = None;
-        Some(Batch { body, len })
+        let events = Arc::from(std::mem::take(&mut self.ranges));
+        Some(Batch {
+            body,
+            len,
+            id: generated_id(),
+            events,
+        })
     }
 }
 
@@ -122,6 +181,34 @@ mod tests {
         let batch = b.take().unwrap();
         assert_eq!(batch.len, 2);
         assert!(b.is_empty() && b.take().is_none());
+    }
+
+    #[test]
+    fn split_halves_keep_the_events_in_order_with_new_ids() {
+        let mut b = Batcher::new(10, Duration::from_secs(1));
+        for body in ["a", "b", "c"] {
+            b.push(&Event::info(body));
+        }
+        let batch = b.take().unwrap();
+        let bodies = |batch: &Batch| -> Vec<String> {
+            let v: Value = serde_json::from_slice(&batch.body).unwrap();
+            v["logs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|l| l["body"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        let (left, right) = batch.split().unwrap();
+        assert_eq!(
+            (bodies(&left), bodies(&right)),
+            (vec!["a".to_owned()], vec!["b".to_owned(), "c".to_owned()])
+        );
+        assert_eq!((left.len, right.len), (1, 2));
+        assert_ne!(left.id, batch.id);
+        assert!(left.split().is_none());
+        let (b1, c1) = right.split().unwrap();
+        assert_eq!(bodies(&b1).concat() + &bodies(&c1).concat(), "bc");
     }
 
     #[tokio::test(start_paused = true)]

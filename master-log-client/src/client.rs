@@ -10,12 +10,28 @@
 //! one at a time, in order, at least `min_request_interval` apart.
 //!
 //! Answers with status 5xx, 408 or 429, connection errors and timeouts are retried with
-//! exponential backoff and jitter (or after the server's `Retry-After`), up to `max_retries`
-//! retries within `max_retry_elapsed`. Other statuses (401, 413, 422, ...) are not retried.
+//! exponential backoff from 100 ms to 10 s and jitter (or after the server's `Retry-After`,
+//! capped at 5 minutes) for as long as the retry budget `max_retry_elapsed` (60 s) allows,
+//! counted from the batch's first attempt: an outage shorter than the budget loses nothing.
+//! (`max_retries` can cap the count as well; by default it does not. The original client's
+//! fixed 8 retries gave up after about 23 s.) Each attempt's timeout is `timeout` times 3 per
+//! earlier attempt, capped at 30 s, so a server slower than `timeout` is still answered.
+//!
+//! A 413 answer splits the batch in halves, each sent on its own (and split again if needed),
+//! so only an event that is alone over the server's limit is given up on, reported with its
+//! size ([`FailureKind::TooLarge`]). Other statuses (401, 403, 422, ...) are not retried.
+//!
 //! A batch given up on is dropped so the ones behind it go through, counted in
 //! [`ClientStats::failed_batches`], logged as a `tracing` error, and reported by the next
-//! flush or shutdown as [`Error::Undelivered`]. Delivery is at least once: a request that
-//! timed out may have reached the server and is sent again.
+//! flush or shutdown as [`Error::Undelivered`], each with its [`FailureKind`].
+//!
+//! Delivery is at least once. A request that timed out may have reached the server, so its
+//! outcome is unknown ([`FlushReport::unknown_outcome_events`]; a batch given up right after
+//! such an attempt is [`FailureKind::Unknown`], not failed) and the retry may store a second
+//! copy. To let the server or a reader drop such copies, every request carries the batch's
+//! id in an `Idempotency-Key` header (the same for every attempt at one batch; the halves
+//! of a split batch get new ids), and every event carries an id in `metadata.event_id`
+//! (see [`Event::with_id`]).
 //!
 //! A success answer whose body is not `{"accepted": n}` counts the whole batch as accepted.
 //!
@@ -24,16 +40,23 @@
 //!
 //! # Backpressure
 //!
-//! With backpressure on (the default), after each accepted enqueue [`Client::log`] pauses for
-//! the moving average of seconds per accepted log over successful batch sends (weight 0.2,
-//! seeded with `initial_send_seconds_per_log`, each pause capped at `max_enqueue_sleep`), so
-//! a hot loop settles at the rate the server takes logs instead of filling the queue. Pauses
-//! shorter than tokio's 1 ms timer resolution are accumulated per client and paid in whole
-//! milliseconds. [`Client::try_log`] never pauses.
+//! With backpressure on (the default), each accepted enqueue by [`Client::log`] takes the next
+//! slot of one pace shared by every handle and task of the client, a slot as long as the
+//! moving average of seconds per accepted log over successful batch sends (weight 0.2; the
+//! first measured batch replaces the `initial_send_seconds_per_log` seed, a change from the
+//! original client), and waits until the slot has passed (at most `max_enqueue_sleep`). So the
+//! client's producers together, however many, settle at the rate the server takes logs
+//! instead of filling the queue. Sub-millisecond slots add up until they reach tokio's 1 ms
+//! timer resolution. [`Client::try_log`] never pauses.
 //!
-//! When the queue is full, `drop_when_full` (the default) refuses the event at once with
-//! [`Error::QueueFull`]; otherwise [`Client::log`] waits up to `queue_timeout` for space.
-//! Either way refused events are counted in [`ClientStats::dropped_full`].
+//! When the queue is full, [`Client::log`] waits up to `queue_timeout` (5 s) for space by
+//! default, then refuses the event with [`Error::QueueFull`]; with `drop_when_full` it
+//! refuses at once (the original client's default). Refused events are counted in
+//! [`ClientStats::dropped_full`]. A request handler should not propagate `log` errors with
+//! `?`: a logging hiccup would fail the request.
+//!
+//! [`Client::health`] tells at once when the server refuses the key or a batch was given up
+//! after the retry budget, with one rate-limited `tracing` warning.
 //!
 //! # Shutdown
 //!
@@ -58,12 +81,15 @@ use tokio::runtime::Handle;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
-use crate::backpressure::Pacer;
+use crate::backpressure::Pace;
 use crate::batch::Batch;
 use crate::config::{self, ClientBuilder, Config};
 use crate::error::{Error, Result};
 use crate::event::Event;
+use crate::health::Health;
 use crate::http::Http;
+#[cfg(doc)]
+use crate::stats::FailureKind;
 use crate::stats::{ClientStats, Counters, FlushReport, Receipt};
 use crate::worker::{self, Attempt, Msg, Shared};
 
@@ -123,7 +149,7 @@ struct Inner {
     _wake_on_drop: WakeOnDrop,
     config: Config,
     shared: Arc<Shared>,
-    pacer: Pacer,
+    pace: Pace,
     shutdown_started: AtomicBool,
 }
 
@@ -150,7 +176,7 @@ impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let c = &self.inner.config;
         f.debug_struct("Client")
-            .field("batch_url", &c.urls.batch)
+            .field("batch_url", &c.urls.shown_batch())
             .field("async_mode", &c.async_mode)
             .field("config", c)
             .field("stats", &self.stats())
@@ -345,6 +371,21 @@ impl Client {
         }
     }
 
+    /// What the last answers say about delivery: [`Health::Unauthorized`] as soon as the
+    /// server refuses the key (401, 403), [`Health::Unreachable`] as soon as a batch is given
+    /// up after the retry budget, [`Health::Healthy`] again once a batch is delivered. Turning
+    /// unhealthy is also a `tracing` warning, at most one per
+    /// [`HEALTH_WARNING_INTERVAL`](crate::HEALTH_WARNING_INTERVAL). Always healthy in direct
+    /// mode, where each call returns its own error.
+    pub fn health(&self) -> Health {
+        self.inner.shared.health.get()
+    }
+
+    /// `true` unless [`Client::health`] says otherwise; a single atomic load.
+    pub fn is_healthy(&self) -> bool {
+        self.inner.shared.health.is_healthy()
+    }
+
     /// A snapshot of the client's counters.
     pub fn stats(&self) -> ClientStats {
         let queued = match &self.inner.mode {
@@ -384,13 +425,11 @@ impl Inner {
 
     async fn pause(&self) {
         let per_log = self.shared.rate.get().max(0.0);
-        let pause = Duration::try_from_secs_f64(per_log)
+        let per_log = Duration::try_from_secs_f64(per_log)
             .unwrap_or(Duration::MAX)
             .min(self.config.max_enqueue_sleep);
-        if let Some(owed) = self.pacer.charge(pause) {
-            let started = Instant::now();
-            tokio::time::sleep(owed).await;
-            self.pacer.settle(owed, started.elapsed());
+        if let Some(at) = self.pace.reserve(per_log, self.config.max_enqueue_sleep) {
+            tokio::time::sleep_until(at).await;
         }
     }
 }
@@ -400,6 +439,7 @@ impl fmt::Debug for ClientBuilder {
         f.debug_struct("ClientBuilder")
             .field("overrides", &self.overrides)
             .field("custom_environment", &self.env.is_some())
+            .field("custom_http_client", &self.http_client.is_some())
             .finish()
     }
 }
@@ -416,6 +456,18 @@ impl ClientBuilder {
     /// both URLs are derived from any of them. Required; falls back to `MASTER_LOG_ENDPOINT`.
     pub fn endpoint(mut self, endpoint: impl Into<String>) -> Self {
         self.overrides.endpoint = Some(endpoint.into());
+        self
+    }
+
+    /// Sends through `client` instead of a client of the crate's own, e.g. for a proxy, extra
+    /// root certificates or connection limits. Default: a client with `TCP_NODELAY` and no
+    /// redirects.
+    ///
+    /// The API key, content type, `User-Agent` and timeout are set on each request, so the
+    /// given client needs none of them. Keep redirects off: a redirect would carry the key
+    /// elsewhere.
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http_client = Some(client);
         self
     }
 
@@ -465,15 +517,15 @@ impl ClientBuilder {
     fn build_inner(self, handle: Option<&Handle>) -> Result<Client> {
         let env = self.env.unwrap_or_else(config::process_env);
         let config = Config::resolve(&self.overrides, &*env)?;
-        let http = Http::new(&config)?;
+        let http = Http::new(&config, self.http_client)?;
         if !config.async_mode {
             return Ok(Client::assemble(config, Mode::Direct { http }, None));
         }
         let handle = handle.ok_or(Error::NoRuntime)?;
         let http = Arc::new(http);
-        let send = move |batch: Batch| {
+        let send = move |batch: Batch, timeout: Duration| {
             let http = Arc::clone(&http);
-            async move { http.send_batch(batch).await }
+            async move { http.send_batch(batch, timeout).await }
         };
         Ok(Client::spawn(config, send, handle))
     }
@@ -493,7 +545,7 @@ impl Client {
                 _wake_on_drop: WakeOnDrop(Arc::clone(&shared)),
                 config,
                 shared,
-                pacer: Pacer::default(),
+                pace: Pace::new(),
                 shutdown_started: AtomicBool::new(false),
             }),
         }
@@ -502,7 +554,7 @@ impl Client {
     /// Spawns the worker with `send` as the transport.
     pub(crate) fn spawn<F, Fut>(config: Config, send: F, handle: &Handle) -> Client
     where
-        F: FnMut(Batch) -> Fut + Send + 'static,
+        F: FnMut(Batch, Duration) -> Fut + Send + 'static,
         Fut: Future<Output = Attempt> + Send + 'static,
     {
         let (tx, rx) = mpsc::channel(config.max_queue_size);
@@ -517,6 +569,7 @@ impl Client {
             min_request_interval: config.min_request_interval,
             max_retries: config.max_retries,
             max_retry_elapsed: config.max_retry_elapsed,
+            timeout: config.timeout,
         };
         // Quiet: whatever the worker (or reqwest under it) logs is never fed back in by the
         // tracing layer.
@@ -547,11 +600,12 @@ mod tests {
 
     /// A client whose "server" takes `latency` per batch and accepts everything.
     fn stub_client(overrides: Overrides, latency: Duration) -> Client {
-        let send = move |batch: Batch| async move {
+        let send = move |batch: Batch, _timeout: Duration| async move {
             tokio::time::sleep(latency).await;
             Attempt::Accepted {
                 status: 200,
                 accepted: batch.len as u64,
+                warning: None,
             }
         };
         Client::spawn(config(overrides), send, &Handle::current())
@@ -589,15 +643,54 @@ mod tests {
         assert_eq!(report.accepted, 5000);
     }
 
+    // regression: issue #14
+    #[tokio::test(start_paused = true)]
+    async fn issue_14_many_producers_share_one_pace() {
+        // A sink taking 20 ms per batch of 100: 5000 logs/s, whatever the number of callers.
+        let client = stub_client(Overrides::default(), Duration::from_millis(20));
+        // Warm up the moving average with one producer.
+        for i in 0..1000 {
+            client.log(Event::info(i.to_string())).await.unwrap();
+        }
+        for tasks in [32, 256] {
+            let per_task = 12_800 / tasks;
+            let start = Instant::now();
+            let producers: Vec<_> = (0..tasks)
+                .map(|t| {
+                    let client = client.clone();
+                    tokio::spawn(async move {
+                        for i in 0..per_task {
+                            client.log(Event::info(format!("{t}-{i}"))).await.unwrap();
+                        }
+                    })
+                })
+                .collect();
+            for p in producers {
+                p.await.unwrap();
+            }
+            let rate = 12_800.0 / start.elapsed().as_secs_f64();
+            assert!(
+                (4000.0..=6000.0).contains(&rate),
+                "{tasks} tasks: {rate} logs/s"
+            );
+        }
+        let stats = client.stats();
+        assert_eq!(stats.dropped_full, 0);
+        assert!(stats.queue_high_water < 1000, "{}", stats.queue_high_water);
+        let report = client.shutdown(Duration::from_secs(10)).await.unwrap();
+        assert_eq!(report.accepted, 1000 + 2 * 12_800);
+    }
+
     #[tokio::test(start_paused = true)]
     async fn dropping_the_last_handle_wakes_the_worker_to_send_the_rest() {
         let (seen_tx, mut seen) = mpsc::unbounded_channel();
-        let send = move |batch: Batch| {
+        let send = move |batch: Batch, _timeout: Duration| {
             let _ = seen_tx.send(batch.len);
             async move {
                 Attempt::Accepted {
                     status: 200,
                     accepted: batch.len as u64,
+                    warning: None,
                 }
             }
         };
@@ -660,11 +753,12 @@ mod tests {
     async fn drop_when_full_refuses_at_once_and_counts() {
         let overrides = Overrides {
             max_queue_size: Some(2),
+            drop_when_full: Some(true),
             backpressure: Some(false),
             ..Overrides::default()
         };
         // The stub never answers, so the worker holds one batch and the queue fills.
-        let send = |_batch: Batch| std::future::pending::<Attempt>();
+        let send = |_batch: Batch, _timeout: Duration| std::future::pending::<Attempt>();
         let client = Client::spawn(
             config(Overrides {
                 batch_size: Some(1),
@@ -697,9 +791,64 @@ mod tests {
         assert_eq!(stats.queue_high_water, 2);
     }
 
+    // regression: issue #14
+    #[tokio::test(start_paused = true)]
+    async fn issue_14_log_waits_for_room_by_default_then_fails_at_the_deadline() {
+        let (release_tx, release) = watch::channel(false);
+        // The sink answers only once released, so the queue (1 slot) fills up.
+        let send = move |batch: Batch, _timeout: Duration| {
+            let mut release = release.clone();
+            async move {
+                let _ = release.wait_for(|r| *r).await;
+                Attempt::Accepted {
+                    status: 200,
+                    accepted: batch.len as u64,
+                    warning: None,
+                }
+            }
+        };
+        let client = Client::spawn(
+            config(Overrides {
+                batch_size: Some(1),
+                max_queue_size: Some(1),
+                backpressure: Some(false),
+                ..Overrides::default()
+            }),
+            send,
+            &Handle::current(),
+        );
+        // One in flight, one held as the next batch, one queued: the fourth waits.
+        for i in 0..3 {
+            client.log(Event::info(i.to_string())).await.unwrap();
+            tokio::task::yield_now().await;
+        }
+        let waiter = {
+            let client = client.clone();
+            tokio::spawn(async move { client.log(Event::info("waits")).await })
+        };
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished());
+        release_tx.send_replace(true);
+        assert!(waiter.await.unwrap().is_ok());
+        assert_eq!(client.stats().dropped_full, 0);
+        // With the sink stuck again, a waiting log gives up at the stated deadline.
+        release_tx.send_replace(false);
+        let report = client.flush(Duration::from_secs(1)).await.unwrap();
+        assert_eq!(report.accepted, 4);
+        for i in 0..3 {
+            client.log(Event::info(i.to_string())).await.unwrap();
+            tokio::task::yield_now().await;
+        }
+        let start = Instant::now();
+        let late = client.log(Event::info("late")).await;
+        assert!(matches!(late, Err(Error::QueueFull)), "{late:?}");
+        assert_eq!(start.elapsed(), config::DEFAULT_QUEUE_TIMEOUT);
+        assert_eq!(client.stats().dropped_full, 1);
+    }
+
     #[tokio::test(start_paused = true)]
     async fn full_queue_waits_up_to_queue_timeout() {
-        let send = |_batch: Batch| std::future::pending::<Attempt>();
+        let send = |_batch: Batch, _timeout: Duration| std::future::pending::<Attempt>();
         let client = Client::spawn(
             config(Overrides {
                 batch_size: Some(1),

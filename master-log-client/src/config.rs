@@ -111,7 +111,7 @@ macro_rules! settings {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.debug_struct("Overrides")
                     .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
-                    .field("endpoint", &self.endpoint)
+                    .field("endpoint", &self.endpoint.as_deref().map(redact))
                     $(.field(stringify!($name), &self.$name))*
                     .finish()
             }
@@ -128,7 +128,7 @@ macro_rules! settings {
         impl Config {
             /// Resolves `overrides` against `lookup` (the environment) and the defaults.
             pub(crate) fn resolve(overrides: &Overrides, lookup: &Lookup<'_>) -> Result<Config> {
-                Ok(Config {
+                let config = Config {
                     api_key: resolve_api_key(overrides.api_key.clone(), lookup)?,
                     urls: resolve_urls(overrides.endpoint.clone(), lookup)?,
                     $($name: resolve(
@@ -140,7 +140,9 @@ macro_rules! settings {
                         $crate::config::rule!(check $($rule)*),
                         concat!("expected ", $crate::config::rule!(text $($rule)*)),
                     )?,)*
-                })
+                };
+                config.check_transport()?;
+                Ok(config)
             }
         }
 
@@ -195,6 +197,11 @@ settings! {
             accepts "an `http` or `https` URL";
     }
 
+    /// Allows sending the API key over plain `http://` to a host that is not loopback
+    /// (`localhost`, `127.0.0.0/8`, `::1`). Off, such an endpoint is refused by `build`: the
+    /// key would cross the network unencrypted.
+    allow_insecure_http: bool, env ALLOW_INSECURE_HTTP_ENV = "MASTER_LOG_ALLOW_INSECURE_HTTP",
+        default DEFAULT_ALLOW_INSECURE_HTTP = false, "off", accepts [flag];
     /// Sets the timeout of each HTTP request.
     timeout: Duration, env TIMEOUT_ENV = "MASTER_LOG_TIMEOUT_SECONDS",
         default DEFAULT_TIMEOUT = Duration::from_secs(2), "2 s", accepts [seconds > 0];
@@ -215,14 +222,16 @@ settings! {
     max_queue_size: usize, env MAX_QUEUE_SIZE_ENV = "MASTER_LOG_MAX_QUEUE_SIZE",
         default DEFAULT_MAX_QUEUE_SIZE = 10_000, "10 000 events",
         accepts [integer 1 ..= 100000000];
-    /// Refuses events at once when the queue is full (`true`, counting them) or waits up to
-    /// `queue_timeout` for space (`false`).
+    /// Refuses events at once when the queue is full (`true`, counting them) or makes
+    /// [`Client::log`](crate::Client::log) wait up to `queue_timeout` for space (`false`).
+    /// Changed from the original client, which dropped by default.
     drop_when_full: bool, env DROP_WHEN_FULL_ENV = "MASTER_LOG_DROP_WHEN_FULL",
-        default DEFAULT_DROP_WHEN_FULL = true, "on", accepts [flag];
+        default DEFAULT_DROP_WHEN_FULL = false, "off: `log` waits for room", accepts [flag];
     /// Sets how long [`Client::log`](crate::Client::log) waits for queue space when
-    /// `drop_when_full` is off.
+    /// `drop_when_full` is off; past it the event is refused with
+    /// `Error::QueueFull` and counted.
     queue_timeout: Duration, env QUEUE_TIMEOUT_ENV = "MASTER_LOG_QUEUE_TIMEOUT_SECONDS",
-        default DEFAULT_QUEUE_TIMEOUT = Duration::from_millis(250), "250 ms",
+        default DEFAULT_QUEUE_TIMEOUT = Duration::from_secs(5), "5 s",
         accepts [seconds >= 0];
     /// Turns the enqueue backpressure pause on or off. Turn it off only when the caller has
     /// its own rate limit.
@@ -242,11 +251,16 @@ settings! {
         env MIN_REQUEST_INTERVAL_ENV = "MASTER_LOG_MIN_REQUEST_INTERVAL_SECONDS",
         default DEFAULT_MIN_REQUEST_INTERVAL = Duration::ZERO, "0, no limit",
         accepts [seconds >= 0];
-    /// Sets how many times one batch is retried after its first attempt.
+    /// Caps how many times one batch is retried after its first attempt. By default only the
+    /// retry budget (`max_retry_elapsed`) ends retries. Changed from the original client,
+    /// whose fixed count gave a batch up after about 23 s, before its 60 s budget.
     max_retries: u32, env MAX_RETRIES_ENV = "MASTER_LOG_MAX_RETRIES",
-        default DEFAULT_MAX_RETRIES = 8, "8", accepts [integer 0 ..= 1000];
-    /// Sets how long one batch may be retried, counted from its first attempt; a retry that
-    /// would start later gives the batch up.
+        default DEFAULT_MAX_RETRIES = u32::MAX, "no cap: the retry budget decides",
+        accepts [integer 0 ..= 4294967295];
+    /// Sets the retry budget: how long one batch may be retried, counted from its first
+    /// attempt; a retry that would start later gives the batch up. Retries back off
+    /// exponentially from 100 ms to 10 s (with jitter) or follow the server's `Retry-After`
+    /// (capped at 5 minutes), so an outage shorter than the budget loses nothing.
     max_retry_elapsed: Duration, env MAX_RETRY_ELAPSED_ENV = "MASTER_LOG_MAX_RETRY_ELAPSED_SECONDS",
         default DEFAULT_MAX_RETRY_ELAPSED = Duration::from_secs(60), "60 s",
         accepts [seconds >= 0];
@@ -271,21 +285,100 @@ impl fmt::Debug for ApiKey {
     }
 }
 
-/// The two URLs derived from one endpoint.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The two URLs derived from one endpoint. `Debug` hides any password in them.
+#[derive(Clone, PartialEq, Eq)]
 pub(crate) struct Urls {
     pub(crate) single: String,
     pub(crate) batch: String,
+    /// Plain `http` to a host that is not loopback.
+    pub(crate) insecure: bool,
+}
+
+impl Urls {
+    /// The batch URL as it may be shown: password replaced.
+    pub(crate) fn shown_batch(&self) -> String {
+        redact(&self.batch)
+    }
+}
+
+impl fmt::Debug for Urls {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Urls")
+            .field("single", &redact(&self.single))
+            .field("batch", &redact(&self.batch))
+            .finish()
+    }
+}
+
+/// `endpoint` with the password of its user info, if any, replaced by `***`, for messages.
+/// Works on text that is not a valid URL, too.
+pub(crate) fn redact(endpoint: &str) -> String {
+    let after_scheme = endpoint.find("://").map_or(0, |i| i + 3);
+    let rest = &endpoint[after_scheme..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return endpoint.to_owned();
+    };
+    let user_info = &rest[..at];
+    let user = user_info.split(':').next().unwrap_or("");
+    let hidden = if user_info.contains(':') {
+        format!("{user}:***")
+    } else {
+        user.to_owned()
+    };
+    format!("{}{hidden}{}", &endpoint[..after_scheme], &rest[at..])
+}
+
+impl Config {
+    /// Refuses to send the API key unencrypted over the network unless allowed.
+    fn check_transport(&self) -> Result<()> {
+        if self.urls.insecure && !self.allow_insecure_http {
+            return Err(Error::InvalidEndpoint {
+                endpoint: self.urls.shown_batch(),
+                reason: "plain http would send the API key unencrypted to a host that is not \
+                         loopback: use https, or opt in with `allow_insecure_http(true)` \
+                         (MASTER_LOG_ALLOW_INSECURE_HTTP)",
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Whether `url`'s host is this machine: `localhost`, `127.0.0.0/8` or `::1`.
+fn is_loopback(url: &reqwest::Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    match bare.parse::<std::net::IpAddr>() {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => {
+            let host = host.to_ascii_lowercase();
+            host == "localhost" || host.ends_with(".localhost")
+        }
+    }
 }
 
 /// Derives the single-event and batch URLs from any accepted endpoint form.
 pub(crate) fn derive_urls(endpoint: &str) -> Result<Urls> {
+    let invalid = |reason| Error::InvalidEndpoint {
+        endpoint: redact(endpoint),
+        reason,
+    };
     let trimmed = endpoint.trim().trim_end_matches('/');
-    let parsed =
-        reqwest::Url::parse(trimmed).map_err(|_| Error::InvalidEndpoint(endpoint.to_owned()))?;
-    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
-        return Err(Error::InvalidEndpoint(endpoint.to_owned()));
+    if !trimmed.contains("://") {
+        return Err(invalid(
+            "the scheme is missing: start the endpoint with `https://` (or `http://`)",
+        ));
     }
+    let parsed = reqwest::Url::parse(trimmed).map_err(|_| invalid("not a valid URL"))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(invalid("the scheme must be `http` or `https`"));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(invalid("the host is missing"));
+    }
+    let insecure = parsed.scheme() == "http" && !is_loopback(&parsed);
     let (single, batch) = if let Some(base) = trimmed.strip_suffix("/api/v1/logs/batch") {
         (format!("{base}/api/v1/logs"), trimmed.to_owned())
     } else if trimmed.ends_with("/api/v1/logs") {
@@ -298,7 +391,11 @@ pub(crate) fn derive_urls(endpoint: &str) -> Result<Urls> {
             format!("{trimmed}/api/v1/logs/batch"),
         )
     };
-    Ok(Urls { single, batch })
+    Ok(Urls {
+        single,
+        batch,
+        insecure,
+    })
 }
 
 /// A value a setting can hold: how it is read from the environment and shown in errors.
@@ -427,6 +524,7 @@ fn resolve_urls(code: Option<String>, lookup: &Lookup<'_>) -> Result<Urls> {
 pub struct ClientBuilder {
     pub(crate) overrides: Overrides,
     pub(crate) env: Option<EnvLookup>,
+    pub(crate) http_client: Option<reqwest::Client>,
 }
 
 #[cfg(test)]
@@ -483,9 +581,70 @@ mod tests {
     fn non_http_endpoints_are_rejected() {
         for bad in ["ftp://h", "h:8000", "not a url", "http://"] {
             assert!(
-                matches!(derive_urls(bad), Err(Error::InvalidEndpoint(ref e)) if e == bad),
+                matches!(derive_urls(bad), Err(Error::InvalidEndpoint { ref endpoint, .. }) if endpoint == bad),
                 "{bad}"
             );
+        }
+    }
+
+    // regression: issue #14
+    #[test]
+    fn issue_14_an_endpoint_without_a_scheme_says_the_scheme_is_missing() {
+        for bad in [
+            "localhost:8000",
+            "127.0.0.1:8000",
+            "logs.example.com/api/v1",
+        ] {
+            let err = derive_urls(bad).unwrap_err().to_string();
+            assert!(
+                err.contains("scheme is missing") && err.contains(bad),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn passwords_are_redacted_from_endpoints() {
+        assert_eq!(redact("https://u:pw@h:1/x@y"), "https://u:***@h:1/x@y");
+        assert_eq!(redact("https://token@h"), "https://token@h");
+        assert_eq!(redact("u:pw@h:1"), "u:***@h:1");
+        assert_eq!(redact("https://h/p?q=a@b"), "https://h/p?q=a@b");
+        let urls = derive_urls("https://u:hunter2@h").unwrap();
+        assert!(!format!("{urls:?}").contains("hunter2"));
+        let err = derive_urls("ftp://u:hunter2@h").unwrap_err();
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+    }
+
+    // regression: issue #14
+    #[test]
+    fn issue_14_plain_http_to_a_remote_host_is_refused_unless_allowed() {
+        let with = |endpoint: &str, allow: Option<bool>| {
+            Config::resolve(
+                &Overrides {
+                    api_key: Some("k".into()),
+                    endpoint: Some(endpoint.into()),
+                    allow_insecure_http: allow,
+                    ..Overrides::default()
+                },
+                &|_: &str| None,
+            )
+        };
+        for remote in [
+            "http://logs.example.com",
+            "http://10.0.0.1:8000",
+            "http://[2001:db8::1]",
+        ] {
+            let err = with(remote, None).unwrap_err().to_string();
+            assert!(err.contains("allow_insecure_http"), "{err}");
+            assert!(with(remote, Some(true)).is_ok(), "{remote}");
+        }
+        for fine in [
+            "https://logs.example.com",
+            "http://localhost:8000",
+            "http://127.0.0.2:1",
+            "http://[::1]:1",
+        ] {
+            assert!(with(fine, None).is_ok(), "{fine}");
         }
     }
 
@@ -496,8 +655,8 @@ mod tests {
         assert_eq!(c.batch_size, 100);
         assert_eq!(c.flush_interval, Duration::from_secs(1));
         assert_eq!(c.max_queue_size, 10_000);
-        assert!(c.drop_when_full && c.backpressure && c.async_mode && !c.echo);
-        assert_eq!(c.queue_timeout, Duration::from_millis(250));
+        assert!(!c.drop_when_full && c.backpressure && c.async_mode && !c.echo);
+        assert_eq!(c.queue_timeout, Duration::from_secs(5));
         assert_eq!(c.initial_send_seconds_per_log, 0.005);
         assert_eq!(c.max_enqueue_sleep, Duration::from_millis(250));
         assert_eq!(c.min_request_interval, Duration::ZERO);
@@ -510,7 +669,7 @@ mod tests {
             (BATCH_SIZE_ENV, "7"),
             (FLUSH_INTERVAL_ENV, "2.5"),
             (MAX_QUEUE_SIZE_ENV, "3"),
-            (DROP_WHEN_FULL_ENV, "OFF"),
+            (DROP_WHEN_FULL_ENV, "ON"),
             (QUEUE_TIMEOUT_ENV, "0"),
             (BACKPRESSURE_ENV, "No"),
             (ECHO_ENV, "yes"),
@@ -526,7 +685,7 @@ mod tests {
         assert_eq!(c.batch_size, 7);
         assert_eq!(c.flush_interval, Duration::from_millis(2500));
         assert_eq!(c.max_queue_size, 3);
-        assert!(!c.drop_when_full && !c.backpressure && !c.async_mode && c.echo);
+        assert!(c.drop_when_full && !c.backpressure && !c.async_mode && c.echo);
         assert_eq!(c.queue_timeout, Duration::ZERO);
         assert_eq!(c.initial_send_seconds_per_log, 0.001);
         assert_eq!(c.max_enqueue_sleep, Duration::from_millis(10));
@@ -554,7 +713,7 @@ mod tests {
             (INITIAL_SEND_SECONDS_PER_LOG_ENV, "-0.005"),
             (MAX_ENQUEUE_SLEEP_ENV, "1e9"),
             (MIN_REQUEST_INTERVAL_ENV, "soon"),
-            (MAX_RETRIES_ENV, "1001"),
+            (MAX_RETRIES_ENV, "-1"),
         ];
         for (var, value) in cases {
             match resolve_with(&[(var, value)]) {
@@ -576,7 +735,7 @@ mod tests {
              | an integer between 1 and 100000 |"
         ));
         assert!(table.contains("| `MASTER_LOG_API_KEY` | required |"));
-        assert_eq!(table.lines().filter(|l| l.starts_with("| [`")).count(), 16);
+        assert_eq!(table.lines().filter(|l| l.starts_with("| [`")).count(), 17);
     }
 
     #[test]
@@ -589,20 +748,20 @@ mod tests {
     fn code_values_win_over_env() {
         let overrides = Overrides {
             api_key: Some("code-key".into()),
-            endpoint: Some("http://code:1".into()),
+            endpoint: Some("https://code:1".into()),
             batch_size: Some(5),
             backpressure: Some(true),
             ..Overrides::default()
         };
         let lookup = env(&[
             (API_KEY_ENV, "env-key"),
-            (ENDPOINT_ENV, "http://env:1"),
+            (ENDPOINT_ENV, "https://env:1"),
             (BATCH_SIZE_ENV, "9"),
             (BACKPRESSURE_ENV, "false"),
         ]);
         let c = Config::resolve(&overrides, &lookup).unwrap();
         assert_eq!(c.api_key.0, "code-key");
-        assert_eq!(c.urls.batch, "http://code:1/api/v1/logs/batch");
+        assert_eq!(c.urls.batch, "https://code:1/api/v1/logs/batch");
         assert_eq!(c.batch_size, 5);
         assert!(c.backpressure);
     }

@@ -25,9 +25,15 @@ pub enum Error {
         /// What would have been accepted.
         expected: &'static str,
     },
-    /// The endpoint is not an `http://` or `https://` URL.
-    #[error("invalid endpoint url `{0}`")]
-    InvalidEndpoint(String),
+    /// The endpoint is not an `http://` or `https://` URL, or plain `http://` to a host that
+    /// is not loopback without [`allow_insecure_http`](crate::ClientBuilder::allow_insecure_http).
+    #[error("invalid endpoint url `{endpoint}`: {reason}")]
+    InvalidEndpoint {
+        /// The endpoint as given, any password in it replaced by `***`.
+        endpoint: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// A severity string is not the name of a [`Severity`](crate::Severity).
     #[error("invalid severity `{0}`: expected one of {names}", names = crate::Severity::names())]
     InvalidSeverity(String),

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::{Map, Value};
 use time::{OffsetDateTime, UtcOffset};
@@ -196,6 +197,7 @@ pub struct Event {
     // Rarely set fields live behind boxes to keep queue slots small.
     metadata: Option<Box<Map<String, Value>>>,
     lifetime: Option<Box<Lifetime>>,
+    id: Option<Box<str>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -216,7 +218,24 @@ impl Event {
             metadata: None,
             lifetime: None,
             echo: None,
+            id: None,
         }
+    }
+
+    /// Sets the event's id, sent as `metadata.event_id` so the server or a reader can drop a
+    /// copy delivered twice (see the crate's delivery docs). Default: a metadata `event_id`
+    /// the event already has, else one generated when the event is encoded (32 hex
+    /// characters: a random per-process prefix and a counter).
+    #[must_use]
+    pub fn with_id(mut self, id: impl Into<String>) -> Self {
+        self.id = Some(id.into().into_boxed_str());
+        self
+    }
+
+    /// The id set with [`Event::with_id`], if any (a generated id exists only in the encoded
+    /// event).
+    pub fn id(&self) -> Option<&str> {
+        self.id.as_deref()
     }
 
     /// Sets the severity. Defaults to the one given at construction.
@@ -313,16 +332,20 @@ impl Event {
     }
 
     /// The title that will be sent: explicit, derived from the body, or [`DEFAULT_TITLE`].
+    ///
+    /// Lines end where Python's `str.splitlines()` ends them (`\n`, `\r`, `\v`, `\f`,
+    /// `\x1c`-`\x1e`, `\x85`, U+2028, U+2029), and the body is trimmed of what Python's
+    /// `str.strip()` trims, so titles match the original client's.
     pub fn effective_title(&self) -> &str {
         if let Some(t) = self
             .title
             .as_deref()
-            .map(str::trim)
+            .map(python_strip)
             .filter(|t| !t.is_empty())
         {
             return t;
         }
-        let first = self.body.trim().lines().next().unwrap_or("");
+        let first = first_line(python_strip(&self.body));
         let cut = first
             .char_indices()
             .nth(MAX_TITLE_CHARS)
@@ -375,9 +398,28 @@ impl Event {
             Some(m) if m.contains_key("rust_client") => "_rust_client",
             _ => "rust_client",
         };
+        // An explicit id wins over a metadata `event_id`, which wins over a generated one.
+        let has_own_id = self
+            .metadata
+            .as_ref()
+            .is_some_and(|m| m.contains_key(ID_KEY));
+        if let Some(id) = &self.id {
+            write_json(out, ID_KEY);
+            out.push(b':');
+            write_json(out, &**id);
+            out.push(b',');
+        } else if !has_own_id {
+            out.extend_from_slice(b"\"event_id\":\"");
+            out.extend_from_slice(&generated_id());
+            out.extend_from_slice(b"\",");
+        }
         if let Some(map) = &self.metadata {
             // The block replaces a user entry with the same key, as a dict update would.
-            for (k, v) in map.iter().filter(|(k, _)| k.as_str() != block_key) {
+            let skip_id = self.id.is_some();
+            for (k, v) in map
+                .iter()
+                .filter(|(k, _)| k.as_str() != block_key && !(skip_id && k.as_str() == ID_KEY))
+            {
                 write_json(out, k);
                 out.push(b':');
                 write_json(out, v);
@@ -420,6 +462,59 @@ impl Event {
         self.encode_into(&mut buf);
         serde_json::from_slice(&buf).unwrap_or(Value::Null)
     }
+}
+
+/// The metadata key holding the event's id.
+const ID_KEY: &str = "event_id";
+
+/// A new process-unique id (of an event, or of a batch) as 32 lowercase hex digits: a per-process random prefix (so ids
+/// from a restarted process, e.g. spooled events replayed, do not collide) and a counter.
+pub(crate) fn generated_id() -> [u8; 32] {
+    static PREFIX: OnceLock<u64> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let prefix = *PREFIX.get_or_init(|| {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        let local = 0u8;
+        splitmix64(
+            nanos ^ u64::from(std::process::id()).rotate_left(32) ^ (&raw const local as u64),
+        )
+    });
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let value = (u128::from(prefix) << 64) | u128::from(n);
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        let nibble = (value >> (124 - 4 * i)) & 0xf;
+        *byte = b"0123456789abcdef"[nibble as usize];
+    }
+    out
+}
+
+/// splitmix64: spreads a weakly random seed over all 64 bits.
+fn splitmix64(seed: u64) -> u64 {
+    let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Python's `str.isspace()`: Unicode white space plus the separators `\x1c`-`\x1f`.
+fn is_python_space(c: char) -> bool {
+    c.is_whitespace() || ('\x1c'..='\x1f').contains(&c)
+}
+
+/// `text.strip()` as Python does it.
+fn python_strip(text: &str) -> &str {
+    text.trim_matches(is_python_space)
+}
+
+/// The first line of `text` as Python's `str.splitlines()` cuts it.
+fn first_line(text: &str) -> &str {
+    const BREAKS: &[char] = &[
+        '\n', '\r', '\x0b', '\x0c', '\x1c', '\x1d', '\x1e', '\u{85}', '\u{2028}', '\u{2029}',
+    ];
+    text.split(BREAKS).next().unwrap_or("")
 }
 
 fn write_json<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
@@ -560,6 +655,52 @@ mod tests {
         assert_eq!(title.chars().count(), 120);
     }
 
+    // regression: issue #14
+    #[test]
+    fn issue_14_titles_split_lines_as_python_splitlines_does() {
+        // Expected values printed by CPython 3: `body.strip().splitlines()[0]`.
+        let cases = [
+            ("a\rb", "a"),
+            ("a\r\nb", "a"),
+            ("a\x0bb", "a"),
+            ("a\x0cb", "a"),
+            ("a\x1cb", "a"),
+            ("a\x1db", "a"),
+            ("a\x1eb", "a"),
+            ("a\u{85}b", "a"),
+            ("a\u{2028}b", "a"),
+            ("a\u{2029}b", "a"),
+            ("a\x1fb", "a\x1fb"),
+            ("\x1f\x1c  title \nrest", "title "),
+            ("a\tb\nc", "a\tb"),
+        ];
+        for (body, title) in cases {
+            assert_eq!(Event::info(body).effective_title(), title, "{body:?}");
+        }
+        assert_eq!(Event::info("x").title("\x1ct\x1f").effective_title(), "t");
+    }
+
+    #[test]
+    fn events_get_a_generated_id_unless_they_have_one() {
+        let id_of = |e: &Event| {
+            let mut buf = Vec::new();
+            e.encode_into(&mut buf);
+            let v: Value = serde_json::from_slice(&buf).unwrap();
+            v["metadata"]["event_id"].as_str().unwrap().to_owned()
+        };
+        let (a, b) = (id_of(&Event::info("a")), id_of(&Event::info("a")));
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 32);
+        assert!(a.bytes().all(|c| c.is_ascii_hexdigit()), "{a}");
+        assert_eq!(a[..16], b[..16], "one prefix per process");
+        let own = Event::info("x").metadata(json!({"event_id": "mine"}));
+        assert_eq!(id_of(&own), "mine");
+        let set = own.with_id("explicit");
+        assert_eq!(set.id(), Some("explicit"));
+        assert_eq!(id_of(&set), "explicit");
+        assert_eq!(set.to_json()["metadata"].as_object().unwrap().len(), 2);
+    }
+
     #[test]
     fn metadata_gets_rust_client_block() {
         let v = Event::info("x")
@@ -599,7 +740,7 @@ mod tests {
             v["metadata"]["_rust_client"]["library"],
             "master-log-client"
         );
-        assert_eq!(v["metadata"].as_object().unwrap().len(), 2);
+        assert_eq!(v["metadata"].as_object().unwrap().len(), 3);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crate::batch::Batch;
 use crate::config::{Config, Urls};
 use crate::error::{Error, HttpError, Result};
 use crate::stats::Receipt;
-use crate::worker::Attempt;
+use crate::worker::{Attempt, MAX_RETRY_AFTER};
 
 /// `User-Agent` sent with every request.
 pub const USER_AGENT: &str = concat!("master-log-client-rust/", env!("CARGO_PKG_VERSION"));
@@ -18,15 +18,24 @@ pub const USER_AGENT: &str = concat!("master-log-client-rust/", env!("CARGO_PKG_
 /// Longest piece of a response body kept in errors and reports, in characters.
 const MAX_BODY_IN_REASON: usize = 200;
 
-/// A configured HTTP client (connection pool with keep-alive) and the two URLs.
+/// Most bytes of a response body read; the rest is discarded and the connection closed
+/// rather than reused, so a server cannot make the client buffer without bound.
+pub(crate) const MAX_RESPONSE_BODY: usize = 64 * 1024;
+
+/// A configured HTTP client (connection pool with keep-alive), the request headers and the
+/// two URLs.
 #[derive(Debug)]
 pub(crate) struct Http {
     client: reqwest::Client,
+    headers: HeaderMap,
     urls: Urls,
+    timeout: Duration,
 }
 
 impl Http {
-    pub(crate) fn new(config: &Config) -> Result<Http> {
+    /// Uses `client` when the user gave one, else builds the default one. Headers and the
+    /// timeout are set on each request, so a user's client works unchanged.
+    pub(crate) fn new(config: &Config, client: Option<reqwest::Client>) -> Result<Http> {
         let mut auth =
             HeaderValue::try_from(format!("Bearer {}", config.api_key.0)).map_err(|_| {
                 Error::InvalidConfig {
@@ -44,31 +53,45 @@ impl Http {
             HeaderValue::from_static("application/json"),
         );
         headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
-        let client = reqwest::Client::builder()
-            .user_agent(USER_AGENT)
-            .default_headers(headers)
-            .timeout(config.timeout)
-            .tcp_nodelay(true)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| Error::Build(HttpError::new(e)))?;
+        headers.insert(header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
+        let client = match client {
+            Some(client) => client,
+            None => reqwest::Client::builder()
+                .tcp_nodelay(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .map_err(|e| Error::Build(HttpError::new(e.without_url())))?,
+        };
         Ok(Http {
             client,
+            headers,
             urls: config.urls.clone(),
+            timeout: config.timeout,
         })
     }
 
-    /// Makes one attempt at sending `batch` and classifies the answer.
-    pub(crate) async fn send_batch(&self, batch: Batch) -> Attempt {
+    /// Makes one attempt at sending `batch`, waiting at most `timeout`, and classifies the
+    /// answer.
+    pub(crate) async fn send_batch(&self, batch: Batch, timeout: Duration) -> Attempt {
         let len = batch.len;
+        let mut id = HeaderValue::from_bytes(&batch.id).unwrap_or(HeaderValue::from_static("-"));
+        id.set_sensitive(false);
         let response = self
             .client
-            .post(&self.urls.batch)
+            .post(self.urls.batch.as_str())
+            .headers(self.headers.clone())
+            .header(IDEMPOTENCY_KEY, id)
+            .timeout(timeout)
             .body(batch.body)
             .send()
             .await;
         let response = match response {
             Ok(r) => r,
+            Err(e) if e.is_timeout() && !e.is_connect() => {
+                return Attempt::TimedOut {
+                    reason: describe(&e),
+                };
+            }
             Err(e) => {
                 return Attempt::Retry {
                     status: None,
@@ -79,28 +102,16 @@ impl Http {
         };
         let status = response.status();
         let retry_after = retry_after(response.headers());
-        let body = response.bytes().await;
+        let body = read_capped(response).await;
         if status.is_success() {
-            let accepted = body
-                .ok()
-                .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
-                .and_then(|v| v.get("accepted").and_then(Value::as_u64));
-            let accepted = accepted.unwrap_or_else(|| {
-                tracing::debug!(
-                    target: "master_log_client",
-                    count = len,
-                    status = status.as_u16(),
-                    reason = "response body has no integer `accepted`",
-                    "assuming the whole batch was accepted",
-                );
-                len as u64
-            });
+            let (accepted, warning) = accepted_count(&body, len);
             return Attempt::Accepted {
                 status: status.as_u16(),
                 accepted,
+                warning,
             };
         }
-        let text = body.map(|b| snippet(&b)).unwrap_or_default();
+        let text = snippet(&body.unwrap_or_else(BodyError::into_prefix));
         let reason = format!("status {}: {text}", status.as_u16());
         if is_retryable(status) {
             Attempt::Retry {
@@ -120,17 +131,19 @@ impl Http {
     pub(crate) async fn send_one(&self, body: Vec<u8>) -> Result<Receipt> {
         let response: Response = self
             .client
-            .post(&self.urls.single)
+            .post(self.urls.single.as_str())
+            .headers(self.headers.clone())
+            .timeout(self.timeout)
             .body(body)
             .send()
             .await
-            .map_err(|e| Error::Http(HttpError::new(e)))?;
+            .map_err(|e| Error::Http(HttpError::new(e.without_url())))?;
         let status = response.status();
-        let body = response.bytes().await;
+        let body = read_capped(response).await;
         if !status.is_success() {
             return Err(Error::Status {
                 status: status.as_u16(),
-                body: body.map(|b| snippet(&b)).unwrap_or_default(),
+                body: snippet(&body.unwrap_or_else(BodyError::into_prefix)),
             });
         }
         let json = body
@@ -152,23 +165,101 @@ impl Http {
     }
 }
 
+/// Header carrying the batch id, the same for every attempt at one batch.
+const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
+/// Why a response body was not read whole.
+#[derive(Debug)]
+enum BodyError {
+    /// Longer than [`MAX_RESPONSE_BODY`]; the first bytes are kept.
+    TooLarge(Vec<u8>),
+    /// The connection failed or the request timed out while reading it.
+    Failed,
+}
+
+/// Reads at most [`MAX_RESPONSE_BODY`] bytes of the body. Dropping the response with
+/// unread bytes closes its connection instead of returning it to the pool.
+async fn read_capped(mut response: Response) -> Result<Vec<u8>, BodyError> {
+    let mut out = Vec::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                let room = MAX_RESPONSE_BODY - out.len();
+                if chunk.len() > room {
+                    out.extend_from_slice(&chunk[..room]);
+                    return Err(BodyError::TooLarge(out));
+                }
+                out.extend_from_slice(&chunk);
+            }
+            Ok(None) => return Ok(out),
+            Err(_) => return Err(BodyError::Failed),
+        }
+    }
+}
+
+impl BodyError {
+    fn into_prefix(self) -> Vec<u8> {
+        match self {
+            BodyError::TooLarge(prefix) => prefix,
+            BodyError::Failed => Vec::new(),
+        }
+    }
+}
+
+/// The accepted count of a success answer, clamped to `0..=len`, and a warning when the
+/// answer broke the protocol. A body without `accepted` counts the whole batch (the original
+/// client's rule), silently.
+fn accepted_count(body: &Result<Vec<u8>, BodyError>, len: usize) -> (u64, Option<String>) {
+    let all = len as u64;
+    let bytes = match body {
+        Ok(bytes) => bytes,
+        Err(BodyError::TooLarge(_)) => {
+            let warning = format!("success answer larger than {MAX_RESPONSE_BODY} bytes");
+            return (all, Some(warning));
+        }
+        Err(BodyError::Failed) => return (all, None),
+    };
+    let Some(value) = serde_json::from_slice::<Value>(bytes)
+        .ok()
+        .and_then(|v| v.get("accepted").cloned())
+    else {
+        return (all, None);
+    };
+    match (value.as_u64(), value.as_i64()) {
+        (Some(n), _) if n <= all => (n, None),
+        (Some(n), _) => (all, Some(format!("accepted {n} of a batch of {len}"))),
+        (None, Some(n)) => (0, Some(format!("accepted {n} of a batch of {len}"))),
+        _ => (
+            all,
+            Some(format!(
+                "accepted is not a count: {}",
+                snippet(value.to_string().as_bytes())
+            )),
+        ),
+    }
+}
+
 fn is_retryable(status: StatusCode) -> bool {
     status.is_server_error()
         || status == StatusCode::REQUEST_TIMEOUT
         || status == StatusCode::TOO_MANY_REQUESTS
 }
 
-/// Parses `Retry-After` as delay-seconds or as an HTTP date.
+/// Parses `Retry-After` as delay-seconds or as an HTTP date, capped at [`MAX_RETRY_AFTER`].
 pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let raw = headers.get(header::RETRY_AFTER)?.to_str().ok()?.trim();
     if let Ok(secs) = raw.parse::<f64>() {
         return (secs.is_finite() && secs >= 0.0)
-            .then(|| Duration::from_secs_f64(secs.min(86_400.0)));
+            .then(|| Duration::from_secs_f64(secs.min(MAX_RETRY_AFTER.as_secs_f64())));
     }
     let at =
         time::OffsetDateTime::parse(raw, &time::format_description::well_known::Rfc2822).ok()?;
     let wait = at - time::OffsetDateTime::now_utc();
-    Some(Duration::try_from(wait).unwrap_or(Duration::ZERO))
+    Some(
+        Duration::try_from(wait)
+            .unwrap_or(Duration::ZERO)
+            .min(MAX_RETRY_AFTER),
+    )
 }
 
 /// The error and its causes on one line, without the URL.
@@ -217,6 +308,9 @@ mod tests {
             Some(Duration::from_millis(500))
         );
         assert_eq!(retry_after(&headers("-1")), None);
+        assert_eq!(retry_after(&headers("315360000")), Some(MAX_RETRY_AFTER));
+        let far = retry_after(&headers("Fri, 01 Jan 2100 00:00:00 GMT"));
+        assert_eq!(far, Some(MAX_RETRY_AFTER));
         assert_eq!(retry_after(&headers("soon")), None);
         assert_eq!(retry_after(&HeaderMap::new()), None);
     }
@@ -234,6 +328,26 @@ mod tests {
             wait > Duration::from_secs(25) && wait <= Duration::from_secs(30),
             "{wait:?}"
         );
+    }
+
+    #[test]
+    fn accepted_counts_are_clamped_with_a_warning() {
+        let ok = |text: &str| Ok(text.as_bytes().to_vec());
+        assert_eq!(accepted_count(&ok("{\"accepted\":3}"), 5), (3, None));
+        assert_eq!(accepted_count(&ok("{}"), 5), (5, None));
+        assert_eq!(accepted_count(&ok("{\"accepted\":6}"), 5).0, 5);
+        assert_eq!(accepted_count(&ok("{\"accepted\":-1}"), 5).0, 0);
+        assert_eq!(accepted_count(&ok("{\"accepted\":null}"), 5).0, 5);
+        for bad in [
+            "{\"accepted\":6}",
+            "{\"accepted\":-1}",
+            "{\"accepted\":[1]}",
+        ] {
+            assert!(accepted_count(&ok(bad), 5).1.is_some(), "{bad}");
+        }
+        let cut = accepted_count(&Err(BodyError::TooLarge(vec![b'{'])), 5);
+        assert_eq!(cut.0, 5);
+        assert!(cut.1.unwrap().contains("65536"));
     }
 
     #[test]

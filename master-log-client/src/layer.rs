@@ -322,12 +322,13 @@ mod tests {
             ..Overrides::default()
         };
         let config = Config::resolve(&overrides, &|_: &str| None).unwrap();
-        let send = |batch: Batch| async move {
+        let send = |batch: Batch, _timeout: std::time::Duration| async move {
             SENDS.fetch_add(1, Ordering::SeqCst);
             tracing::warn!(target: "my_app::transport", events = batch.len, "sending");
             Attempt::Accepted {
                 status: 200,
                 accepted: batch.len as u64,
+                warning: None,
             }
         };
         Client::spawn(config, send, &Handle::current())

@@ -68,6 +68,7 @@ pub mod config;
 mod error;
 mod event;
 mod global;
+mod health;
 mod http;
 #[cfg(feature = "tracing")]
 pub mod layer;
@@ -81,9 +82,10 @@ pub use config::ClientBuilder;
 pub use error::{Error, HttpError, Result};
 pub use event::{DEFAULT_TITLE, Event, MAX_TITLE_CHARS, Severity, Timestamp};
 pub use global::*;
+pub use health::{HEALTH_WARNING_INTERVAL, Health};
 pub use http::USER_AGENT;
 pub use stats::Receipt;
-pub use stats::{ClientStats, DeliveryFailure, FlushReport, MAX_REPORTED_FAILURES};
+pub use stats::{ClientStats, DeliveryFailure, FailureKind, FlushReport, MAX_REPORTED_FAILURES};
 
 #[doc(hidden)]
 pub use batch::encode_batch;

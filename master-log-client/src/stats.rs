@@ -37,6 +37,15 @@ pub struct ClientStats {
     pub failed_batches: u64,
     /// Events in the batches given up on.
     pub failed_events: u64,
+    /// Events whose delivery outcome was unknown at some point: an attempt timed out after
+    /// the request went out, so the server may have stored them, and the retry that followed
+    /// may be a second copy (or, for a batch then given up on, they may have arrived after
+    /// all). Each such event carries its id in `metadata.event_id` for deduplication.
+    pub unknown_outcome_events: u64,
+    /// Answers that broke the protocol and were corrected: an `accepted` count larger than
+    /// the batch, negative or not a number (clamped to the batch), or a success body too
+    /// large to read.
+    pub protocol_warnings: u64,
     /// Current moving average of seconds per accepted log, which paces enqueues.
     pub send_seconds_per_log: f64,
 }
@@ -58,6 +67,8 @@ pub(crate) struct Counters {
     pub(crate) accepted: AtomicU64,
     pub(crate) failed_batches: AtomicU64,
     pub(crate) failed_events: AtomicU64,
+    pub(crate) unknown_outcome_events: AtomicU64,
+    pub(crate) protocol_warnings: AtomicU64,
 }
 
 /// A value alone on its cache line (128 bytes: x86 prefetches lines in pairs).
@@ -85,6 +96,17 @@ impl Counters {
         }
     }
 
+    /// Counts a protocol violation of the server's; the first one is a `tracing` warning,
+    /// later ones are debug events, so a misbehaving server cannot flood the logs.
+    pub(crate) fn protocol_warning(&self, what: &str) {
+        let before = self.protocol_warnings.fetch_add(1, Ordering::Relaxed);
+        if before == 0 {
+            tracing::warn!(target: "master_log_client", reason = %what, "log server broke the protocol");
+        } else {
+            tracing::debug!(target: "master_log_client", reason = %what, "log server broke the protocol");
+        }
+    }
+
     pub(crate) fn snapshot(&self, queued: usize, send_seconds_per_log: f64) -> ClientStats {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         ClientStats {
@@ -98,6 +120,8 @@ impl Counters {
             accepted: get(&self.accepted),
             failed_batches: get(&self.failed_batches),
             failed_events: get(&self.failed_events),
+            unknown_outcome_events: get(&self.unknown_outcome_events),
+            protocol_warnings: get(&self.protocol_warnings),
             send_seconds_per_log,
         }
     }
@@ -113,8 +137,30 @@ pub struct DeliveryFailure {
     pub status: Option<u16>,
     /// Attempts made, the first one included.
     pub attempts: u32,
+    /// What kind of failure it was.
+    pub kind: FailureKind,
     /// Why it failed, e.g. `status 401: invalid key` or `connection refused`.
     pub reason: String,
+}
+
+/// Why a batch was given up on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FailureKind {
+    /// The server refused it with a status retrying cannot fix (400, 401, 403, 422, ...).
+    Rejected,
+    /// One event alone is larger than the server accepts (413 for a batch of one event;
+    /// larger batches are split in halves until each part fits or holds one event).
+    TooLarge {
+        /// The encoded event's size.
+        bytes: usize,
+    },
+    /// The retry budget (`max_retry_elapsed`) or `max_retries` ran out while the server was
+    /// unreachable, failing (5xx) or busy (429).
+    RetryBudget,
+    /// The budget ran out right after an attempt that timed out: the server may have stored
+    /// the batch after all, so its outcome is unknown rather than failed.
+    Unknown,
 }
 
 /// What happened to the batches answered since the previous flush.
@@ -141,6 +187,9 @@ pub struct FlushReport {
     pub failed_batches: u64,
     /// Events in the batches given up on.
     pub failed_events: u64,
+    /// Events with an attempt that timed out: stored once or twice if delivered, perhaps
+    /// stored if given up on (see [`ClientStats::unknown_outcome_events`]).
+    pub unknown_outcome_events: u64,
     /// The first [`MAX_REPORTED_FAILURES`] failures, oldest first.
     pub failures: Vec<DeliveryFailure>,
     /// The status of the last answered request, if any.
@@ -160,6 +209,7 @@ impl FlushReport {
         self.retries += other.retries;
         self.failed_batches += other.failed_batches;
         self.failed_events += other.failed_events;
+        self.unknown_outcome_events += other.unknown_outcome_events;
         let room = MAX_REPORTED_FAILURES.saturating_sub(self.failures.len());
         self.failures.extend(other.failures.into_iter().take(room));
         if other.last_status.is_some() {

@@ -28,7 +28,8 @@ use tokio::time::Instant;
 use crate::backpressure::SendRate;
 use crate::batch::{Batch, Batcher};
 use crate::event::Event;
-use crate::stats::{Counters, DeliveryFailure, FlushReport};
+use crate::health::{Health, HealthCell};
+use crate::stats::{Counters, DeliveryFailure, FailureKind, FlushReport};
 
 /// Messages from client handles to the worker, in one FIFO queue so a flush marker follows
 /// every event enqueued before it.
@@ -42,16 +43,40 @@ pub(crate) enum Msg {
 /// The result of one attempt at sending a batch.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Attempt {
-    /// 2xx: the server took the batch.
-    Accepted { status: u16, accepted: u64 },
-    /// 408, 429, 5xx, connection errors and timeouts: worth another try.
+    /// 2xx: the server took the batch. `accepted` is already clamped to the batch; `warning`
+    /// says what was wrong with an answer that had to be clamped or could not be read.
+    Accepted {
+        status: u16,
+        accepted: u64,
+        warning: Option<String>,
+    },
+    /// 408, 429, 5xx and connection errors: worth another try.
     Retry {
         status: Option<u16>,
         retry_after: Option<Duration>,
         reason: String,
     },
+    /// No answer in time after the request went out: the server may have stored the batch.
+    /// Retried (the copy may be a duplicate), with a longer timeout.
+    TimedOut { reason: String },
     /// Anything else: retrying cannot help.
     Reject { status: Option<u16>, reason: String },
+}
+
+/// Longest wait a `Retry-After` answer can impose; longer values are cut to this.
+pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
+/// Longest per-attempt timeout that retries of a timed-out batch grow to (unless the
+/// configured timeout is longer already).
+pub(crate) const MAX_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Factor by which each further attempt's timeout grows.
+const TIMEOUT_GROWTH: u32 = 3;
+
+/// Timeout of attempt number `attempt` (1-based): the configured timeout, times 3 for each
+/// earlier attempt, capped at [`MAX_ATTEMPT_TIMEOUT`] (or the configured timeout, if longer).
+pub(crate) fn attempt_timeout(base: Duration, attempt: u32) -> Duration {
+    let factor = TIMEOUT_GROWTH.saturating_pow(attempt.saturating_sub(1));
+    base.saturating_mul(factor)
+        .min(MAX_ATTEMPT_TIMEOUT.max(base))
 }
 
 /// Timing rules of the worker.
@@ -62,6 +87,8 @@ pub(crate) struct Settings {
     pub(crate) min_request_interval: Duration,
     pub(crate) max_retries: u32,
     pub(crate) max_retry_elapsed: Duration,
+    /// Timeout of a batch's first attempt; later ones grow (see [`attempt_timeout`]).
+    pub(crate) timeout: Duration,
 }
 
 /// State shared between the worker and the client handles.
@@ -69,6 +96,7 @@ pub(crate) struct Settings {
 pub(crate) struct Shared {
     pub(crate) counters: Counters,
     pub(crate) rate: SendRate,
+    pub(crate) health: HealthCell,
     /// Wakes the worker while it holds a partial batch (see the module docs).
     pub(crate) wake: Notify,
     /// Events in the worker's partial batch, so producers know when a batch is complete.
@@ -84,6 +112,7 @@ impl Shared {
         Shared {
             counters: Counters::default(),
             rate: SendRate::new(initial_send_seconds_per_log),
+            health: HealthCell::default(),
             wake: Notify::new(),
             pending: AtomicUsize::new(0),
             waiting: AtomicBool::new(false),
@@ -112,8 +141,12 @@ enum Outcome {
         accepted: u64,
         status: u16,
         retries: u32,
+        /// An earlier attempt timed out, so the server may hold a second copy.
+        after_timeout: bool,
     },
-    Failed(DeliveryFailure),
+    /// 413 for a batch of several events: send the halves instead, in order.
+    Split(Batch, Batch),
+    GaveUp(Batch, DeliveryFailure),
 }
 
 enum Ready {
@@ -222,6 +255,7 @@ impl State {
                 accepted,
                 status,
                 retries,
+                after_timeout,
             } => {
                 Counters::add(&c.sent, events as u64);
                 Counters::add(&c.accepted, accepted);
@@ -230,22 +264,43 @@ impl State {
                 self.report.delivered_batches += 1;
                 self.report.retries += u64::from(retries);
                 self.report.last_status = Some(status);
+                if after_timeout {
+                    Counters::add(&c.unknown_outcome_events, events as u64);
+                    self.report.unknown_outcome_events += events as u64;
+                }
             }
-            Outcome::Failed(failure) => {
-                Counters::add(&c.failed_batches, 1);
-                Counters::add(&c.failed_events, failure.events as u64);
-                tracing::error!(
-                    target: "master_log_client",
-                    count = failure.events,
-                    status = failure.status,
-                    attempts = failure.attempts,
-                    reason = %failure.reason,
-                    "giving up on batch",
-                );
-                self.report.retries += u64::from(failure.attempts.saturating_sub(1));
-                self.report.record_failure(failure);
+            Outcome::Split(first, second) => {
+                // In front of whatever was cut after the batch, so the order is kept.
+                self.ready.push_front(Ready::Batch(second));
+                self.ready.push_front(Ready::Batch(first));
+                self.ready_batches += 2;
             }
+            Outcome::GaveUp(batch, failure) => self.give_up(batch, failure, shared),
         }
+    }
+
+    /// The one place every batch the worker cannot deliver goes (rejected, too large, or out
+    /// of retry budget): counted, logged as a `tracing` error, and reported by the next flush.
+    fn give_up(&mut self, batch: Batch, failure: DeliveryFailure, shared: &Shared) {
+        let c = &shared.counters;
+        Counters::add(&c.failed_batches, 1);
+        Counters::add(&c.failed_events, failure.events as u64);
+        if failure.kind == FailureKind::Unknown {
+            Counters::add(&c.unknown_outcome_events, failure.events as u64);
+            self.report.unknown_outcome_events += failure.events as u64;
+        }
+        tracing::error!(
+            target: "master_log_client",
+            count = failure.events,
+            status = failure.status,
+            attempts = failure.attempts,
+            kind = ?failure.kind,
+            reason = %failure.reason,
+            "giving up on batch",
+        );
+        self.report.retries += u64::from(failure.attempts.saturating_sub(1));
+        self.report.record_failure(failure);
+        drop(batch);
     }
 
     fn reply(&mut self, reply: oneshot::Sender<FlushReport>) {
@@ -268,7 +323,7 @@ pub(crate) async fn run<F, Fut>(
     shared: Arc<Shared>,
     done: watch::Sender<()>,
 ) where
-    F: FnMut(Batch) -> Fut + Send + 'static,
+    F: FnMut(Batch, Duration) -> Fut + Send + 'static,
     Fut: Future<Output = Attempt> + Send,
 {
     let mut state = State {
@@ -414,6 +469,10 @@ pub(crate) fn backoff(retry: u32, rng: &mut u64) -> Duration {
     half + half.mul_f64(fraction)
 }
 
+/// Sends one batch until it is delivered, split (413) or given up.
+///
+/// Retries last as long as the retry budget (`max_retry_elapsed`, counted from the first
+/// attempt) allows; `max_retries`, unlimited by default, can end them sooner.
 async fn deliver<F, Fut>(
     send: &mut F,
     batch: Batch,
@@ -423,11 +482,12 @@ async fn deliver<F, Fut>(
     mut rng: u64,
 ) -> Outcome
 where
-    F: FnMut(Batch) -> Fut,
+    F: FnMut(Batch, Duration) -> Fut,
     Fut: Future<Output = Attempt>,
 {
     let first_attempt = Instant::now();
     let mut attempts: u32 = 0;
+    let mut timed_out = false;
     loop {
         if let Some(prev) = last_start.filter(|_| !settings.min_request_interval.is_zero()) {
             tokio::time::sleep_until(prev + settings.min_request_interval).await;
@@ -439,31 +499,71 @@ where
         if attempts > 1 {
             Counters::add(&shared.counters.retries, 1);
         }
-        let (status, retry_after, reason) = match send(batch.clone()).await {
-            Attempt::Accepted { status, accepted } => {
+        let timeout = attempt_timeout(settings.timeout, attempts);
+        let failure = |kind, status, reason| DeliveryFailure {
+            events: batch.len,
+            status,
+            attempts,
+            kind,
+            reason,
+        };
+        let (status, retry_after, reason, this_timed_out) = match send(batch.clone(), timeout).await
+        {
+            Attempt::Accepted {
+                status,
+                accepted,
+                warning,
+            } => {
+                if let Some(warning) = warning {
+                    shared.counters.protocol_warning(&warning);
+                }
                 shared.rate.observe(started.elapsed(), accepted);
+                shared.health.delivered();
                 return Outcome::Delivered {
                     events: batch.len,
                     accepted,
                     status,
                     retries: attempts - 1,
+                    after_timeout: timed_out,
                 };
             }
-            Attempt::Reject { status, reason } => {
-                return Outcome::Failed(DeliveryFailure {
-                    events: batch.len,
-                    status,
-                    attempts,
-                    reason,
-                });
+            Attempt::Reject {
+                status: Some(413),
+                reason,
+            } => {
+                if let Some((first, second)) = batch.split() {
+                    tracing::debug!(
+                        target: "master_log_client",
+                        count = batch.len,
+                        status = 413,
+                        "splitting a batch the server found too large",
+                    );
+                    return Outcome::Split(first, second);
+                }
+                let bytes = batch.events().next().map_or(0, <[u8]>::len);
+                let reason =
+                    format!("event of {bytes} bytes is too large for the server ({reason})");
+                let failure = failure(FailureKind::TooLarge { bytes }, Some(413), reason);
+                return Outcome::GaveUp(batch, failure);
             }
+            Attempt::Reject { status, reason } => {
+                if let Some(status @ (401 | 403)) = status {
+                    shared.health.failed(Health::Unauthorized { status });
+                }
+                let failure = failure(FailureKind::Rejected, status, reason);
+                return Outcome::GaveUp(batch, failure);
+            }
+            Attempt::TimedOut { reason } => (None, None, reason, true),
             Attempt::Retry {
                 status,
                 retry_after,
                 reason,
-            } => (status, retry_after, reason),
+            } => (status, retry_after, reason, false),
         };
-        let delay = retry_after.unwrap_or_else(|| backoff(attempts, &mut rng));
+        timed_out |= this_timed_out;
+        let delay = retry_after
+            .map(|d| d.min(MAX_RETRY_AFTER))
+            .unwrap_or_else(|| backoff(attempts, &mut rng));
         let out_of_budget = first_attempt.elapsed() + delay > settings.max_retry_elapsed;
         if attempts > settings.max_retries || out_of_budget {
             let why = if out_of_budget {
@@ -471,12 +571,17 @@ where
             } else {
                 "out of retries"
             };
-            return Outcome::Failed(DeliveryFailure {
-                events: batch.len,
-                status,
-                attempts,
-                reason: format!("{reason} ({why})"),
+            // The last attempt's fate is unknown when it timed out: it may have been stored.
+            let kind = if this_timed_out {
+                FailureKind::Unknown
+            } else {
+                FailureKind::RetryBudget
+            };
+            shared.health.failed(Health::Unreachable {
+                reason: reason.clone(),
             });
+            let failure = failure(kind, status, format!("{reason} ({why})"));
+            return Outcome::GaveUp(batch, failure);
         }
         tracing::warn!(
             target: "master_log_client",
@@ -506,6 +611,7 @@ mod tests {
             min_request_interval: Duration::ZERO,
             max_retries: 3,
             max_retry_elapsed: Duration::from_secs(60),
+            timeout: Duration::from_secs(2),
         }
     }
 
@@ -531,7 +637,7 @@ mod tests {
         let shared = Arc::new(Shared::new(settings.batch_size, 0.005));
         let start = Instant::now();
         let script = Arc::new(Mutex::new(VecDeque::from(script)));
-        let send = move |batch: Batch| {
+        let send = move |batch: Batch, _timeout: Duration| {
             let v: Value = serde_json::from_slice(&batch.body).unwrap();
             let bodies = v["logs"]
                 .as_array()
@@ -549,6 +655,7 @@ mod tests {
                 next.unwrap_or(Attempt::Accepted {
                     status: 200,
                     accepted: batch.len as u64,
+                    warning: None,
                 })
             }
         };
@@ -800,7 +907,9 @@ mod tests {
         assert_eq!(field(fields, "count").as_deref(), Some("2"));
         assert_eq!(field(fields, "status").as_deref(), Some("503"));
         assert!(field(fields, "reason").is_some());
-        let (level, target, fields) = &events[1];
+        // Then the health warning (401), then the given-up batch.
+        assert!(format!("{:?}", events[1].2).contains("Unauthorized"));
+        let (level, target, fields) = &events[2];
         assert_eq!(
             (*level, target.as_str()),
             (tracing::Level::ERROR, "master_log_client")
@@ -859,6 +968,154 @@ mod tests {
         for (gap, (lo, hi)) in gaps.iter().zip([(50, 100), (100, 200), (200, 400)]) {
             assert!((lo..=hi).contains(gap), "{gaps:?}");
         }
+    }
+
+    // regression: issue #14
+    #[tokio::test(start_paused = true)]
+    async fn issue_14_an_outage_shorter_than_the_default_budget_loses_nothing() {
+        use crate::config::{DEFAULT_MAX_RETRIES, DEFAULT_MAX_RETRY_ELAPSED, DEFAULT_TIMEOUT};
+        // 20 s as in the issue, and 45 s, past any fixed count of 8 retries.
+        for outage in [Duration::from_secs(20), Duration::from_secs(45)] {
+            let settings = Settings {
+                max_retries: DEFAULT_MAX_RETRIES,
+                max_retry_elapsed: DEFAULT_MAX_RETRY_ELAPSED,
+                timeout: DEFAULT_TIMEOUT,
+                ..settings(100)
+            };
+            let (tx, rx) = mpsc::channel(10_000);
+            let shared = Arc::new(Shared::new(100, 0.005));
+            let start = Instant::now();
+            let send = move |batch: Batch, _timeout: Duration| async move {
+                if start.elapsed() < outage {
+                    Attempt::Retry {
+                        status: None,
+                        retry_after: None,
+                        reason: "connection refused".into(),
+                    }
+                } else {
+                    Attempt::Accepted {
+                        status: 200,
+                        accepted: batch.len as u64,
+                        warning: None,
+                    }
+                }
+            };
+            let (done, _) = watch::channel(());
+            let task = tokio::spawn(run(rx, send, settings, Arc::clone(&shared), done));
+            for i in 0..2000 {
+                tx.send(Msg::Event(Event::info(i.to_string())))
+                    .await
+                    .unwrap();
+                shared.enqueued(&tx);
+            }
+            let (reply, answer) = oneshot::channel();
+            tx.send(Msg::Flush(reply)).await.unwrap();
+            shared.wake.notify_one();
+            let report = answer.await.unwrap();
+            assert_eq!(report.accepted, 2000, "{outage:?}: {report:?}");
+            assert_eq!(report.failed_events, 0, "{outage:?}");
+            assert!(start.elapsed() >= outage);
+            drop(tx);
+            task.await.unwrap();
+        }
+    }
+
+    // regression: issue #14
+    #[tokio::test(start_paused = true)]
+    async fn issue_14_an_endpoint_down_past_the_budget_shows_in_health_with_one_warning() {
+        let recorder = Recorder::default();
+        let _guard = tracing::subscriber::set_default(recorder.clone());
+        let s = Settings {
+            max_retry_elapsed: Duration::from_secs(2),
+            max_retries: u32::MAX,
+            ..settings(1)
+        };
+        let down = || Attempt::Retry {
+            status: None,
+            retry_after: None,
+            reason: "connection failed: refused".into(),
+        };
+        let h = spawn(s, (0..40).map(|_| down()).collect(), Duration::ZERO);
+        assert!(h.shared.health.is_healthy());
+        h.log("a").await;
+        h.log("b").await;
+        let report = h.flush().await;
+        assert_eq!(report.failed_batches, 2);
+        assert!(!h.shared.health.is_healthy());
+        assert!(matches!(
+            h.shared.health.get(),
+            Health::Unreachable { ref reason } if reason.contains("refused")
+        ));
+        let warnings = |recorder: &Recorder| {
+            recorder
+                .0
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|(_, _, fields)| {
+                    fields
+                        .iter()
+                        .any(|(_, v)| v.contains("log client is unhealthy"))
+                })
+                .count()
+        };
+        // Two batches given up, one warning: the next may come a minute later.
+        assert_eq!(warnings(&recorder), 1);
+        // Delivering again makes the client healthy.
+        let mut h = h;
+        while h.seen.try_recv().is_ok() {}
+        let rest = 40 - h.shared.counters.snapshot(0, 0.0).requests as usize;
+        for i in 0..rest {
+            h.log(&i.to_string()).await;
+        }
+        h.log("delivered").await;
+        let report = h.flush().await;
+        assert!(report.accepted >= 1, "{report:?}");
+        assert!(h.shared.health.is_healthy());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_timed_out_last_attempt_is_reported_as_unknown_not_failed() {
+        let s = Settings {
+            max_retries: 1,
+            ..settings(2)
+        };
+        let timed_out = || Attempt::TimedOut {
+            reason: "timed out".into(),
+        };
+        let h = spawn(s, vec![timed_out(), timed_out()], Duration::ZERO);
+        h.log("a").await;
+        h.log("b").await;
+        let report = h.flush().await;
+        assert_eq!(report.failures[0].kind, FailureKind::Unknown);
+        assert_eq!(report.unknown_outcome_events, 2);
+        assert_eq!(h.shared.counters.snapshot(0, 0.0).unknown_outcome_events, 2);
+    }
+
+    #[test]
+    fn attempt_timeouts_grow_and_are_capped() {
+        let base = Duration::from_millis(500);
+        let got: Vec<_> = (1..=6).map(|a| attempt_timeout(base, a)).collect();
+        assert_eq!(
+            got,
+            [0.5, 1.5, 4.5, 13.5, 30.0, 30.0].map(Duration::from_secs_f64)
+        );
+        let long = Duration::from_secs(100);
+        assert_eq!(attempt_timeout(long, 3), long);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn absurd_retry_after_is_capped_at_five_minutes() {
+        let s = Settings {
+            max_retry_elapsed: Duration::from_secs(3600),
+            ..settings(1)
+        };
+        let ten_years = Duration::from_secs(10 * 365 * 86_400);
+        let h = spawn(s, vec![retry(503, Some(ten_years))], Duration::ZERO);
+        h.log("x").await;
+        let report = h.flush().await;
+        assert_eq!(report.accepted, 1);
+        assert_eq!(h.start.elapsed(), MAX_RETRY_AFTER);
     }
 
     #[tokio::test(start_paused = true)]

@@ -92,6 +92,7 @@ async fn drop_when_full_refuses_and_counts() {
     let client = builder(&server)
         .batch_size(1)
         .max_queue_size(3)
+        .drop_when_full(true)
         .build()
         .unwrap();
     let mut refused = 0u64;

@@ -58,8 +58,14 @@ async fn events_become_master_log_events_with_severity_body_tags_and_metadata() 
 
     let info = &logs[1];
     let mut metadata = info["metadata"].clone();
-    // The client adds its own process details under `rust_client`.
+    // The client adds its own process details under `rust_client`, and the event's id.
     metadata.as_object_mut().unwrap().remove("rust_client");
+    let id = metadata
+        .as_object_mut()
+        .unwrap()
+        .remove("event_id")
+        .unwrap();
+    assert_eq!(id.as_str().map(str::len), Some(32));
     assert_eq!(info["body"], "Query done\nin detail");
     assert_eq!(info["title"], "Query done");
     assert_eq!(info["tags"], json!(["db_query", "my_app::db", "request"]));

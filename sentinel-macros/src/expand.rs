@@ -4,19 +4,79 @@ use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::visit_mut::VisitMut;
-use syn::{ItemFn, ReturnType, Type};
+use syn::{FnArg, ItemFn, Pat, ReturnType, Type};
 
 use crate::attr::TraceArgs;
 
-/// Checks that the item can be traced.
-pub(crate) fn validate(item: &ItemFn) -> syn::Result<()> {
+/// Checks that the item can be traced with these arguments.
+pub(crate) fn validate(args: &TraceArgs, item: &ItemFn) -> syn::Result<()> {
     if let Some(constness) = &item.sig.constness {
         return Err(syn::Error::new(
             constness.span(),
             "`#[trace]` cannot be used on a `const fn`: tracing reads clocks at run time",
         ));
     }
+    let params: Vec<String> = item
+        .sig
+        .inputs
+        .iter()
+        .filter_map(|input| match input {
+            FnArg::Typed(t) => match &*t.pat {
+                Pat::Ident(p) => Some(p.ident.to_string()),
+                _ => None,
+            },
+            FnArg::Receiver(_) => None,
+        })
+        .collect();
+    for arg in args.args.iter().flatten() {
+        if let Some(param) = &arg.param
+            && !params.contains(&param.to_string())
+        {
+            return Err(syn::Error::new(
+                param.span(),
+                format!(
+                    "`{param}` is not a parameter of this function; to record an expression \
+                     write `args({param} = EXPR)`"
+                ),
+            ));
+        }
+    }
     Ok(())
+}
+
+/// The `static` holding `tags(..)`, named `__SENTINEL_TAGS`.
+fn gen_consts(args: &TraceArgs) -> Option<TokenStream> {
+    let tags = args.tags.as_ref()?;
+    let pairs = tags.iter().map(|t| {
+        let (key, json) = (&t.key, &t.json);
+        quote!((#key, #json))
+    });
+    Some(quote! {
+        static __SENTINEL_TAGS: ::sentinel::__private::ConstTags =
+            ::sentinel::__private::ConstTags::new(&[#(#pairs),*]);
+    })
+}
+
+/// Records each of `args(..)` on the span, when it is recorded at all.
+fn gen_capture(args: &TraceArgs) -> TokenStream {
+    let Some(entries) = args.args.as_ref().filter(|a| !a.is_empty()) else {
+        return TokenStream::new();
+    };
+    let records = entries.iter().map(|a| {
+        let (key, expr) = (&a.key, &a.expr);
+        quote_spanned! {expr.span()=>
+            ::sentinel::__private::record_value(#key, {
+                #[allow(unused_imports)]
+                use ::sentinel::__private::tag_probe::*;
+                (&&&TagProbe(&(#expr))).__sentinel_tag()
+            });
+        }
+    });
+    quote! {
+        if ::sentinel::__private::recording() {
+            #(#records)*
+        }
+    }
 }
 
 /// The whole traced function: signature, visibility, docs and other
@@ -67,8 +127,16 @@ fn gen_sync_body(
         },
         None => quote!(::sentinel::__private::SyncSpan::start(#name, #sample, #slow)),
     };
+    let consts = gen_consts(args);
+    let start = match &consts {
+        Some(_) => quote!(#start.consts(&__SENTINEL_TAGS)),
+        None => start,
+    };
+    let capture = gen_capture(args);
     quote_spanned! {block.span()=>
+        #consts
         let __sentinel_span = #start;
+        #capture
         #[allow(clippy::redundant_closure_call)]
         let __sentinel_ret = ::sentinel::__private::catch_unwind(
             ::sentinel::__private::AssertUnwindSafe(|| -> #ret #block),
@@ -124,11 +192,18 @@ fn gen_async_body(
             (&&&&Probe(__sentinel_value)).__sentinel_error()
         }
     };
+    let capture = gen_capture(args);
     let inner = quote_spanned! {block.span()=>
         async move {
             #fake_return
+            #capture
             #block
         }
+    };
+    let consts = gen_consts(args);
+    let with_consts = match &consts {
+        Some(_) => quote!(.consts(&__SENTINEL_TAGS)),
+        None => TokenStream::new(),
     };
     match &args.logger {
         Some(expr) => {
@@ -137,14 +212,18 @@ fn gen_async_body(
                 let __sentinel_logger = ::core::clone::Clone::clone(__sentinel_logger);
             };
             quote! {
+                #consts
                 #logger
                 ::sentinel::__private::Instrumented::function_on(
                     __sentinel_logger, #name, #sample, #slow, #classify, #inner,
-                ).await
+                )#with_consts.await
             }
         }
         None => quote! {
-            ::sentinel::__private::Instrumented::function(#name, #sample, #slow, #classify, #inner).await
+            #consts
+            ::sentinel::__private::Instrumented::function(
+                #name, #sample, #slow, #classify, #inner,
+            )#with_consts.await
         },
     }
 }

@@ -24,6 +24,14 @@ use quote::ToTokens;
 ///     #[trace(logger = self.logger)]        // any expression, evaluated per call
 ///     fn handle(&mut self) {}
 /// }
+///
+/// struct User { id: u64 }
+///
+/// #[trace(tags(route = "/checkout", version = 2), args(order_id, user = user.id))]
+/// async fn checkout(order_id: u64, user: &User) -> std::io::Result<()> {
+///     sentinel::record("items", 3);          // learned half-way
+///     Ok(())
+/// }
 /// ```
 ///
 /// # Arguments
@@ -38,6 +46,31 @@ use quote::ToTokens;
 /// - `sample = P`: keeps a new trace with probability P in [0, 1]; decided at
 ///   the trace's root and inherited by every nested span. Sampled-out calls
 ///   still run and propagate context.
+/// - `tags(key = LITERAL, ..)`: constant tags on every record of this fn. A
+///   key is an identifier or a string literal (`"http.route" = "/x"`); a
+///   value is a string, number or bool literal. They are stored once, as
+///   JSON text, in a `static`: a call only carries a pointer to them.
+/// - `args(name, key = EXPR, ..)`: records parameters (by name) or
+///   expressions (which may use the parameters and `self`) as tags, each
+///   evaluated once when the call starts, and only when sampling keeps the
+///   span. How a value becomes JSON, chosen by its type at compile time:
+///   numbers, booleans, strings, `Option`s and `Vec`s of them (anything
+///   `Into<serde_json::Value> + Clone`) are copied, no serialization (free
+///   for numbers, one allocation for a string); any other `serde::Serialize`
+///   value is serialized to a JSON value on the calling thread (its cost
+///   grows with the value: prefer `user = user.id` to a whole struct); a type
+///   that is only `Display` is rendered with `to_string()`. Anything else is
+///   a compile error. The JSON text itself is written by the writer.
+/// - `skip_all`: records no arguments. That is already the default (unlike
+///   `tracing`'s `#[instrument]`, nothing is recorded unless asked for), so
+///   it only documents intent; it conflicts with `args(..)`.
+///
+/// These are the span's own tags: they are merged over the
+/// [tag scopes](../sentinel/tags/index.html) in force (a key here wins) and
+/// child spans do not inherit them. Code inside the fn adds more with
+/// `sentinel::record(key, value)`, across `.await` points too. Without
+/// `tags` and `args` a call costs what it always did: nothing is captured,
+/// allocated or formatted for tags.
 ///
 /// # What it expands to
 ///
@@ -66,6 +99,26 @@ use quote::ToTokens;
 /// }
 /// ```
 ///
+/// With `tags(..)` and `args(..)`, the constants become a `static` the span
+/// points at, and the arguments are recorded first thing in the body (for a
+/// sync fn, right after the guard):
+///
+/// ```ignore
+/// async fn checkout(order_id: u64, user: &User) -> io::Result<()> {
+///     static __SENTINEL_TAGS: ConstTags =
+///         ConstTags::new(&[("route", "\"/checkout\""), ("version", "2")]);
+///     Instrumented::function("checkout", 1.0, f64::INFINITY, classify, async move {
+///         if ::sentinel::__private::recording() {      // sampled in, inside the span
+///             record_value("order_id", /* order_id as JSON, see above */);
+///             record_value("user", /* user.id as JSON */);
+///         }
+///         /* body */
+///     })
+///     .consts(&__SENTINEL_TAGS)
+///     .await
+/// }
+/// ```
+///
 /// Whether a return value is an error is decided by its type at compile time
 /// (autoref specialization), so any `Result` counts, however it is spelled:
 /// `io::Result<T>`, `anyhow::Result<T>`, a crate's own alias. The error's type
@@ -83,8 +136,10 @@ use quote::ToTokens;
 /// # Errors
 ///
 /// Unknown or duplicate arguments, a value of the wrong type, `sample`
-/// outside [0, 1], a `const fn` and a non-function item are compile errors
-/// pointing at the offending token.
+/// outside [0, 1], a duplicate tag key (across `tags` and `args`), a
+/// non-literal in `tags`, a name in `args` that is not a parameter, a value
+/// that cannot be recorded, `skip_all` with `args`, a `const fn` and a
+/// non-function item are compile errors pointing at the offending token.
 #[proc_macro_attribute]
 pub fn trace(args: TokenStream, item: TokenStream) -> TokenStream {
     let item2: proc_macro2::TokenStream = item.clone().into();
@@ -102,7 +157,7 @@ pub fn trace(args: TokenStream, item: TokenStream) -> TokenStream {
         Ok(args) => args,
         Err(err) => return with_error(func.into_token_stream(), err),
     };
-    if let Err(err) = expand::validate(&func) {
+    if let Err(err) = expand::validate(&args, &func) {
         return with_error(func.into_token_stream(), err);
     }
     expand::gen_function(&args, func).into()

@@ -1,9 +1,16 @@
 //! Logger configuration.
+//!
+//! Rotation settings are taken from, in order: the value set in code, the
+//! environment variable, the default (rotation off). A blank variable counts
+//! as unset; a bad value is an [`Error::InvalidConfig`] naming the variable.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
+use crate::rotation::policy::Policy;
+use crate::rotation::{Compression, FaultHook, Period, Rotation, SystemClock, WallClock};
 
 /// Default path of the log file, relative to the working directory.
 pub const DEFAULT_LOG_FILE: &str = "sentinel_logs.jsonl";
@@ -64,6 +71,10 @@ pub struct SentinelConfig {
     /// kernel reading until it is switched out, and a syscall (~0.12 µs on
     /// bare metal, ~0.5 µs in a VM) per read elsewhere.
     pub cpu_time: bool,
+    /// Rotation and retention of [`SentinelConfig::log_file`]; off unless set
+    /// here or by the environment (see [`SentinelConfig::rotate_bytes`] and
+    /// the [rotation module](crate::rotation)).
+    pub rotation: Rotation,
 }
 
 impl Default for SentinelConfig {
@@ -75,6 +86,7 @@ impl Default for SentinelConfig {
             stall_timeout: DEFAULT_STALL_TIMEOUT,
             exit_timeout: DEFAULT_EXIT_TIMEOUT,
             cpu_time: true,
+            rotation: Rotation::default(),
         }
     }
 }
@@ -118,6 +130,77 @@ impl SentinelConfig {
         self
     }
 
+    /// Rotates the live file before it would exceed `bytes` (whole lines
+    /// only: a single line longer than `bytes` gets a segment of its own).
+    /// Defaults to no size limit; falls back to `SENTINEL_ROTATE_BYTES`
+    /// (bytes, or with a suffix: `10MiB`, `512KiB`, `1GiB`, `10MB`).
+    pub fn rotate_bytes(mut self, bytes: u64) -> Self {
+        self.rotation.max_bytes = Some(bytes);
+        self
+    }
+
+    /// Rotates the live file at every period boundary (checked when a record
+    /// is written). Defaults to [`Period::Never`]; falls back to
+    /// `SENTINEL_ROTATE_EVERY` (`hourly`, `daily`, `never`).
+    pub fn rotate_every(mut self, period: Period) -> Self {
+        self.rotation.every = Some(period);
+        self
+    }
+
+    /// Period boundaries in the machine's local time instead of UTC
+    /// (segment names stay UTC). Defaults to `false`; falls back to
+    /// `SENTINEL_ROTATE_TIMEZONE` (`utc`, `local`).
+    pub fn rotate_local_time(mut self, local: bool) -> Self {
+        self.rotation.local_time = Some(local);
+        self
+    }
+
+    /// Keeps at most `count` rotated segments (at least 1), removing the
+    /// oldest. Defaults to no limit; falls back to `SENTINEL_KEEP_SEGMENTS`.
+    pub fn keep_segments(mut self, count: u64) -> Self {
+        self.rotation.keep_segments = Some(count);
+        self
+    }
+
+    /// Keeps rotated segments totalling at most `bytes` (the live file not
+    /// counted), removing the oldest. Defaults to no limit; falls back to
+    /// `SENTINEL_KEEP_BYTES` (as `SENTINEL_ROTATE_BYTES`).
+    pub fn keep_bytes(mut self, bytes: u64) -> Self {
+        self.rotation.keep_bytes = Some(bytes);
+        self
+    }
+
+    /// Removes segments rotated out more than `age` ago. Defaults to no
+    /// limit; falls back to `SENTINEL_KEEP_AGE` (`90s`, `30m`, `12h`, `7d`).
+    pub fn keep_age(mut self, age: Duration) -> Self {
+        self.rotation.keep_age = Some(age);
+        self
+    }
+
+    /// Compresses rotated segments on a background thread. Defaults to
+    /// [`Compression::None`]; falls back to `SENTINEL_COMPRESS` (`none`,
+    /// `gzip`, `zstd`; `zstd` needs the crate feature `zstd`).
+    pub fn compress(mut self, compression: Compression) -> Self {
+        self.rotation.compression = Some(compression);
+        self
+    }
+
+    /// The clock rotation reads (period boundaries, segment names, ages).
+    /// Defaults to [`SystemClock`]; tests pass a
+    /// [`ManualClock`](crate::rotation::ManualClock).
+    pub fn rotation_clock(mut self, clock: Arc<dyn WallClock>) -> Self {
+        self.rotation.clock = Some(clock);
+        self
+    }
+
+    /// Calls `hook` before each file-system step of rotation, compression and
+    /// retention; an `Err` fails that step as the file system would (tests
+    /// of disk-full and permission errors). Defaults to none.
+    pub fn rotation_fault_hook(mut self, hook: FaultHook) -> Self {
+        self.rotation.fault_hook = Some(hook);
+        self
+    }
+
     /// Checks every field; [`crate::AsyncLogger::new`] calls this first.
     ///
     /// # Errors
@@ -152,7 +235,212 @@ impl SentinelConfig {
                 reason: "must be at most one hour",
             });
         }
+        self.rotation_policy()?;
         Ok(())
+    }
+
+    /// The rotation settings resolved against the process environment.
+    pub(crate) fn rotation_policy(&self) -> Result<Policy> {
+        resolve_rotation(&self.rotation, &|var| std::env::var(var).ok())
+    }
+}
+
+/// Environment variables of the rotation settings, one per setting.
+pub(crate) const ROTATE_BYTES_ENV: &str = "SENTINEL_ROTATE_BYTES";
+pub(crate) const ROTATE_EVERY_ENV: &str = "SENTINEL_ROTATE_EVERY";
+pub(crate) const ROTATE_TIMEZONE_ENV: &str = "SENTINEL_ROTATE_TIMEZONE";
+pub(crate) const KEEP_SEGMENTS_ENV: &str = "SENTINEL_KEEP_SEGMENTS";
+pub(crate) const KEEP_BYTES_ENV: &str = "SENTINEL_KEEP_BYTES";
+pub(crate) const KEEP_AGE_ENV: &str = "SENTINEL_KEEP_AGE";
+pub(crate) const COMPRESS_ENV: &str = "SENTINEL_COMPRESS";
+
+/// One setting: the value from code, else the variable parsed by `parse`
+/// (a blank one is unset), else `None`.
+fn setting<T: Clone>(
+    code: &Option<T>,
+    var: &'static str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    parse: fn(&str) -> Option<T>,
+    expected: &'static str,
+) -> Result<Option<T>> {
+    if code.is_some() {
+        return Ok(code.clone());
+    }
+    match lookup(var) {
+        Some(text) if !text.trim().is_empty() => match parse(text.trim()) {
+            Some(value) => Ok(Some(value)),
+            None => Err(Error::InvalidConfig {
+                field: var,
+                value: format!("{text:?}"),
+                reason: expected,
+            }),
+        },
+        _ => Ok(None),
+    }
+}
+
+/// Resolves `rotation` against `lookup` (the environment) and validates it.
+pub(crate) fn resolve_rotation(
+    rotation: &Rotation,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<Policy> {
+    const BYTES: &str =
+        "a positive byte count, optionally with a suffix (512KiB, 10MiB, 1GiB, 10MB)";
+    let max_bytes = setting(
+        &rotation.max_bytes,
+        ROTATE_BYTES_ENV,
+        lookup,
+        parse_bytes,
+        BYTES,
+    )?;
+    let every = setting(
+        &rotation.every,
+        ROTATE_EVERY_ENV,
+        lookup,
+        parse_period,
+        "hourly, daily or never",
+    )?;
+    let local_time = setting(
+        &rotation.local_time,
+        ROTATE_TIMEZONE_ENV,
+        lookup,
+        parse_zone,
+        "utc or local",
+    )?;
+    let keep_segments = setting(
+        &rotation.keep_segments,
+        KEEP_SEGMENTS_ENV,
+        lookup,
+        |t| t.parse().ok(),
+        "a whole number of segments, at least 1",
+    )?;
+    let keep_bytes = setting(
+        &rotation.keep_bytes,
+        KEEP_BYTES_ENV,
+        lookup,
+        parse_bytes,
+        BYTES,
+    )?;
+    let keep_age = setting(
+        &rotation.keep_age,
+        KEEP_AGE_ENV,
+        lookup,
+        parse_age,
+        "a positive age: 90s, 30m, 12h or 7d",
+    )?;
+    let compression = setting(
+        &rotation.compression,
+        COMPRESS_ENV,
+        lookup,
+        parse_compression,
+        "none, gzip or zstd",
+    )?;
+    let invalid = |field: &'static str, value: String, reason: &'static str| {
+        Err(Error::InvalidConfig {
+            field,
+            value,
+            reason,
+        })
+    };
+    if max_bytes == Some(0) {
+        return invalid("rotation.max_bytes", "0".into(), "must be greater than 0");
+    }
+    if keep_segments == Some(0) {
+        return invalid("rotation.keep_segments", "0".into(), "must be at least 1");
+    }
+    if keep_bytes == Some(0) {
+        return invalid("rotation.keep_bytes", "0".into(), "must be greater than 0");
+    }
+    if keep_age.is_some_and(|a| a.is_zero()) {
+        return invalid("rotation.keep_age", "0s".into(), "must be greater than 0");
+    }
+    let compression = compression.unwrap_or_default();
+    if compression == Compression::Zstd && !cfg!(feature = "zstd") {
+        return invalid(
+            "rotation.compression",
+            "zstd".into(),
+            "zstd needs sentinel's `zstd` feature; use gzip or enable the feature",
+        );
+    }
+    let policy = Policy {
+        max_bytes,
+        every: every.unwrap_or_default(),
+        local_time: local_time.unwrap_or(false),
+        keep_segments,
+        keep_bytes,
+        keep_age,
+        compression,
+        clock: rotation
+            .clock
+            .clone()
+            .unwrap_or_else(|| Arc::new(SystemClock)),
+        fault_hook: rotation.fault_hook.clone(),
+    };
+    if !policy.rotates() && (policy.retains() || compression != Compression::None) {
+        return invalid(
+            "rotation",
+            format!("{rotation:?}"),
+            "retention and compression need rotation: set rotate_bytes or rotate_every",
+        );
+    }
+    Ok(policy)
+}
+
+fn parse_bytes(text: &str) -> Option<u64> {
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let n: u64 = digits.parse().ok()?;
+    let scale: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1_000,
+        "kib" => 1 << 10,
+        "m" | "mb" => 1_000_000,
+        "mib" => 1 << 20,
+        "g" | "gb" => 1_000_000_000,
+        "gib" => 1 << 30,
+        _ => return None,
+    };
+    n.checked_mul(scale).filter(|&b| b > 0)
+}
+
+fn parse_period(text: &str) -> Option<Period> {
+    match text.to_ascii_lowercase().as_str() {
+        "hourly" => Some(Period::Hourly),
+        "daily" => Some(Period::Daily),
+        "never" => Some(Period::Never),
+        _ => None,
+    }
+}
+
+fn parse_zone(text: &str) -> Option<bool> {
+    match text.to_ascii_lowercase().as_str() {
+        "utc" => Some(false),
+        "local" => Some(true),
+        _ => None,
+    }
+}
+
+fn parse_age(text: &str) -> Option<Duration> {
+    let (digits, unit) = text.split_at(text.len().checked_sub(1)?);
+    let n: u64 = digits.parse().ok()?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n.checked_mul(60)?,
+        "h" => n.checked_mul(3600)?,
+        "d" => n.checked_mul(86_400)?,
+        _ => return None,
+    };
+    (secs > 0).then(|| Duration::from_secs(secs))
+}
+
+fn parse_compression(text: &str) -> Option<Compression> {
+    match text.to_ascii_lowercase().as_str() {
+        "none" => Some(Compression::None),
+        "gzip" | "gz" => Some(Compression::Gzip),
+        "zstd" | "zst" => Some(Compression::Zstd),
+        _ => None,
     }
 }
 
@@ -195,6 +483,97 @@ mod tests {
             .validate()
             .unwrap_err();
         assert!(err.to_string().contains("stall_timeout"));
+    }
+
+    fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |var| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == var)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
+    #[test]
+    fn rotation_is_off_by_default() {
+        let p = resolve_rotation(&Rotation::default(), &env(&[])).unwrap();
+        assert!(!p.rotates());
+        assert!(!p.retains());
+        assert_eq!(p.compression, Compression::None);
+    }
+
+    #[test]
+    fn rotation_settings_come_from_the_environment_when_unset_in_code() {
+        let vars = env(&[
+            ("SENTINEL_ROTATE_BYTES", "10MiB"),
+            ("SENTINEL_ROTATE_EVERY", "daily"),
+            ("SENTINEL_ROTATE_TIMEZONE", "local"),
+            ("SENTINEL_KEEP_SEGMENTS", "7"),
+            ("SENTINEL_KEEP_BYTES", "1GB"),
+            ("SENTINEL_KEEP_AGE", "14d"),
+            ("SENTINEL_COMPRESS", "gzip"),
+        ]);
+        let p = resolve_rotation(&Rotation::default(), &vars).unwrap();
+        assert_eq!(p.max_bytes, Some(10 << 20));
+        assert_eq!(p.every, Period::Daily);
+        assert!(p.local_time);
+        assert_eq!(p.keep_segments, Some(7));
+        assert_eq!(p.keep_bytes, Some(1_000_000_000));
+        assert_eq!(p.keep_age, Some(Duration::from_secs(14 * 86_400)));
+        assert_eq!(p.compression, Compression::Gzip);
+    }
+
+    #[test]
+    fn code_wins_over_the_environment_and_blank_variables_are_unset() {
+        let config = SentinelConfig::default()
+            .rotate_bytes(4096)
+            .rotate_every(Period::Never)
+            .compress(Compression::None);
+        let vars = env(&[
+            ("SENTINEL_ROTATE_BYTES", "10MiB"),
+            ("SENTINEL_ROTATE_EVERY", "hourly"),
+            ("SENTINEL_COMPRESS", "gzip"),
+            ("SENTINEL_KEEP_SEGMENTS", "  "),
+        ]);
+        let p = resolve_rotation(&config.rotation, &vars).unwrap();
+        assert_eq!(p.max_bytes, Some(4096));
+        assert_eq!(p.every, Period::Never);
+        assert_eq!(p.compression, Compression::None);
+        assert_eq!(p.keep_segments, None);
+    }
+
+    #[test]
+    fn bad_rotation_values_name_the_variable_or_field() {
+        for (vars, named) in [
+            (
+                env(&[("SENTINEL_ROTATE_BYTES", "ten")]),
+                "SENTINEL_ROTATE_BYTES",
+            ),
+            (
+                env(&[("SENTINEL_ROTATE_BYTES", "0")]),
+                "SENTINEL_ROTATE_BYTES",
+            ),
+            (
+                env(&[("SENTINEL_ROTATE_EVERY", "weekly")]),
+                "SENTINEL_ROTATE_EVERY",
+            ),
+            (env(&[("SENTINEL_KEEP_AGE", "7w")]), "SENTINEL_KEEP_AGE"),
+            (env(&[("SENTINEL_COMPRESS", "lz4")]), "SENTINEL_COMPRESS"),
+            (
+                env(&[("SENTINEL_KEEP_SEGMENTS", "5")]),
+                "rotate_bytes or rotate_every",
+            ),
+        ] {
+            let msg = resolve_rotation(&Rotation::default(), &vars)
+                .unwrap_err()
+                .to_string();
+            assert!(msg.contains(named), "{msg}");
+        }
+        let zero = SentinelConfig::default().rotate_bytes(1).keep_segments(0);
+        let msg = resolve_rotation(&zero.rotation, &env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("keep_segments"), "{msg}");
     }
 
     #[test]

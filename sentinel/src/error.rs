@@ -28,8 +28,11 @@ pub enum Error {
     /// The writer thread could not be started.
     #[error("cannot start the sentinel writer thread")]
     Spawn(#[source] std::io::Error),
-    /// Text that should be a 16-digit hex trace or span id is not.
-    #[error("invalid id `{0}`: expected 16 hex digits, not all zero")]
+    /// Text that should be a hex trace id (32 digits, or 16 as in older
+    /// files) or span id (16 digits) is not.
+    #[error(
+        "invalid id `{0}`: expected hex digits (32 or 16 for a trace id, 16 for a span id), not all zero"
+    )]
     InvalidId(String),
 }
 

@@ -87,6 +87,7 @@ use crate::cpu_clock::thread_cpu_ns;
 use crate::pipeline::AsyncLogger;
 use crate::pipeline::staging::Wait;
 use crate::record::{ErrorInfo, NO_CPU, NameKind};
+use crate::span::recorded::{self, Outer};
 use crate::span::{CpuMode, Outcome, Policy, SpanCore, Target, slow_threshold};
 use crate::tags::TagSet;
 
@@ -180,6 +181,8 @@ struct SpanData {
 struct Entered {
     id: u64,
     prev: Option<SpanContext>,
+    /// The frame for `sentinel::record` that was open before.
+    outer: Outer,
     /// Thread CPU reading at enter; `NO_CPU` when not measured.
     cpu0: u64,
 }
@@ -287,6 +290,7 @@ where
             return;
         };
         let prev = replace_span(Some(sctx));
+        let outer = recorded::open(sctx);
         let raw = id.into_u64();
         let _ = ENTERED.try_with(|stack| {
             let mut stack = stack.borrow_mut();
@@ -300,6 +304,7 @@ where
             stack.push(Entered {
                 id: raw,
                 prev,
+                outer,
                 cpu0,
             });
         });
@@ -307,6 +312,7 @@ where
 
     fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
         let raw = id.into_u64();
+        let mut recorded = Vec::new();
         let entered = ENTERED
             .try_with(|stack| {
                 let mut stack = stack.borrow_mut();
@@ -314,10 +320,15 @@ where
                 let entered = stack.remove(pos);
                 match stack.get_mut(pos) {
                     // Exited out of order: whoever was entered after this
-                    // span now restores what this span would have restored.
-                    Some(next) => next.prev = entered.prev,
+                    // span now restores what this span would have restored
+                    // (and takes what was recorded since this one entered).
+                    Some(next) => {
+                        next.prev = entered.prev;
+                        next.outer = entered.outer;
+                    }
                     None => {
                         replace_span(entered.prev);
+                        recorded::close(entered.outer, &mut recorded);
                     }
                 }
                 Some(entered)
@@ -325,14 +336,19 @@ where
             .ok()
             .flatten();
         let Some(entered) = entered else { return };
-        if entered.cpu0 == NO_CPU {
+        if entered.cpu0 == NO_CPU && recorded.is_empty() {
             return;
         }
         // Read only when measuring, so `cpu_time(false)` never probes the clock.
-        let cpu1 = thread_cpu_ns();
+        let cpu1 = (entered.cpu0 != NO_CPU).then(thread_cpu_ns);
         let Some(span) = ctx.span(id) else { return };
         if let Some(data) = span.extensions_mut().get_mut::<SpanData>() {
-            data.core.add_busy(cpu1.saturating_sub(entered.cpu0));
+            if let Some(cpu1) = cpu1 {
+                data.core.add_busy(cpu1.saturating_sub(entered.cpu0));
+            }
+            for (key, value) in recorded {
+                put_field(&mut data.fields, key, value);
+            }
         }
     }
 
@@ -383,10 +399,15 @@ impl FieldVisitor<'_> {
             });
             return;
         }
-        match self.fields.iter_mut().find(|(k, _)| k == name) {
-            Some(slot) => slot.1 = value,
-            None => self.fields.push((Cow::Borrowed(name), value)),
-        }
+        put_field(self.fields, Cow::Borrowed(name), value);
+    }
+}
+
+/// Sets `key` in `fields`: replaces its value in place, or appends it.
+fn put_field(fields: &mut Vec<(Cow<'static, str>, Value)>, key: Cow<'static, str>, value: Value) {
+    match fields.iter_mut().find(|(k, _)| *k == key) {
+        Some(slot) => slot.1 = value,
+        None => fields.push((key, value)),
     }
 }
 

@@ -60,7 +60,7 @@
 //! - [`format`](mod@format): the line format, and the decoder every reader uses.
 //! - [`rotation`]: rotated segments of the log file, their names and how
 //!   to find them.
-//! - [`record`]: span status and error types.
+//! - [`record`](mod@record): span status and error types.
 //!
 //! # Environment
 //!
@@ -108,7 +108,7 @@ pub use error::{Error, Result};
 pub use global::{default_logger, set_default_logger};
 pub use pipeline::{AsyncLogger, LoggerStats};
 pub use record::Status;
-pub use span::{Instrumented, TimeBlock, TimeBlockBuilder};
+pub use span::{Instrumented, TimeBlock, TimeBlockBuilder, record};
 pub use tags::{Tags, tag};
 
 // The attribute's full documentation lives on the macro and is inlined here.

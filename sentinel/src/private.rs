@@ -3,8 +3,102 @@
 pub use crate::pipeline::AsyncLogger;
 pub use crate::record::ErrorInfo;
 pub use crate::span::{Classify, Instrumented, SyncSpan};
+pub use crate::tagset::ConstTags;
 
 pub use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+
+/// Whether the span whose code runs here keeps recorded values (it exists
+/// and sampling kept it): `args(..)` are evaluated only then.
+#[inline]
+pub fn recording() -> bool {
+    crate::span::recorded::recording()
+}
+
+/// Records one of `args(..)` on the running span; see [`recording`].
+#[inline]
+pub fn record_value(key: &'static str, value: serde_json::Value) {
+    crate::span::recorded::push((std::borrow::Cow::Borrowed(key), value));
+}
+
+/// Autoref specialization over a value `args(..)` records: the first trait
+/// whose impl applies wins.
+///
+/// Called as `(&&&TagProbe(&value)).__sentinel_tag()`.
+pub mod tag_probe {
+    use std::fmt::Display;
+
+    use serde::Serialize;
+    use serde_json::Value;
+
+    /// Wraps a reference to the value to record.
+    #[derive(Debug)]
+    pub struct TagProbe<'a, T: ?Sized>(pub &'a T);
+
+    /// Numbers, booleans, strings, `Option`s and `Vec`s of them, JSON
+    /// values: converted directly (a copy, no serialization).
+    pub trait ViaInto {
+        /// The value as JSON.
+        fn __sentinel_tag(self) -> Value;
+    }
+
+    impl<T: Into<Value> + Clone> ViaInto for &&&TagProbe<'_, T> {
+        #[inline]
+        fn __sentinel_tag(self) -> Value {
+            self.0.clone().into()
+        }
+    }
+
+    /// Any other `Serialize` value: serialized to a JSON value here.
+    pub trait ViaSerialize {
+        /// The value as JSON.
+        fn __sentinel_tag(self) -> Value;
+    }
+
+    impl<T: Serialize + ?Sized> ViaSerialize for &&TagProbe<'_, T> {
+        fn __sentinel_tag(self) -> Value {
+            serde_json::to_value(self.0)
+                .unwrap_or_else(|e| Value::String(format!("<not serializable: {e}>")))
+        }
+    }
+
+    /// A `Display` value that is not `Serialize`: its text.
+    pub trait ViaDisplay {
+        /// The value's `Display` as a JSON string.
+        fn __sentinel_tag(self) -> Value;
+    }
+
+    impl<T: Display + ?Sized> ViaDisplay for &TagProbe<'_, T> {
+        fn __sentinel_tag(self) -> Value {
+            Value::String(self.0.to_string())
+        }
+    }
+
+    /// Implemented by no type: names what a recorded value needs when none
+    /// of the probes above applies.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` cannot be recorded as a tag",
+        label = "neither `serde::Serialize` nor `Display`",
+        note = "record a field of it (`args(id = value.id)`), or implement `serde::Serialize` or `Display` for it"
+    )]
+    pub trait Recordable {}
+
+    /// The last resort, which fails to compile with a message that says why.
+    pub trait Unrecordable<T: ?Sized> {
+        /// Never callable: `T: Recordable` does not hold.
+        fn __sentinel_tag(self) -> Value
+        where
+            T: Recordable;
+    }
+
+    impl<T: ?Sized> Unrecordable<T> for TagProbe<'_, T> {
+        fn __sentinel_tag(self) -> Value
+        where
+            T: Recordable,
+        {
+            Value::Null
+        }
+    }
+}
 
 /// Autoref specialization over a return value: the first trait whose impl
 /// applies wins, so a `Result` is recognised by its type, whatever alias
@@ -216,10 +310,11 @@ pub mod bench {
                         start: base + i * 1_000,
                         end: base + i * 1_000 + 345,
                         cpu_ns: if i % 2 == 0 { 321 } else { NO_CPU },
-                        trace_id: random_id(),
+                        trace_id: crate::context::TraceId::random().halves(),
                         span_id: random_id(),
                         parent_span_id: random_id(),
                         tags: None,
+                        own: None,
                         error: None,
                     })
                 })

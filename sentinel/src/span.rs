@@ -24,8 +24,12 @@ use crate::pipeline::staging::Wait;
 use crate::record::{ErrorInfo, NameKind};
 
 mod lifecycle;
+pub(crate) mod recorded;
 
 pub(crate) use lifecycle::{CpuMode, Outcome, Policy, SpanCore, Target, slow_threshold};
+pub use recorded::record;
+
+use crate::tagset::ConstTags;
 
 /// The guard a sync `#[trace]` fn holds: enters the span now, records it when
 /// finished (or when dropped, e.g. during a panic).
@@ -35,6 +39,7 @@ pub struct SyncSpan {
     core: SpanCore,
     target: Target,
     prev: Option<SpanContext>,
+    outer: recorded::Outer,
     done: bool,
 }
 
@@ -43,12 +48,21 @@ impl SyncSpan {
     fn begin(target: Target, name: Cow<'static, str>, kind: NameKind, policy: Policy) -> Self {
         let core = SpanCore::start(current_span(), name, kind, policy, &target, CpuMode::Whole);
         let prev = replace_span(Some(core.context()));
+        let outer = recorded::open(core.context());
         SyncSpan {
             core,
             target,
             prev,
+            outer,
             done: false,
         }
+    }
+
+    /// Gives the span the constant tags of `#[trace(tags(..))]`.
+    #[inline]
+    pub fn consts(mut self, consts: &'static ConstTags) -> Self {
+        self.core.set_consts(consts);
+        self
     }
 
     /// Starts a span for `name` on the default logger.
@@ -83,6 +97,7 @@ impl SyncSpan {
     #[inline]
     fn end(&mut self, outcome: Outcome) {
         self.done = true;
+        recorded::close(self.outer, self.core.values_mut());
         self.core
             .finish(&self.target, outcome, current_tags, Wait::Block);
         restore_span(self.prev);
@@ -201,6 +216,15 @@ impl<F: Future> Instrumented<F> {
         )
     }
 
+    /// Gives the span the constant tags of `#[trace(tags(..))]`.
+    #[doc(hidden)]
+    pub fn consts(mut self, consts: &'static ConstTags) -> Self {
+        if let State::NotStarted { policy, .. } = &mut self.state {
+            policy.consts = Some(consts);
+        }
+        self
+    }
+
     /// Traces `inner` as fn `name` on `logger`.
     #[doc(hidden)]
     pub fn function_on(
@@ -250,9 +274,11 @@ impl<F: Future> Future for Instrumented<F> {
             unreachable!("started above")
         };
         let prev = replace_span(Some(core.context()));
+        let outer = recorded::open(core.context());
         let mark = core.busy_mark();
         let polled = catch_unwind(AssertUnwindSafe(|| this.inner.as_mut().poll(cx)));
         core.add_busy_since(mark);
+        recorded::close(outer, core.values_mut());
         restore_span(prev);
         match polled {
             Ok(Poll::Pending) => Poll::Pending,

@@ -44,3 +44,69 @@ impl TagSet {
         }
     }
 }
+
+/// Tags fixed at compile time by `#[trace(tags(..))]`: keys and values,
+/// each value already JSON text. Made by the macro as a `static`, so a span
+/// carries one pointer to them.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct ConstTags {
+    tags: &'static [(&'static str, &'static str)],
+    encoded_len: usize,
+}
+
+impl ConstTags {
+    /// `tags` as `(key, value as JSON text)` pairs; the macro checks both.
+    pub const fn new(tags: &'static [(&'static str, &'static str)]) -> Self {
+        let mut encoded_len = 0;
+        let mut i = 0;
+        while i < tags.len() {
+            encoded_len += tags[i].0.len() + tags[i].1.len() + 4;
+            i += 1;
+        }
+        ConstTags { tags, encoded_len }
+    }
+
+    /// The pairs, in the attribute's order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&'static str, &'static str)> {
+        self.tags.iter().copied()
+    }
+}
+
+/// A span's own tags, which its children do not inherit: the constants of
+/// `#[trace(tags(..))]`, then what `args(..)` captured and
+/// [`record`](fn@crate::record) added, in that order (a later key wins).
+#[derive(Debug, Default)]
+pub(crate) struct OwnTags {
+    pub(crate) consts: Option<&'static ConstTags>,
+    pub(crate) values: Vec<(Cow<'static, str>, Value)>,
+}
+
+impl OwnTags {
+    /// An estimate of the encoded length, made without encoding anything.
+    pub(crate) fn approx_len(&self) -> usize {
+        self.consts.map_or(0, |c| c.encoded_len)
+            + self
+                .values
+                .iter()
+                .map(|(k, v)| k.len() + 4 + approx_json_len(v))
+                .sum::<usize>()
+    }
+}
+
+/// A cheap estimate of `value`'s JSON length (strings without escapes).
+fn approx_json_len(value: &Value) -> usize {
+    match value {
+        Value::Null => 4,
+        Value::Bool(_) => 5,
+        Value::Number(_) => 20,
+        Value::String(s) => s.len() + 2,
+        Value::Array(items) => 2 + items.iter().map(|v| approx_json_len(v) + 1).sum::<usize>(),
+        Value::Object(map) => {
+            2 + map
+                .iter()
+                .map(|(k, v)| k.len() + 4 + approx_json_len(v))
+                .sum::<usize>()
+        }
+    }
+}

@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 use std::collections::VecDeque;
+use std::future::Future as _;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -32,6 +33,8 @@ pub struct Recorded {
     pub body: Bytes,
     /// When it arrived, measured from the server's start.
     pub at: Duration,
+    /// The status the server answered with; 0 when it dropped the connection instead.
+    pub status: u16,
 }
 
 impl Recorded {
@@ -70,6 +73,8 @@ pub struct Reply {
     pub delay: Duration,
     /// Drop the connection without answering.
     pub close: bool,
+    /// Instead of `body`: this many chunks of this many bytes, one per interval.
+    pub stream: Option<(usize, u64, Duration)>,
 }
 
 impl Reply {
@@ -80,6 +85,7 @@ impl Reply {
             headers: Vec::new(),
             delay: Duration::ZERO,
             close: false,
+            stream: None,
         }
     }
 
@@ -106,6 +112,12 @@ impl Reply {
         self
     }
 
+    /// Streams `chunks` chunks of `chunk_len` bytes as the body, one every `every`.
+    pub fn stream(mut self, chunk_len: usize, chunks: u64, every: Duration) -> Self {
+        self.stream = Some((chunk_len, chunks, every));
+        self
+    }
+
     pub fn close() -> Self {
         Reply {
             close: true,
@@ -124,6 +136,8 @@ struct State {
     /// Sink mode: count events, keep no requests (for benchmarks).
     sink: bool,
     events: AtomicU64,
+    /// Bodies larger than this are answered with 413, as a proxy's size limit would.
+    max_body: Mutex<Option<usize>>,
 }
 
 pub struct Server {
@@ -155,6 +169,7 @@ impl Server {
             start: std::time::Instant::now(),
             sink,
             events: AtomicU64::new(0),
+            max_body: Mutex::new(None),
         });
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
@@ -187,6 +202,20 @@ impl Server {
     /// The answer once the script is used up.
     pub fn set_default(&self, reply: Reply) {
         *self.state.default.lock().unwrap() = reply;
+    }
+
+    /// Answers 413 to every request whose body is larger than `bytes`.
+    pub fn set_max_body(&self, bytes: usize) {
+        *self.state.max_body.lock().unwrap() = Some(bytes);
+    }
+
+    /// Event bodies of the requests answered with a 2xx status, in arrival order.
+    pub fn stored_bodies(&self) -> Vec<String> {
+        self.requests()
+            .iter()
+            .filter(|r| (200..300).contains(&r.status))
+            .flat_map(Recorded::bodies)
+            .collect()
     }
 
     pub fn requests(&self) -> Vec<Recorded> {
@@ -286,10 +315,60 @@ pub fn count_events(body: &[u8]) -> usize {
     count + (offset..body.len()).map(at).sum::<usize>()
 }
 
+/// A response body: whole, or streamed in chunks (the same bytes each time, so the server's
+/// memory stays flat however much it sends).
+pub enum Body {
+    Full(Full<Bytes>),
+    Stream {
+        chunk: Bytes,
+        left: u64,
+        every: Duration,
+        sleep: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+    },
+}
+
+impl hyper::body::Body for Body {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
+        use std::task::Poll;
+        match self.get_mut() {
+            Body::Full(full) => std::pin::Pin::new(full).poll_frame(cx),
+            Body::Stream {
+                chunk,
+                left,
+                every,
+                sleep,
+            } => {
+                if *left == 0 {
+                    return Poll::Ready(None);
+                }
+                if !every.is_zero() {
+                    let timer = sleep.get_or_insert_with(|| Box::pin(tokio::time::sleep(*every)));
+                    if timer.as_mut().poll(cx).is_pending() {
+                        return Poll::Pending;
+                    }
+                    *sleep = None;
+                }
+                *left -= 1;
+                Poll::Ready(Some(Ok(hyper::body::Frame::data(chunk.clone()))))
+            }
+        }
+    }
+}
+
+fn full(text: String) -> Body {
+    Body::Full(Full::new(Bytes::from(text)))
+}
+
 async fn handle(
     req: Request<Incoming>,
     state: Arc<State>,
-) -> Result<Response<Full<Bytes>>, std::io::Error> {
+) -> Result<Response<Body>, std::io::Error> {
     let method = req.method().to_string();
     let path = req.uri().path().to_owned();
     let headers = req.headers().clone();
@@ -307,19 +386,28 @@ async fn handle(
             tokio::time::sleep(delay).await;
         }
         let text = format!("{{\"accepted\":{events}}}");
-        return Ok(Response::new(Full::new(Bytes::from(text))));
+        return Ok(Response::new(full(text)));
     }
     let events = serde_json::from_slice::<Value>(&body)
         .ok()
         .and_then(|v| v["logs"].as_array().map(Vec::len))
         .unwrap_or(1);
     state.events.fetch_add(events as u64, Ordering::SeqCst);
-    let reply = state
-        .script
+    let too_large = state
+        .max_body
         .lock()
         .unwrap()
-        .pop_front()
-        .unwrap_or_else(|| state.default.lock().unwrap().clone());
+        .is_some_and(|max| body.len() > max);
+    let reply = if too_large {
+        Reply::status(413)
+    } else {
+        state
+            .script
+            .lock()
+            .unwrap()
+            .pop_front()
+            .unwrap_or_else(|| state.default.lock().unwrap().clone())
+    };
     let index = {
         let mut requests = state.requests.lock().unwrap();
         requests.push(Recorded {
@@ -328,6 +416,7 @@ async fn handle(
             headers,
             body,
             at: state.start.elapsed(),
+            status: if reply.close { 0 } else { reply.status },
         });
         requests.len()
     };
@@ -345,8 +434,17 @@ async fn handle(
     for (name, value) in reply.headers {
         response = response.header(name, value);
     }
+    let body = match reply.stream {
+        Some((len, chunks, every)) => Body::Stream {
+            chunk: Bytes::from(vec![b'x'; len]),
+            left: chunks,
+            every,
+            sleep: None,
+        },
+        None => full(text),
+    };
     Ok(response
         .header("content-type", "application/json")
-        .body(Full::new(Bytes::from(text)))
+        .body(body)
         .unwrap())
 }

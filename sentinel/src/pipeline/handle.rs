@@ -2,7 +2,6 @@
 //! thread, runtime or none.
 
 use std::fmt;
-use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -21,6 +20,8 @@ use crate::clock::now;
 use crate::config::SentinelConfig;
 use crate::error::{Error, Result};
 use crate::record::Entry;
+use crate::rotation::file::{RotatingFile, open_append};
+use crate::rotation::policy::Counters;
 
 /// A handle to a JSONL logger and its writer.
 ///
@@ -80,9 +81,22 @@ impl AsyncLogger {
     /// when the writer thread cannot start.
     pub fn new(config: SentinelConfig) -> Result<Self> {
         config.validate()?;
+        let policy = config.rotation_policy()?;
         let path = config.log_file.clone();
-        let file = open_append(&path)?;
-        Self::start(Box::new(file), config, Some(path))
+        let open_err = |source| Error::Open {
+            path: path.clone(),
+            source,
+        };
+        let counters = Arc::new(Counters::default());
+        let sink: Box<dyn Write + Send> = if policy.rotates() {
+            Box::new(
+                RotatingFile::open(&path, policy, Arc::clone(&counters), config.exit_timeout)
+                    .map_err(open_err)?,
+            )
+        } else {
+            Box::new(open_append(&path).map_err(open_err)?)
+        };
+        Self::start(sink, config, Some(path), counters)
     }
 
     /// A logger writing to any `Write` sink instead of a file (handy in tests:
@@ -98,13 +112,14 @@ impl AsyncLogger {
         config: SentinelConfig,
     ) -> Result<Self> {
         config.validate()?;
-        Self::start(Box::new(writer), config, None)
+        Self::start(Box::new(writer), config, None, Arc::default())
     }
 
     fn start(
         sink: Box<dyn Write + Send>,
         config: SentinelConfig,
         path: Option<PathBuf>,
+        counters: Arc<Counters>,
     ) -> Result<Self> {
         // Calibrates off the hot path. The CPU clock decides on its first
         // read, so loggers without CPU time never probe it.
@@ -114,7 +129,7 @@ impl AsyncLogger {
             .enable_time()
             .build()
             .map_err(Error::Spawn)?;
-        let shared = Arc::new(Shared::new(tx, config, path, fork_generation()));
+        let shared = Arc::new(Shared::new(tx, config, path, fork_generation(), counters));
         let worker_shared = Arc::clone(&shared);
         std::thread::Builder::new()
             .name("sentinel-writer".into())
@@ -140,7 +155,7 @@ impl AsyncLogger {
     pub(crate) fn failed(config: SentinelConfig) -> Self {
         let (tx, _rx) = mpsc::unbounded_channel();
         let path = Some(config.log_file.clone());
-        let shared = Shared::new(tx, config, path, fork_generation());
+        let shared = Shared::new(tx, config, path, fork_generation(), Arc::default());
         shared.healthy.store(false, Ordering::Release);
         shared.mark_finished();
         crate::pipeline::shared::lock(&shared.stagings).sealed = true;
@@ -319,40 +334,4 @@ fn early_answer(shared: &Shared) -> Option<bool> {
         return Some(shared.is_healthy());
     }
     None
-}
-
-/// Opens `path` for appending, creating it and its parent directories.
-/// `O_NONBLOCK` for the open alone, so a FIFO without a reader is an error
-/// (`ENXIO`) instead of a hang; writes then block as usual.
-fn open_append(path: &std::path::Path) -> Result<std::fs::File> {
-    let open_err = |source| Error::Open {
-        path: path.to_path_buf(),
-        source,
-    };
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(open_err)?;
-    }
-    let mut options = OpenOptions::new();
-    options.create(true).append(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.custom_flags(libc::O_NONBLOCK);
-    }
-    let file = options.open(path).map_err(open_err)?;
-    #[cfg(unix)]
-    {
-        use std::os::fd::AsRawFd;
-        let fd = file.as_raw_fd();
-        // SAFETY: `fd` is open for the lifetime of `file`; F_GETFL/F_SETFL
-        // only read and set its status flags.
-        let cleared = unsafe {
-            let flags = libc::fcntl(fd, libc::F_GETFL);
-            flags >= 0 && libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) == 0
-        };
-        if !cleared {
-            return Err(open_err(std::io::Error::last_os_error()));
-        }
-    }
-    Ok(file)
 }

@@ -12,6 +12,7 @@ use tokio::sync::{Notify, mpsc, oneshot};
 use crate::clock::monotonic_ns;
 use crate::config::SentinelConfig;
 use crate::record::Entry;
+use crate::rotation::policy::Counters;
 
 /// Counts of what a logger wrote and what it dropped, by reason.
 ///
@@ -51,6 +52,16 @@ pub struct LoggerStats {
     pub stalls: u64,
     /// Whether the sink is stalled now.
     pub stalled: bool,
+    /// Times this logger rotated the live file (see [`crate::rotation`]).
+    pub rotations: u64,
+    /// Rotation, compression and retention steps that failed (disk full,
+    /// permission denied…); each is also reported as an error event. Records
+    /// kept going into the live file meanwhile.
+    pub rotation_errors: u64,
+    /// Rotated segments this logger compressed.
+    pub segments_compressed: u64,
+    /// Rotated segments this logger's retention removed.
+    pub segments_removed: u64,
 }
 
 impl LoggerStats {
@@ -268,6 +279,8 @@ pub(crate) struct Shared {
     pub(crate) written: AtomicU64,
     pub(crate) io_error: AtomicU64,
     pub(crate) unserializable: AtomicU64,
+    /// Rotation counts, shared with the rotating file and its thread.
+    pub(crate) rotation: Arc<Counters>,
     /// Drops of stagings that were retired, and of producers without one.
     pub(crate) retired: Mutex<StagingInner>,
     next_warn_ns: AtomicU64,
@@ -303,6 +316,7 @@ impl Shared {
         config: SentinelConfig,
         path: Option<PathBuf>,
         fork_gen: u64,
+        rotation: Arc<Counters>,
     ) -> Self {
         Shared {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
@@ -330,6 +344,7 @@ impl Shared {
             written: AtomicU64::new(0),
             io_error: AtomicU64::new(0),
             unserializable: AtomicU64::new(0),
+            rotation,
             retired: Mutex::new(StagingInner::default()),
             next_warn_ns: AtomicU64::new(0),
             warned_dropped: AtomicU64::new(0),
@@ -446,6 +461,10 @@ impl Shared {
             waiting: self.waiters.load(Ordering::Relaxed) as u64,
             stalls: self.stalls.load(Ordering::Relaxed),
             stalled: !self.is_writing() && self.is_healthy(),
+            rotations: self.rotation.rotations.load(Ordering::Relaxed),
+            rotation_errors: self.rotation.errors.load(Ordering::Relaxed),
+            segments_compressed: self.rotation.compressed.load(Ordering::Relaxed),
+            segments_removed: self.rotation.removed.load(Ordering::Relaxed),
         }
     }
 

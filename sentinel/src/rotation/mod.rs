@@ -1,5 +1,88 @@
-//! Rotation and retention of the log file: what a log folder holds, and the
-//! names a reader relies on.
+//! Rotation and retention of the log file: when the live file is rotated,
+//! what is kept, and the names a reader relies on.
+//!
+//! ```
+//! use std::time::Duration;
+//! use sentinel::rotation::{Compression, Period};
+//! use sentinel::{AsyncLogger, SentinelConfig};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let dir = tempfile::tempdir()?;
+//! # let path = dir.path().join("app.jsonl");
+//! let logger = AsyncLogger::new(
+//!     SentinelConfig::new(&path)
+//!         .rotate_bytes(64 << 20)                     // at 64 MiB…
+//!         .rotate_every(Period::Daily)                // …or at midnight UTC
+//!         .keep_segments(30)                          // retention: count,
+//!         .keep_bytes(1 << 30)                        // total bytes,
+//!         .keep_age(Duration::from_secs(14 * 86_400)) // and age
+//!         .compress(Compression::Gzip),               // on a background thread
+//! )?;
+//! logger.log(serde_json::json!({"event": "started"}));
+//! assert!(logger.shutdown_blocking(Duration::from_secs(5)));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The same settings come from the environment when code leaves them unset
+//! (`SENTINEL_ROTATE_BYTES=64MiB`, `SENTINEL_ROTATE_EVERY=daily`,
+//! `SENTINEL_ROTATE_TIMEZONE=local`, `SENTINEL_KEEP_SEGMENTS=30`,
+//! `SENTINEL_KEEP_BYTES=1GiB`, `SENTINEL_KEEP_AGE=14d`,
+//! `SENTINEL_COMPRESS=gzip`); see [`SentinelConfig::rotate_bytes`] and the
+//! setters after it.
+//!
+//! # Policies
+//!
+//! - **Size**: a write that would take the live file past the limit goes,
+//!   whole lines at a time, into a new live file; a line is never split
+//!   between files, and a single line longer than the limit gets a file of
+//!   its own.
+//! - **Time**: hourly or daily, at boundaries of UTC or (optionally) local
+//!   time, checked when records are written: a quiet logger rotates with its
+//!   next record. A file found at start that was last changed in an earlier
+//!   period rotates with the first record.
+//! - **Both**: whichever comes first.
+//! - **Retention** (after each rotation, on a background thread): the
+//!   oldest segments beyond the count, beyond the total bytes (segments only;
+//!   the live file is bounded by the size limit), and those rotated out
+//!   longer ago than the age. Never the live file, never a segment being
+//!   compressed.
+//! - **Compression** (gzip, or zstd with the `zstd` feature) runs on the
+//!   same background thread, never on the writer or a caller. Shutdown waits
+//!   for the pass in progress, up to [`SentinelConfig::exit_timeout`]; what
+//!   a process leaves uncompressed is finished by the next logger opened on
+//!   the same file.
+//!
+//! # Several processes
+//!
+//! Any number of processes may append to one live file with rotation on.
+//! Each write (one batch of whole lines) happens under a shared `flock` of
+//! the lock file, after checking that the path still names the file this
+//! process has open; a rotation takes the lock exclusively, checks the file
+//! was not rotated by someone else meanwhile, renames it and creates the new
+//! one. So exactly one process performs each rotation, the others reopen the
+//! path before their next write, no record lands in a segment after it was
+//! rotated out, and none is lost, repeated or split. With several writers a
+//! segment may exceed the size limit by what others appended meanwhile.
+//!
+//! A process killed at any point (`SIGKILL` included) loses no record it
+//! had written: the kernel drops its locks; a rename either happened or not;
+//! a live file missing after a rename is created by the next write; a
+//! compressed segment gets its final name only once complete, and its plain
+//! twin is removed only after that.
+//!
+//! # Failures
+//!
+//! A rotation, compression or retention step that fails (disk full,
+//! permission denied, too many open files) is reported as an error event
+//! (target `sentinel`) and counted in
+//! [`LoggerStats::rotation_errors`](crate::LoggerStats::rotation_errors);
+//! the writer goes on appending to the live file (past its limit) and tries
+//! to rotate again a second later. If the new live file cannot be created
+//! after the rename, the rename is undone.
+//!
+//! [`SentinelConfig::rotate_bytes`]: crate::SentinelConfig::rotate_bytes
+//! [`SentinelConfig::exit_timeout`]: crate::SentinelConfig::exit_timeout
 //!
 //! # Names
 //!
@@ -53,6 +136,11 @@
 //! assert_eq!(seg.time, time::macros::datetime!(2026-12-02 06:30:00 UTC));
 //! ```
 
+pub(crate) mod file;
+mod janitor;
+mod lock;
 mod naming;
+pub(crate) mod policy;
 
 pub use naming::{Compression, Segment, segments};
+pub use policy::{FaultHook, ManualClock, Period, Rotation, Step, SystemClock, WallClock};

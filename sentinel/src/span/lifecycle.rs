@@ -21,7 +21,9 @@ use crate::pipeline::shared::{DropReason, Shared};
 use crate::pipeline::staging::{Local, Wait, push_async, with_local};
 use crate::record::{Entry, ErrorInfo, NO_CPU, NameKind, SpanRecord, Status, panic_message};
 use crate::sampling::keep;
-use crate::tagset::TagSet;
+use crate::tagset::{ConstTags, OwnTags, TagSet};
+
+use super::recorded::Tag;
 
 /// Which logger a span writes to.
 #[derive(Clone, Debug)]
@@ -63,6 +65,8 @@ pub(crate) struct Policy {
     pub(crate) sample: f64,
     /// Spans longer than this many clock nanoseconds are marked slow.
     pub(crate) slow_ns: u64,
+    /// Tags every span of this front end carries (`#[trace(tags(..))]`).
+    pub(crate) consts: Option<&'static ConstTags>,
 }
 
 impl Policy {
@@ -70,6 +74,7 @@ impl Policy {
     pub(crate) const DEFAULT: Policy = Policy {
         sample: 1.0,
         slow_ns: u64::MAX,
+        consts: None,
     };
 
     #[inline]
@@ -77,6 +82,7 @@ impl Policy {
         Policy {
             sample,
             slow_ns: slow_threshold(slow_ms),
+            consts: None,
         }
     }
 }
@@ -160,6 +166,9 @@ pub(crate) struct SpanCore {
     /// Clock ticks at the start (see `clock::now`); 0 when sampled out.
     start: u64,
     cpu: Cpu,
+    consts: Option<&'static ConstTags>,
+    /// Captured arguments and recorded values, in order.
+    values: Vec<Tag>,
 }
 
 impl SpanCore {
@@ -191,6 +200,8 @@ impl SpanCore {
             parent,
             start: 0,
             cpu: Cpu::Off,
+            consts: policy.consts,
+            values: Vec::new(),
         };
         if sampled {
             core.start = now();
@@ -208,6 +219,19 @@ impl SpanCore {
     #[inline]
     pub(crate) fn context(&self) -> SpanContext {
         self.ctx
+    }
+
+    /// Where a front end puts what the span's frame recorded (see
+    /// `recorded::close`).
+    #[inline]
+    pub(crate) fn values_mut(&mut self) -> &mut Vec<Tag> {
+        &mut self.values
+    }
+
+    /// Sets the span's constant tags.
+    #[inline]
+    pub(crate) fn set_consts(&mut self, consts: &'static ConstTags) {
+        self.consts = Some(consts);
     }
 
     pub(crate) fn name(&self) -> &str {
@@ -271,6 +295,14 @@ impl SpanCore {
             Cpu::Busy(total) => total,
         };
         let (status, error) = outcome.split();
+        let own = if self.consts.is_none() && self.values.is_empty() {
+            None
+        } else {
+            Some(Box::new(OwnTags {
+                consts: self.consts,
+                values: std::mem::take(&mut self.values),
+            }))
+        };
         Some(Entry::Span(SpanRecord {
             name: std::mem::replace(&mut self.name, Cow::Borrowed("")),
             kind: self.kind,
@@ -279,10 +311,11 @@ impl SpanCore {
             start: self.start,
             end,
             cpu_ns,
-            trace_id: self.ctx.trace_id.0,
+            trace_id: self.ctx.trace_id.halves(),
             span_id: self.ctx.span_id.0,
             parent_span_id: self.parent,
             tags: tags(),
+            own,
             error: error.map(Box::new),
         }))
     }

@@ -1,0 +1,8 @@
+struct Opaque;
+
+#[sentinel::trace(args(value))]
+fn f(value: Opaque) {
+    let _ = value;
+}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[sentinel::trace(tags(route = "/a", route = "/b"))]
+fn f() {}
+
+fn main() {}

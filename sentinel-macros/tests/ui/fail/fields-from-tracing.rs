@@ -1,0 +1,4 @@
+#[sentinel::trace(fields(route = "/x"))]
+fn handler() {}
+
+fn main() {}

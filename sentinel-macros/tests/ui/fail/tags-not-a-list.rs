@@ -1,0 +1,4 @@
+#[sentinel::trace(tags = "a")]
+fn f() {}
+
+fn main() {}

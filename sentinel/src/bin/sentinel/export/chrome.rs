@@ -1,0 +1,323 @@
+//! `--format chrome`: the Trace Event Format's JSON object form, which Perfetto UI and
+//! `chrome://tracing` open.
+//!
+//! - One complete event (`"ph":"X"`, `ts` and `dur` in microseconds) per span. `ts` counts
+//!   from the earliest span start; the absolute start is in `otherData.start_unix_us`.
+//! - Sentinel records carry no process or thread id, so `pid` is the input (named by a
+//!   `process_name` metadata event) and `tid` a track: a child goes on its parent's track when it
+//!   nests inside it and no running sibling is there; concurrent (async) children, and spans
+//!   outliving their parent, get a track of their own. Complete events on one track always
+//!   nest, as the format requires.
+//! - `args` holds the span's tags, then `status`, `error_type`, `error`, `trace_id`, `span_id`,
+//!   `parent_span_id`, `cpu_time_ms`, `slow`; a tag with one of those names is shown as
+//!   `tag.NAME`. `cat` is the status (filterable in `chrome://tracing`), and `cname` colours
+//!   errors red and cancellations grey there.
+//! - A drop marker is a process-wide instant event (`"ph":"i","s":"p"`) named
+//!   `N records dropped by the logger`.
+
+use std::io::{self, Write};
+
+use serde_json::{Map, Value, json};
+
+use crate::spans::{Forest, SpanSet, Status};
+
+/// Names of the `args` sentinel fills in itself; a tag of the same name is renamed.
+const OWN_ARGS: [&str; 8] = [
+    "status",
+    "error_type",
+    "error",
+    "trace_id",
+    "span_id",
+    "parent_span_id",
+    "cpu_time_ms",
+    "slow",
+];
+
+/// Writes `set` as one trace event JSON object; `sources` names the inputs (process names).
+///
+/// # Errors
+///
+/// Returns the writer's error.
+pub fn write<W: Write + ?Sized>(set: &SpanSet, sources: &[String], out: &mut W) -> io::Result<()> {
+    let spans = &set.spans;
+    let origin = spans
+        .iter()
+        .map(|s| s.start_ns)
+        .chain(set.drops.iter().filter_map(|d| d.at_ns))
+        .min()
+        .unwrap_or(0);
+    let tracks = assign_tracks(set);
+    let mut first = true;
+    let mut event = |out: &mut W, v: Value| -> io::Result<()> {
+        out.write_all(if first { b"\n" } else { b",\n" })?;
+        first = false;
+        serde_json::to_writer(&mut *out, &v).map_err(io::Error::from)
+    };
+    out.write_all(b"{\"traceEvents\":[")?;
+    let mut track_count = vec![0usize; sources.len()];
+    for (i, s) in spans.iter().enumerate() {
+        track_count[s.source] = track_count[s.source].max(tracks[i].track + 1);
+    }
+    for (source, name) in sources.iter().enumerate() {
+        let pid = source + 1;
+        event(
+            out,
+            json!({"name":"process_name","ph":"M","pid":pid,"tid":0,"args":{"name":name}}),
+        )?;
+        for track in 0..track_count[source] {
+            event(
+                out,
+                json!({"name":"thread_name","ph":"M","pid":pid,"tid":track + 1,
+                       "args":{"name":format!("track {}", track + 1)}}),
+            )?;
+        }
+    }
+    for (i, s) in spans.iter().enumerate() {
+        let mut args = Map::new();
+        for (k, v) in &s.tags {
+            let key = if OWN_ARGS.contains(&k.as_str()) {
+                format!("tag.{k}")
+            } else {
+                k.clone()
+            };
+            args.insert(key, v.clone());
+        }
+        args.insert("status".into(), s.status.as_str().into());
+        if let Some(t) = &s.error_type {
+            args.insert("error_type".into(), t.as_str().into());
+        }
+        if let Some(e) = &s.error {
+            args.insert("error".into(), e.as_str().into());
+        }
+        args.insert("trace_id".into(), s.trace_hex().into());
+        args.insert("span_id".into(), format!("{:016x}", s.span_id).into());
+        if let Some(p) = s.parent {
+            args.insert("parent_span_id".into(), format!("{p:016x}").into());
+        }
+        if let Some(cpu) = s.cpu_ms {
+            args.insert("cpu_time_ms".into(), cpu.into());
+        }
+        if s.slow {
+            args.insert("slow".into(), true.into());
+        }
+        let mut e = json!({
+            "name": s.name,
+            "cat": s.status.as_str(),
+            "ph": "X",
+            "ts": micros(tracks[i].start_ns - origin),
+            "dur": micros(tracks[i].end_ns - tracks[i].start_ns),
+            "pid": s.source + 1,
+            "tid": tracks[i].track + 1,
+            "args": args,
+        });
+        match s.status {
+            Status::Error => e["cname"] = "terrible".into(),
+            Status::Cancelled => e["cname"] = "grey".into(),
+            Status::Success => {}
+        }
+        event(out, e)?;
+    }
+    for d in &set.drops {
+        let Some(at) = d.at_ns else { continue };
+        event(
+            out,
+            json!({"name": format!("{} records dropped by the logger", d.count),
+                   "cat":"dropped","ph":"i","s":"p","ts":micros(at - origin),
+                   "pid":d.source + 1,"tid":0,"args":{"count":d.count}}),
+        )?;
+    }
+    out.write_all(b"\n],\"displayTimeUnit\":\"ms\",\"otherData\":")?;
+    let other = json!({
+        "generator": concat!("sentinel ", env!("CARGO_PKG_VERSION")),
+        "start_unix_us": micros(origin),
+    });
+    serde_json::to_writer(&mut *out, &other)?;
+    out.write_all(b"}\n")?;
+    out.flush()
+}
+
+/// Nanoseconds as microseconds with three exact decimals: a JSON number, no float rounding.
+fn micros(ns: i64) -> Value {
+    let text = format!(
+        "{}{}.{:03}",
+        if ns < 0 { "-" } else { "" },
+        ns.unsigned_abs() / 1000,
+        ns.unsigned_abs() % 1000
+    );
+    serde_json::from_str(&text).expect("a decimal is a JSON number")
+}
+
+/// Where a span is drawn: its track (0-based, per input) and its times, nudged by less than
+/// [`TOLERANCE_NS`] so that spans on one track nest exactly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct Placed {
+    track: usize,
+    start_ns: i64,
+    end_ns: i64,
+}
+
+/// End times are written to the microsecond and starts are derived from them, so siblings
+/// that ran one after the other may seem to overlap by up to this much.
+const TOLERANCE_NS: i64 = 1000;
+
+/// Places every span on a track so that the spans of one track nest.
+fn assign_tracks(set: &SpanSet) -> Vec<Placed> {
+    let spans = &set.spans;
+    let forest = Forest::new(spans);
+    let mut parent_of = vec![None; spans.len()];
+    for (p, children) in forest.children.iter().enumerate() {
+        for &c in children {
+            parent_of[c] = Some(p);
+        }
+    }
+    let mut depth = vec![0usize; spans.len()];
+    for &root in &forest.roots {
+        for (i, d) in forest.walk(root) {
+            depth[i] = d;
+        }
+    }
+    // Parents before children: by start, longer first, then by depth in the tree.
+    let mut order: Vec<usize> = (0..spans.len()).collect();
+    order.sort_by_key(|&i| {
+        (
+            spans[i].start_ns,
+            std::cmp::Reverse(spans[i].end_ns),
+            depth[i],
+        )
+    });
+    // Per input, per track: the open spans (a stack) and the latest end popped off it.
+    let mut tracks: Vec<Vec<(Vec<usize>, i64)>> = vec![Vec::new(); set_sources(set)];
+    let mut placed = vec![Placed::default(); spans.len()];
+    for i in order {
+        let s = &spans[i];
+        let stacks = &mut tracks[s.source];
+        let pop = |(stack, floor): &mut (Vec<usize>, i64), placed: &[Placed]| {
+            while let Some(&top) = stack.last() {
+                if placed[top].end_ns > s.start_ns + TOLERANCE_NS {
+                    break;
+                }
+                *floor = (*floor).max(placed[top].end_ns);
+                stack.pop();
+            }
+        };
+        let parent = parent_of[i]
+            .filter(|&p| spans[p].source == s.source && s.end_ns <= spans[p].end_ns + TOLERANCE_NS);
+        let on_parent = parent.map(|p| placed[p].track).filter(|&t| {
+            pop(&mut stacks[t], &placed);
+            stacks[t].0.last() == parent.as_ref()
+        });
+        let track = on_parent.unwrap_or_else(|| {
+            let free = stacks.iter_mut().position(|t| {
+                pop(t, &placed);
+                t.0.is_empty()
+            });
+            free.unwrap_or_else(|| {
+                stacks.push((Vec::new(), i64::MIN));
+                stacks.len() - 1
+            })
+        });
+        let (stack, floor) = &mut stacks[track];
+        let mut start = s.start_ns.max(*floor);
+        let mut end = s.end_ns;
+        if let Some(&top) = stack.last() {
+            start = start.max(placed[top].start_ns);
+            end = end.min(placed[top].end_ns);
+        }
+        stack.push(i);
+        placed[i] = Placed {
+            track,
+            start_ns: start,
+            end_ns: end.max(start),
+        };
+    }
+    placed
+}
+
+fn set_sources(set: &SpanSet) -> usize {
+    set.spans
+        .iter()
+        .map(|s| s.source + 1)
+        .chain(set.drops.iter().map(|d| d.source + 1))
+        .max()
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn span(span: u64, parent: Option<u64>, start_ms: u64, end_ms: u64) -> String {
+        let parent = parent.map_or("null".to_owned(), |p| format!("\"{p:016x}\""));
+        let end = format!("2026-11-22T00:00:00.{end_ms:03}+00:00");
+        format!(
+            r#"{{"timestamp":"{end}","function":"s{span}","duration_ms":{},"status":"success","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","span_id":"{span:016x}","parent_span_id":{parent}}}"#,
+            end_ms - start_ms
+        )
+    }
+
+    fn tracks(lines: &[String]) -> Vec<usize> {
+        let mut set = SpanSet::default();
+        for l in lines {
+            set.add_line(l.as_bytes(), 0, &crate::filter::Filter::default());
+        }
+        assign_tracks(&set).iter().map(|p| p.track).collect()
+    }
+
+    #[test]
+    fn nested_children_share_the_parents_track() {
+        let t = tracks(&[
+            span(1, None, 0, 100),
+            span(2, Some(1), 10, 20),
+            span(3, Some(1), 30, 40),
+            span(4, Some(3), 31, 39),
+        ]);
+        assert_eq!(t, vec![0, 0, 0, 0]);
+    }
+
+    #[test]
+    fn concurrent_children_get_their_own_tracks() {
+        let t = tracks(&[
+            span(1, None, 0, 100),
+            span(2, Some(1), 10, 60),
+            span(3, Some(1), 20, 70),
+            span(4, Some(1), 80, 90),
+            // Outlives its parent (a detached task): not on the parent's track.
+            span(5, Some(1), 95, 120),
+        ]);
+        assert_eq!(t[0], t[1]);
+        assert_ne!(t[2], t[0]);
+        assert_eq!(t[3], t[0]);
+        assert_ne!(t[4], t[0]);
+    }
+
+    #[test]
+    fn siblings_overlapping_by_timestamp_rounding_share_a_track_and_are_nudged_apart() {
+        let mut set = SpanSet::default();
+        let t = "4bf92f3577b34da6a3ce929d0e0e4736";
+        for l in [
+            format!(
+                r#"{{"timestamp":"2026-11-22T00:00:00.000100+00:00","function":"root","duration_ms":0.1,"trace_id":"{t}","span_id":"0000000000000001"}}"#
+            ),
+            // 10.0004..20.000 µs, then 19.9996..30 µs: 0.4 ns of overlap from rounding.
+            format!(
+                r#"{{"timestamp":"2026-11-22T00:00:00.000020+00:00","function":"a","duration_ms":0.0099996,"trace_id":"{t}","span_id":"0000000000000002","parent_span_id":"0000000000000001"}}"#
+            ),
+            format!(
+                r#"{{"timestamp":"2026-11-22T00:00:00.000030+00:00","function":"b","duration_ms":0.0100004,"trace_id":"{t}","span_id":"0000000000000003","parent_span_id":"0000000000000001"}}"#
+            ),
+        ] {
+            set.add_line(l.as_bytes(), 0, &crate::filter::Filter::default());
+        }
+        let placed = assign_tracks(&set);
+        assert_eq!(placed[1].track, placed[0].track);
+        assert_eq!(placed[2].track, placed[0].track);
+        assert!(placed[2].start_ns >= placed[1].end_ns);
+        assert!(placed[2].start_ns - set.spans[2].start_ns < TOLERANCE_NS);
+    }
+
+    #[test]
+    fn micros_are_exact_decimals() {
+        assert_eq!(micros(1_234_567).to_string(), "1234.567");
+        assert_eq!(micros(-5).to_string(), "-0.005");
+    }
+}

@@ -1,0 +1,66 @@
+//! `--format folded`: folded stacks by self time, the input of `inferno-flamegraph` and
+//! `flamegraph.pl`.
+//!
+//! One line per distinct stack, `root;child;grandchild <self-µs>`, sorted by stack: the
+//! frames are the span names from the trace's root down, and the count is the time the span
+//! spent outside its children (concurrent children are not subtracted twice), in whole
+//! microseconds, summed over every span with that stack. Stacks whose self time rounds to
+//! 0 µs are left out (they add no width). In names, `;` (the frame separator) becomes `:` and
+//! control characters are escaped, so a line always parses.
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+
+use crate::spans::{Forest, Span};
+
+/// Self time in microseconds per stack, stacks in sorted order.
+pub fn stacks(spans: &[Span], forest: &Forest) -> BTreeMap<String, u64> {
+    let mut out = BTreeMap::new();
+    let mut path: Vec<String> = Vec::new();
+    for &root in &forest.roots {
+        for (i, depth) in forest.walk(root) {
+            path.truncate(depth);
+            path.push(frame(&spans[i].name));
+            let self_us = u64::try_from(forest.self_ns(spans, i)).unwrap_or(0) / 1000;
+            if self_us > 0 {
+                *out.entry(path.join(";")).or_insert(0) += self_us;
+            }
+        }
+    }
+    out
+}
+
+/// A span name made safe as one frame.
+fn frame(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        match c {
+            ';' => out.push(':'),
+            c if c.is_control() => out.extend(c.escape_default()),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Writes `stacks` as folded lines.
+///
+/// # Errors
+///
+/// Returns the writer's error.
+pub fn write<W: Write + ?Sized>(stacks: &BTreeMap<String, u64>, out: &mut W) -> io::Result<()> {
+    for (stack, us) in stacks {
+        writeln!(out, "{stack} {us}")?;
+    }
+    out.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn separators_and_control_characters_cannot_break_a_line() {
+        assert_eq!(frame("a;b\nc d"), "a:b\\nc d");
+    }
+}

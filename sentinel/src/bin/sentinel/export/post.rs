@@ -1,0 +1,162 @@
+//! `--otlp-endpoint URL`: POSTs the OTLP/JSON requests to an OTLP/HTTP receiver, one batch at a
+//! time, each with its own deadline.
+//!
+//! A URL without a path gets the standard `/v1/traces`; a URL with a path is used as given
+//! (as `OTEL_EXPORTER_OTLP_ENDPOINT` and `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` do). The first
+//! batch the receiver does not take (a transport error or a status other than 2xx) stops the
+//! export with an error that says how many spans were already sent; spans a receiver reports
+//! as rejected in a partial success are counted.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::error::Failure;
+
+/// What an export sent.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Sent {
+    /// Requests the receiver answered with 2xx.
+    pub(crate) batches: u64,
+    /// Spans in those requests.
+    pub(crate) spans: u64,
+    /// Spans the receiver said it rejected (`partialSuccess.rejectedSpans`).
+    pub(crate) rejected: u64,
+}
+
+/// `ExportTraceServiceResponse`, for its partial success.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+struct Response {
+    partial_success: Option<PartialSuccess>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+struct PartialSuccess {
+    rejected_spans: Option<serde_json::Value>,
+    error_message: String,
+}
+
+/// The URL requests go to: `/v1/traces` appended when `endpoint` has no path.
+///
+/// # Errors
+///
+/// An error naming the endpoint when it is not an `http` or `https` URL.
+pub(crate) fn traces_url(endpoint: &str) -> Result<reqwest::Url, Failure> {
+    let invalid =
+        |why: &str| Failure::Usage(format!("invalid --otlp-endpoint `{endpoint}`: {why}"));
+    let mut url = reqwest::Url::parse(endpoint).map_err(|e| invalid(&e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(invalid("not an http or https URL"));
+    }
+    if url.path() == "/" || url.path().is_empty() {
+        url.set_path("/v1/traces");
+    }
+    Ok(url)
+}
+
+/// POSTs each `(spans, body)` batch to `url`, in order, each within `timeout`.
+///
+/// # Errors
+///
+/// Stops at the first batch not accepted, with an error naming the status or the failure
+/// and how many spans had been sent before.
+pub(crate) fn post(
+    url: &reqwest::Url,
+    batches: impl Iterator<Item = (usize, Vec<u8>)>,
+    timeout: Duration,
+) -> Result<Sent, Failure> {
+    let setup = |e: &dyn std::error::Error| Failure::input(url.as_str(), error_chain(e));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| setup(&e))?;
+    let client = reqwest::Client::builder()
+        .timeout(timeout)
+        .build()
+        .map_err(|e| setup(&e))?;
+    let mut sent = Sent::default();
+    for (spans, body) in batches {
+        let failed = |why: String| {
+            Failure::input(
+                url.as_str(),
+                format!(
+                    "{why} ({} spans in {} batches sent before)",
+                    sent.spans, sent.batches
+                ),
+            )
+        };
+        let answer = runtime.block_on(async {
+            let response = client
+                .post(url.clone())
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body)
+                .send()
+                .await?;
+            let status = response.status();
+            let body = response.bytes().await?;
+            Ok::<_, reqwest::Error>((status, body))
+        });
+        let (status, body) = answer.map_err(|e| failed(error_chain(&e)))?;
+        if !status.is_success() {
+            let text = String::from_utf8_lossy(&body);
+            let text: String = text.chars().take(200).collect();
+            return Err(failed(format!("receiver answered {status}: {text}")));
+        }
+        sent.batches += 1;
+        sent.spans += spans as u64;
+        if let Ok(Response {
+            partial_success: Some(partial),
+        }) = serde_json::from_slice::<Response>(&body)
+        {
+            let rejected = match &partial.rejected_spans {
+                Some(serde_json::Value::Number(n)) => n.as_u64(),
+                Some(serde_json::Value::String(s)) => s.parse().ok(),
+                _ => None,
+            }
+            .unwrap_or(0);
+            if rejected > 0 {
+                sent.rejected += rejected;
+                eprintln!(
+                    "sentinel: {url}: receiver rejected {rejected} spans: {}",
+                    partial.error_message
+                );
+            }
+        }
+    }
+    Ok(sent)
+}
+
+/// An error and its sources, `a: b: c`.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bare_endpoint_gets_the_standard_traces_path() {
+        assert_eq!(
+            traces_url("http://127.0.0.1:4318").unwrap().as_str(),
+            "http://127.0.0.1:4318/v1/traces"
+        );
+        assert_eq!(
+            traces_url("https://otel.example/custom/path")
+                .unwrap()
+                .as_str(),
+            "https://otel.example/custom/path"
+        );
+        assert!(traces_url("ftp://x").is_err());
+        assert!(traces_url("not a url").is_err());
+    }
+}

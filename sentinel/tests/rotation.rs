@@ -1,0 +1,666 @@
+//! Rotation and retention of the live file: by size, by time (an injected
+//! clock), both; retention by count, bytes and age; compression; failing
+//! file-system steps; many processes; SIGKILL in the middle of a rotation.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use sentinel::rotation::{Compression, ManualClock, Period, Step, segments};
+use sentinel::{AsyncLogger, SentinelConfig};
+use serde_json::{Value, json};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// The records of one file (plain, `.gz` or `.zst`); panics on a line that
+/// is not a whole JSON object.
+fn read_file(path: &Path) -> Vec<Value> {
+    let mut text = String::new();
+    let file = std::fs::File::open(path).unwrap();
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("gz") => flate2::read::GzDecoder::new(file)
+            .read_to_string(&mut text)
+            .unwrap(),
+        #[cfg(feature = "zstd")]
+        Some("zst") => zstd::stream::read::Decoder::new(file)
+            .unwrap()
+            .read_to_string(&mut text)
+            .unwrap(),
+        _ => BufReader::new(file).read_to_string(&mut text).unwrap(),
+    };
+    assert!(
+        text.is_empty() || text.ends_with('\n'),
+        "{path:?} ends mid-line"
+    );
+    text.lines()
+        .map(|l| {
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("{path:?}: bad line {l:?}: {e}"))
+        })
+        .collect()
+}
+
+/// Every record of a folder, oldest segment first, then the live file.
+fn read_folder(live: &Path) -> Vec<Value> {
+    let mut all = Vec::new();
+    for segment in segments(live).unwrap() {
+        all.extend(read_file(&segment.path));
+    }
+    if live.exists() {
+        all.extend(read_file(live));
+    }
+    all
+}
+
+fn numbers(records: &[Value]) -> Vec<u64> {
+    records.iter().filter_map(|r| r["n"].as_u64()).collect()
+}
+
+fn log_numbered(logger: &AsyncLogger, range: std::ops::Range<u64>) {
+    for n in range {
+        assert!(logger.log(json!({"n": n, "pad": "x".repeat(40)})));
+    }
+}
+
+fn file_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+fn at(rfc3339: &str) -> SystemTime {
+    let t = time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339)
+        .unwrap();
+    SystemTime::UNIX_EPOCH + Duration::from_secs(t.unix_timestamp() as u64)
+}
+
+#[test]
+fn size_rotation_keeps_lines_whole_and_segments_under_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("app.jsonl");
+    let logger = AsyncLogger::new(SentinelConfig::new(&live).rotate_bytes(4096)).unwrap();
+    for chunk in 0..20 {
+        log_numbered(&logger, chunk * 100..(chunk + 1) * 100);
+        assert!(logger.flush_blocking(WAIT));
+    }
+    assert!(logger.shutdown_blocking(WAIT));
+    let found = segments(&live).unwrap();
+    assert!(found.len() >= 20, "{:?}", file_names(dir.path()));
+    for segment in &found {
+        let len = std::fs::metadata(&segment.path).unwrap().len();
+        assert!(
+            len <= 4096 && len > 3000,
+            "{:?} has {len} bytes",
+            segment.path
+        );
+    }
+    assert_eq!(numbers(&read_folder(&live)), (0..2000).collect::<Vec<_>>());
+    let stats = logger.stats();
+    assert_eq!(stats.rotations, found.len() as u64);
+    assert_eq!(stats.rotation_errors, 0);
+    assert!(file_names(dir.path()).contains(&".app.jsonl.lock".to_owned()));
+}
+
+#[test]
+fn time_rotation_follows_the_injected_clock() {
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("app.jsonl");
+    let clock = Arc::new(ManualClock::new(at("2026-12-02T10:59:58Z")));
+    let logger = AsyncLogger::new(
+        SentinelConfig::new(&live)
+            .rotate_every(Period::Hourly)
+            .rotation_clock(clock.clone()),
+    )
+    .unwrap();
+    log_numbered(&logger, 0..3);
+    assert!(logger.flush_blocking(WAIT));
+    clock.advance(Duration::from_secs(1)); // 10:59:59, same hour
+    log_numbered(&logger, 3..5);
+    assert!(logger.flush_blocking(WAIT));
+    assert!(segments(&live).unwrap().is_empty());
+    clock.advance(Duration::from_secs(3)); // 11:00:02
+    log_numbered(&logger, 5..6);
+    assert!(logger.flush_blocking(WAIT));
+    clock.advance(Duration::from_secs(86_400)); // the next day, 11:00:02
+    log_numbered(&logger, 6..7);
+    assert!(logger.shutdown_blocking(WAIT));
+
+    let names: Vec<_> = segments(&live)
+        .unwrap()
+        .iter()
+        .map(|s| s.path.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "app.2026-12-02T11-00-02Z.000001.jsonl",
+            "app.2026-12-03T11-00-02Z.000001.jsonl"
+        ]
+    );
+    let seg = segments(&live).unwrap();
+    assert_eq!(numbers(&read_file(&seg[0].path)), [0, 1, 2, 3, 4]);
+    assert_eq!(numbers(&read_file(&seg[1].path)), [5]);
+    assert_eq!(numbers(&read_file(&live)), [6]);
+}
+
+#[test]
+fn daily_rotation_and_size_rotation_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("app.jsonl");
+    let clock = Arc::new(ManualClock::new(at("2026-12-02T23:59:00Z")));
+    let logger = AsyncLogger::new(
+        SentinelConfig::new(&live)
+            .rotate_every(Period::Daily)
+            .rotate_bytes(2048)
+            .rotation_clock(clock.clone()),
+    )
+    .unwrap();
+    log_numbered(&logger, 0..10); // under 2 KiB
+    assert!(logger.flush_blocking(WAIT));
+    assert!(segments(&live).unwrap().is_empty());
+    log_numbered(&logger, 10..100); // size rotations within the day
+    assert!(logger.flush_blocking(WAIT));
+    let by_size = segments(&live).unwrap().len();
+    assert!(by_size >= 2);
+    clock.advance(Duration::from_secs(120)); // past midnight
+    log_numbered(&logger, 100..101);
+    assert!(logger.shutdown_blocking(WAIT));
+    let found = segments(&live).unwrap();
+    assert_eq!(found.len(), by_size + 1);
+    assert_eq!(
+        found.last().unwrap().time,
+        time::macros::datetime!(2026-12-03 00:01:00 UTC)
+    );
+    assert_eq!(numbers(&read_file(&live)), [100]);
+    assert_eq!(numbers(&read_folder(&live)), (0..101).collect::<Vec<_>>());
+}
+
+#[test]
+fn gzip_compression_runs_in_the_background_and_keeps_every_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("app.jsonl");
+    let logger = AsyncLogger::new(
+        SentinelConfig::new(&live)
+            .rotate_bytes(8192)
+            .compress(Compression::Gzip),
+    )
+    .unwrap();
+    for chunk in 0..10 {
+        log_numbered(&logger, chunk * 100..(chunk + 1) * 100);
+        assert!(logger.flush_blocking(WAIT));
+    }
+    // Shutdown waits for the background thread's last pass.
+    assert!(logger.shutdown_blocking(WAIT));
+    let found = segments(&live).unwrap();
+    assert!(found.len() >= 5);
+    assert!(
+        found.iter().all(|s| s.compression == Compression::Gzip),
+        "{:?}",
+        file_names(dir.path())
+    );
+    assert!(!file_names(dir.path()).iter().any(|n| n.ends_with(".tmp")));
+    assert_eq!(numbers(&read_folder(&live)), (0..1000).collect::<Vec<_>>());
+    let stats = logger.stats();
+    assert_eq!(stats.segments_compressed, found.len() as u64);
+}
+
+#[cfg(feature = "zstd")]
+#[test]
+fn zstd_compression_keeps_every_record() {
+    let (dir, live, stats) = run_with(|c| c.rotate_bytes(4096).compress(Compression::Zstd), 500);
+    let found = segments(&live).unwrap();
+    assert!(found.len() >= 3);
+    assert!(
+        found.iter().all(|s| s.compression == Compression::Zstd),
+        "{:?}",
+        file_names(dir.path())
+    );
+    assert_eq!(stats.segments_compressed, found.len() as u64);
+    assert_eq!(numbers(&read_folder(&live)), (0..500).collect::<Vec<_>>());
+}
+
+/// Writes `total` records in flushed chunks of 50 to a fresh logger made by
+/// `config`, and returns the folder's records and the logger's stats.
+fn run_with(
+    config: impl FnOnce(SentinelConfig) -> SentinelConfig,
+    total: u64,
+) -> (tempfile::TempDir, PathBuf, sentinel::LoggerStats) {
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("app.jsonl");
+    let logger = AsyncLogger::new(config(SentinelConfig::new(&live))).unwrap();
+    let mut n = 0;
+    while n < total {
+        log_numbered(&logger, n..(n + 50).min(total));
+        n = (n + 50).min(total);
+        assert!(logger.flush_blocking(WAIT));
+    }
+    assert!(logger.shutdown_blocking(WAIT));
+    (dir, live, logger.stats())
+}
+
+/// The records kept are exactly the newest ones: a suffix of what was written.
+fn assert_newest_kept(live: &Path, total: u64) -> u64 {
+    let kept = numbers(&read_folder(live));
+    let first = kept.first().copied().unwrap_or(total);
+    assert_eq!(kept, (first..total).collect::<Vec<_>>());
+    first
+}
+
+#[test]
+fn retention_by_count_keeps_the_newest_segments() {
+    let (_dir, live, stats) = run_with(|c| c.rotate_bytes(2048).keep_segments(3), 1000);
+    assert_eq!(segments(&live).unwrap().len(), 3);
+    assert!(stats.rotations > 3);
+    assert_eq!(stats.segments_removed, stats.rotations - 3);
+    assert!(assert_newest_kept(&live, 1000) > 0);
+}
+
+#[test]
+fn retention_by_bytes_bounds_the_segments_total() {
+    let (_dir, live, stats) = run_with(|c| c.rotate_bytes(2048).keep_bytes(5000), 1000);
+    let total: u64 = segments(&live)
+        .unwrap()
+        .iter()
+        .map(|s| std::fs::metadata(&s.path).unwrap().len())
+        .sum();
+    assert!(total <= 5000 && total > 2048, "{total}");
+    assert!(stats.segments_removed > 0);
+    assert_newest_kept(&live, 1000);
+}
+
+#[test]
+fn retention_by_age_removes_segments_older_than_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("app.jsonl");
+    let clock = Arc::new(ManualClock::new(at("2026-12-01T12:00:00Z")));
+    let logger = AsyncLogger::new(
+        SentinelConfig::new(&live)
+            .rotate_bytes(2048)
+            .keep_age(Duration::from_secs(86_400))
+            .rotation_clock(clock.clone()),
+    )
+    .unwrap();
+    log_numbered(&logger, 0..100);
+    assert!(logger.flush_blocking(WAIT));
+    let old = segments(&live).unwrap().len();
+    assert!(old >= 2);
+    clock.advance(Duration::from_secs(86_400 - 60)); // within the day: kept
+    log_numbered(&logger, 100..200);
+    assert!(logger.flush_blocking(WAIT));
+    clock.advance(Duration::from_secs(120)); // the first ones are now a day old
+    log_numbered(&logger, 200..300);
+    assert!(logger.shutdown_blocking(WAIT));
+    let stats = logger.stats();
+    assert_eq!(stats.segments_removed, old as u64);
+    assert!(
+        segments(&live)
+            .unwrap()
+            .iter()
+            .all(|s| s.time >= time::macros::datetime!(2026-12-02 11:59:00 UTC))
+    );
+    assert_newest_kept(&live, 300);
+}
+
+/// A hook failing `step` with ENOSPC while `on` is set.
+fn failing(step: Step, on: Arc<AtomicU64>) -> sentinel::rotation::FaultHook {
+    Arc::new(move |s| {
+        if s == step && on.load(Ordering::SeqCst) > 0 {
+            on.fetch_sub(1, Ordering::SeqCst);
+            Err(std::io::Error::from_raw_os_error(libc::ENOSPC))
+        } else {
+            Ok(())
+        }
+    })
+}
+
+#[test]
+fn a_failed_rename_is_counted_and_the_live_file_keeps_every_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("app.jsonl");
+    let clock = Arc::new(ManualClock::new(at("2026-12-02T10:00:00Z")));
+    let fail = Arc::new(AtomicU64::new(u64::MAX));
+    let logger = AsyncLogger::new(
+        SentinelConfig::new(&live)
+            .rotate_bytes(2048)
+            .rotation_clock(clock.clone())
+            .rotation_fault_hook(failing(Step::Rename, fail.clone())),
+    )
+    .unwrap();
+    log_numbered(&logger, 0..100);
+    assert!(logger.flush_blocking(WAIT));
+    let stats = logger.stats();
+    assert!(logger.is_healthy());
+    assert_eq!(stats.rotations, 0);
+    assert!(stats.rotation_errors >= 1);
+    assert!(segments(&live).unwrap().is_empty());
+    assert_eq!(numbers(&read_file(&live)), (0..100).collect::<Vec<_>>());
+    // The disk has room again; the next try (a second later) rotates.
+    fail.store(0, Ordering::SeqCst);
+    clock.advance(Duration::from_secs(2));
+    log_numbered(&logger, 100..200);
+    assert!(logger.shutdown_blocking(WAIT));
+    assert!(logger.stats().rotations >= 1);
+    assert_eq!(numbers(&read_folder(&live)), (0..200).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_failed_reopen_puts_the_live_file_back() {
+    let fail = Arc::new(AtomicU64::new(1));
+    let (dir, live, stats) = run_with(
+        |c| {
+            c.rotate_bytes(2048)
+                .rotation_fault_hook(failing(Step::Reopen, fail.clone()))
+        },
+        200,
+    );
+    assert_eq!(stats.rotation_errors, 1);
+    assert!(live.exists());
+    assert_eq!(numbers(&read_folder(&live)), (0..200).collect::<Vec<_>>());
+    drop(dir);
+}
+
+#[test]
+fn a_failed_compression_keeps_the_plain_segment() {
+    let fail = Arc::new(AtomicU64::new(u64::MAX));
+    let (dir, live, stats) = run_with(
+        |c| {
+            c.rotate_bytes(2048)
+                .compress(Compression::Gzip)
+                .rotation_fault_hook(failing(Step::Publish, fail.clone()))
+        },
+        200,
+    );
+    assert!(stats.rotation_errors >= 1);
+    assert_eq!(stats.segments_compressed, 0);
+    let names = file_names(dir.path());
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.ends_with(".gz") || n.ends_with(".tmp")),
+        "{names:?}"
+    );
+    assert_eq!(numbers(&read_folder(&live)), (0..200).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_new_logger_finishes_what_a_crashed_one_left() {
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("app.jsonl");
+    let lines = |range: std::ops::Range<u64>| -> String {
+        range.map(|n| format!("{{\"n\":{n}}}\n")).collect()
+    };
+    // A plain segment, one compressed half-way (a stale temporary), and one
+    // present twice (compressed, its plain twin not yet removed).
+    let seg = |s: u32| format!("app.2026-12-02T06-30-00Z.{s:06}.jsonl");
+    std::fs::write(dir.path().join(seg(1)), lines(0..10)).unwrap();
+    std::fs::write(dir.path().join(seg(2)), lines(10..20)).unwrap();
+    std::fs::write(
+        dir.path().join(format!(".{}.gz.tmp", seg(2))),
+        b"\x1f\x8b half",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join(seg(3)), lines(20..30)).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, lines(20..30).as_bytes()).unwrap();
+    std::fs::write(
+        dir.path().join(format!("{}.gz", seg(3))),
+        gz.finish().unwrap(),
+    )
+    .unwrap();
+    std::fs::write(&live, lines(30..35)).unwrap();
+
+    let logger = AsyncLogger::new(
+        SentinelConfig::new(&live)
+            .rotate_bytes(1 << 20)
+            .compress(Compression::Gzip),
+    )
+    .unwrap();
+    assert!(logger.shutdown_blocking(WAIT));
+    let names = file_names(dir.path());
+    assert_eq!(
+        names,
+        [
+            ".app.jsonl.lock".to_owned(),
+            format!("{}.gz", seg(1)),
+            format!("{}.gz", seg(2)),
+            format!("{}.gz", seg(3)),
+            "app.jsonl".to_owned(),
+        ]
+    );
+    assert_eq!(numbers(&read_folder(&live)), (0..35).collect::<Vec<_>>());
+}
+
+// === many processes ===
+
+const CHILD: &str = "SENTINEL_ROTATION_TEST_CHILD";
+const LIVE: &str = "SENTINEL_ROTATION_TEST_LIVE";
+
+fn child(test: &str, role: &str, live: &Path) -> Command {
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args(["--exact", test, "--nocapture", "--test-threads=1"])
+        .env(CHILD, role)
+        .env(LIVE, live)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    cmd
+}
+
+fn child_role() -> Option<(String, PathBuf)> {
+    Some((std::env::var(CHILD).ok()?, std::env::var(LIVE).ok()?.into()))
+}
+
+const PROCESSES: u64 = 6;
+const PER_PROCESS: u64 = 3000;
+
+#[test]
+fn many_processes_rotate_one_file_without_losing_or_repeating_a_record() {
+    if let Some((role, live)) = child_role() {
+        // A child: log numbered records in small flushed batches, then print
+        // how many rotations this process did.
+        let id: u64 = role.parse().unwrap();
+        let logger = AsyncLogger::new(
+            SentinelConfig::new(&live)
+                .rotate_bytes(16 << 10)
+                .compress(Compression::Gzip),
+        )
+        .unwrap();
+        for chunk in 0..PER_PROCESS / 100 {
+            for n in chunk * 100..(chunk + 1) * 100 {
+                logger.log(json!({"p": id, "n": n, "pad": "y".repeat(30)}));
+            }
+            assert!(logger.flush_blocking(WAIT));
+        }
+        assert!(logger.shutdown_blocking(WAIT));
+        let stats = logger.stats();
+        println!(
+            "rotations {} errors {}",
+            stats.rotations, stats.rotation_errors
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("app.jsonl");
+    let test = "many_processes_rotate_one_file_without_losing_or_repeating_a_record";
+    let children: Vec<_> = (0..PROCESSES)
+        .map(|id| child(test, &id.to_string(), &live).spawn().unwrap())
+        .collect();
+    let mut rotations = 0;
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(out.status.success());
+        let text = String::from_utf8_lossy(&out.stdout);
+        let line = text
+            .lines()
+            .find_map(|l| l.find("rotations ").map(|i| &l[i..]))
+            .unwrap_or_else(|| panic!("no report: {text}"));
+        let words: Vec<&str> = line.split(' ').collect();
+        rotations += words[1].parse::<u64>().unwrap();
+        assert_eq!(words[3], "0", "{line}");
+    }
+    // Leftovers of a process that exited before its last compression are
+    // finished by the next logger to open the folder.
+    let last = AsyncLogger::new(
+        SentinelConfig::new(&live)
+            .rotate_bytes(16 << 10)
+            .compress(Compression::Gzip),
+    )
+    .unwrap();
+    assert!(last.shutdown_blocking(WAIT));
+    let found = segments(&live).unwrap();
+    // Exactly one process performed each rotation.
+    assert_eq!(found.len() as u64, rotations);
+    assert!(rotations >= 10, "{rotations}");
+    let mut seen: BTreeMap<(u64, u64), u32> = BTreeMap::new();
+    for r in read_folder(&live) {
+        *seen
+            .entry((r["p"].as_u64().unwrap(), r["n"].as_u64().unwrap()))
+            .or_default() += 1;
+    }
+    assert_eq!(seen.len() as u64, PROCESSES * PER_PROCESS, "records lost");
+    assert!(seen.values().all(|&c| c == 1), "records repeated");
+}
+
+// === SIGKILL during a rotation ===
+
+#[test]
+fn sigkill_at_any_step_of_a_rotation_loses_no_flushed_record() {
+    if let Some((role, live)) = child_role() {
+        // A child: the hook reports reaching `role`'s step and stops there
+        // for good (until killed). Each flushed batch is reported first.
+        let step = match role.as_str() {
+            "rename" => Step::Rename,
+            "reopen" => Step::Reopen,
+            "compress" => Step::Compress,
+            "publish" => Step::Publish,
+            "remove-plain" => Step::RemovePlain,
+            other => panic!("unknown step {other}"),
+        };
+        let hook: sentinel::rotation::FaultHook = Arc::new(move |s| {
+            if s == step {
+                println!("paused");
+                loop {
+                    std::thread::park();
+                }
+            }
+            Ok(())
+        });
+        let logger = AsyncLogger::new(
+            SentinelConfig::new(&live)
+                .rotate_bytes(4096)
+                .compress(Compression::Gzip)
+                .rotation_fault_hook(hook),
+        )
+        .unwrap();
+        let mut n = 0;
+        loop {
+            log_numbered(&logger, n..n + 20);
+            n += 20;
+            if !logger.flush_blocking(Duration::from_secs(3600)) {
+                return;
+            }
+            println!("flushed {n}");
+        }
+    }
+    let test = "sigkill_at_any_step_of_a_rotation_loses_no_flushed_record";
+    for step in ["rename", "reopen", "compress", "publish", "remove-plain"] {
+        let dir = tempfile::tempdir().unwrap();
+        let live = dir.path().join("app.jsonl");
+        let mut c = child(test, step, &live).spawn().unwrap();
+        let mut flushed = 0;
+        for line in BufReader::new(c.stdout.take().unwrap()).lines() {
+            let line = line.unwrap();
+            if line.ends_with("paused") {
+                break;
+            }
+            if let Some(n) = line.split("flushed ").nth(1) {
+                flushed = n.parse().unwrap();
+            }
+        }
+        c.kill().unwrap(); // SIGKILL
+        c.wait().unwrap();
+        // Everything flushed is somewhere, once.
+        let after_kill = numbers(&read_folder(&live));
+        assert!(flushed > 0, "{step}");
+        assert_eq!(
+            after_kill[..flushed as usize],
+            (0..flushed).collect::<Vec<_>>(),
+            "{step}"
+        );
+        // The next logger on the folder repairs it and loses nothing more.
+        let logger = AsyncLogger::new(
+            SentinelConfig::new(&live)
+                .rotate_bytes(4096)
+                .compress(Compression::Gzip),
+        )
+        .unwrap();
+        log_numbered(&logger, 1_000_000..1_000_010);
+        assert!(logger.shutdown_blocking(WAIT));
+        let mut expected = after_kill.clone();
+        expected.extend(1_000_000..1_000_010);
+        assert_eq!(numbers(&read_folder(&live)), expected, "{step}");
+        let names = file_names(dir.path());
+        assert!(
+            !names.iter().any(|n| n.ends_with(".tmp")),
+            "{step}: {names:?}"
+        );
+        assert!(
+            segments(&live)
+                .unwrap()
+                .iter()
+                .all(|s| s.compression == Compression::Gzip),
+            "{step}: {names:?}"
+        );
+    }
+}
+
+// === tracing ===
+
+#[cfg(feature = "tracing")]
+#[test]
+fn a_tracing_fmt_subscriber_gets_size_rotation_through_the_logger() {
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("app.log");
+    let logger = AsyncLogger::new(
+        SentinelConfig::new(&live)
+            .rotate_bytes(4096)
+            .keep_segments(100)
+            .compress(Compression::Gzip),
+    )
+    .unwrap();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(logger.clone())
+        .with_ansi(false)
+        .finish();
+    tracing::subscriber::with_default(subscriber, || {
+        for n in 0..500 {
+            tracing::info!(n, "request served");
+        }
+    });
+    assert!(logger.shutdown_blocking(WAIT));
+    let found = segments(&live).unwrap();
+    assert!(found.len() >= 5, "{:?}", file_names(dir.path()));
+    let mut text = String::new();
+    for segment in &found {
+        assert_eq!(segment.compression, Compression::Gzip);
+        let file = std::fs::File::open(&segment.path).unwrap();
+        flate2::read::GzDecoder::new(file)
+            .read_to_string(&mut text)
+            .unwrap();
+    }
+    text.push_str(&std::fs::read_to_string(&live).unwrap());
+    let ns: Vec<u64> = text
+        .lines()
+        .map(|l| {
+            let (_, n) = l.split_once("request served n=").unwrap();
+            n.parse().unwrap()
+        })
+        .collect();
+    assert_eq!(ns, (0..500).collect::<Vec<_>>());
+    assert_eq!(logger.stats().written, 500);
+}
