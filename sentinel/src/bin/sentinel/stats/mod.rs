@@ -419,6 +419,12 @@ impl Stats {
         in_children
     }
 
+    /// Ends the input fed by [`Stats::add_line`] alone: settles self time.
+    pub(crate) fn finish(&mut self) {
+        self.end_block(self.boundaries.len());
+        self.settle();
+    }
+
     /// Ends block `index`: what it leaves open is matched with its neighbours by
     /// [`Stats::settle`].
     fn end_block(&mut self, index: usize) {
