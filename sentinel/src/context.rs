@@ -40,6 +40,7 @@ use std::task::{Context as TaskContext, Poll};
 
 use pin_project_lite::pin_project;
 
+use crate::propagation::TraceState;
 use crate::tagset::TagSet;
 
 macro_rules! hex_id {
@@ -142,6 +143,9 @@ pub struct SpanContext {
 thread_local! {
     static CURRENT: Cell<Option<SpanContext>> = const { Cell::new(None) };
     static TAGS: Cell<Option<Arc<TagSet>>> = const { Cell::new(None) };
+    // Only `Context::attach` touches this slot, never a span: spans nested
+    // in a remote context leave it in place.
+    static TRACESTATE: Cell<Option<TraceState>> = const { Cell::new(None) };
     static RNG: Cell<u64> = const { Cell::new(0) };
 }
 
@@ -189,6 +193,22 @@ pub(crate) fn current_tags() -> Option<Arc<TagSet>> {
 #[inline]
 pub(crate) fn replace_tags(tags: Option<Arc<TagSet>>) -> Option<Arc<TagSet>> {
     TAGS.try_with(|t| t.replace(tags)).ok().flatten()
+}
+
+fn current_tracestate() -> Option<TraceState> {
+    TRACESTATE
+        .try_with(|t| {
+            let state = t.take();
+            let copy = state.clone();
+            t.set(state);
+            copy
+        })
+        .ok()
+        .flatten()
+}
+
+fn replace_tracestate(state: Option<TraceState>) -> Option<TraceState> {
+    TRACESTATE.try_with(|t| t.replace(state)).ok().flatten()
 }
 
 /// A non-zero pseudo-random u64 from a per-thread wyrand generator.
@@ -276,8 +296,9 @@ fn seed() -> u64 {
     h.finish() | 1
 }
 
-/// A snapshot of everything that flows with the code: the active span and the
-/// tags in scope.
+/// A snapshot of everything that flows with the code: the active span, the
+/// tags in scope and, in a context that came with a request, the request's
+/// `tracestate` (see [`Context::remote`]).
 ///
 /// Take one with [`Context::current`] and re-enter it elsewhere, typically in
 /// a spawned thread ([`Context::wrap`]) or task
@@ -286,6 +307,7 @@ fn seed() -> u64 {
 pub struct Context {
     span: Option<SpanContext>,
     tags: Option<Arc<TagSet>>,
+    tracestate: Option<TraceState>,
 }
 
 impl fmt::Debug for Context {
@@ -293,6 +315,7 @@ impl fmt::Debug for Context {
         f.debug_struct("Context")
             .field("span", &self.span)
             .field("tags", &self.tags.as_deref())
+            .field("tracestate", &self.tracestate.as_ref().map(|t| &t.value))
             .finish()
     }
 }
@@ -303,7 +326,22 @@ impl Context {
         Context {
             span: current_span(),
             tags: current_tags(),
+            tracestate: current_tracestate(),
         }
+    }
+
+    /// A context with the given span and `tracestate`, and the tags in
+    /// scope here.
+    pub(crate) fn with_parts(span: Option<SpanContext>, tracestate: Option<TraceState>) -> Self {
+        Context {
+            span,
+            tags: current_tags(),
+            tracestate,
+        }
+    }
+
+    pub(crate) fn tracestate_part(&self) -> Option<&TraceState> {
+        self.tracestate.as_ref()
     }
 
     /// The span in this context, if any.
@@ -315,7 +353,11 @@ impl Context {
     /// tracing bridge uses this to make `#[trace]` children of `tracing`
     /// spans.
     pub fn with_span(span: Option<SpanContext>) -> Self {
-        Context { span, tags: None }
+        Context {
+            span,
+            tags: None,
+            tracestate: None,
+        }
     }
 
     /// Makes this context active on the current thread until the guard drops.
@@ -323,6 +365,7 @@ impl Context {
         ContextGuard {
             span: replace_span(self.span),
             tags: replace_tags(self.tags.clone()),
+            tracestate: replace_tracestate(self.tracestate.clone()),
             _not_send: std::marker::PhantomData,
         }
     }
@@ -345,6 +388,7 @@ impl Context {
 pub struct ContextGuard {
     span: Option<SpanContext>,
     tags: Option<Arc<TagSet>>,
+    tracestate: Option<TraceState>,
     // The guard restores thread-local state, so it must drop on the thread
     // that created it.
     _not_send: std::marker::PhantomData<*const ()>,
@@ -360,6 +404,7 @@ impl Drop for ContextGuard {
     fn drop(&mut self) {
         restore_span(self.span);
         replace_tags(self.tags.take());
+        replace_tracestate(self.tracestate.take());
     }
 }
 

@@ -34,6 +34,17 @@ pub enum Error {
         "invalid id `{0}`: expected hex digits (32 or 16 for a trace id, 16 for a span id), not all zero"
     )]
     InvalidId(String),
+    /// A `traceparent` header value breaks the W3C Trace Context format.
+    #[error("invalid traceparent `{value}`: {reason}")]
+    InvalidTraceparent {
+        /// The rejected value.
+        value: String,
+        /// The rule it breaks.
+        reason: &'static str,
+    },
+    /// A `tracestate` value holds a character no header value can.
+    #[error("invalid tracestate `{}`: only visible ASCII, space and tab can be sent on", .0.escape_debug())]
+    InvalidTracestate(String),
 }
 
 /// `Result` with this crate's [`Error`].

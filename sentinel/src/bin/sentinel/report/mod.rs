@@ -105,6 +105,8 @@ struct Trace {
 #[derive(Debug, Serialize)]
 struct Bar {
     name: String,
+    /// Index of the input (in `Data::inputs`) the span was read from.
+    input: usize,
     depth: usize,
     offset_ms: f64,
     duration_ms: f64,
@@ -274,6 +276,7 @@ fn trace(spans: &[Span], forest: &Forest, root: usize) -> Trace {
                 let s = &spans[i];
                 Bar {
                     name: s.name.clone(),
+                    input: s.source,
                     depth,
                     offset_ms: (s.start_ns - r.start_ns) as f64 / 1e6,
                     duration_ms: s.duration_ns() as f64 / 1e6,

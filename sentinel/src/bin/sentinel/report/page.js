@@ -136,6 +136,7 @@
       row.appendChild(label);
       row.appendChild(track);
       var tip = [s.name, ms(s.duration_ms) + " at +" + ms(s.offset_ms), "status: " + s.status];
+      if (data.inputs.length > 1) tip.push("from: " + data.inputs[s.input]);
       if (s.error) tip.push("error: " + s.error);
       for (var k in s.tags) tip.push(k + " = " + tagText(s.tags[k]));
       row.title = tip.join("\n");
