@@ -1,13 +1,16 @@
 //! Micro-benches of the pieces a traced call and a writer cycle are made of:
 //! id generation, clock reads, the enqueue a `#[trace]` call or `log()` pays,
-//! and the encoding of one record and of one batch.
+//! and the encoding of one record and of one batch; and the writer's rate into
+//! a real file with rotation off and on.
 //!
 //! Loggers here write to `std::io::sink()`, the no-op sink baseline: what is
-//! measured is sentinel's own work, not the disk. The end-to-end workloads
+//! measured is sentinel's own work, not the disk (except the `rotation`
+//! group, which writes files in a temporary directory). The end-to-end workloads
 //! (files, anchors, peak RSS) live in `tests/benches/workloads.rs`.
 //!
 //! ```text
 //! cargo bench -p sentinel --bench writer
+//! cargo bench -p sentinel --bench writer -- rotation
 //! ```
 
 use std::hint::black_box;
@@ -136,12 +139,58 @@ fn serialize(c: &mut Criterion) {
     g.finish();
 }
 
+/// The writer's records/s into a real file, rotation off and on: each
+/// iteration logs a batch and waits until it is on disk.
+fn rotation(c: &mut Criterion) {
+    const BATCH: u64 = 100_000;
+    let mut g = c.benchmark_group("rotation");
+    g.throughput(Throughput::Elements(BATCH));
+    g.sample_size(10);
+    type Setup = fn(SentinelConfig) -> SentinelConfig;
+    let variants: [(&str, Setup); 3] = [
+        ("file, rotation off", |c| c),
+        ("file, 1 MiB segments, keep 20", |c| {
+            c.rotate_bytes(1 << 20).keep_segments(20)
+        }),
+        ("file, 1 MiB segments, keep 20, gzip", |c| {
+            c.rotate_bytes(1 << 20)
+                .keep_segments(20)
+                .compress(sentinel::rotation::Compression::Gzip)
+        }),
+    ];
+    for (name, setup) in variants {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let cfg = setup(SentinelConfig::new(dir.path().join("app.jsonl")).cpu_time(false));
+        let logger = AsyncLogger::new(cfg).expect("file logger");
+        g.bench_function(name, |b| {
+            let mut n = 0u64;
+            b.iter_custom(|iters| {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    for _ in 0..BATCH {
+                        n += 1;
+                        logger.log(Small {
+                            event: "tick",
+                            n: black_box(n),
+                        });
+                    }
+                    assert!(logger.flush_blocking(Duration::from_secs(60)));
+                }
+                start.elapsed()
+            })
+        });
+        logger.shutdown_blocking(Duration::from_secs(30));
+        eprintln!("{name}: {:?}", logger.stats());
+    }
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2))
         .sample_size(30);
-    targets = ids, clocks, enqueue, serialize
+    targets = ids, clocks, enqueue, serialize, rotation
 }
 criterion_main!(benches);

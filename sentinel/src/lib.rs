@@ -53,7 +53,11 @@
 //! - [`pipeline`]: [`AsyncLogger`], the handle to the JSONL writer, and the
 //!   rules for a full queue, a stalled sink, exit and fork.
 //! - [`context`]: trace and span ids, the current span, and carrying context
-//!   into spawned tasks and threads.
+//!   into spawned tasks and threads; [`SpanContext::traceparent`] and
+//!   [`Context::remote`](context::Context::remote) carry it to other
+//!   processes as W3C Trace Context.
+//! - `http` (feature `http`): `traceparent`/`tracestate` in the `http`
+//!   crate's `HeaderMap`, for reqwest, hyper and axum.
 //! - [`tags`]: scoped key/value pairs added to every record in scope.
 //! - `layer` (feature `tracing`, on by default): `SentinelLayer`, which
 //!   writes `tracing` spans as sentinel records in the same trace tree.
@@ -85,9 +89,12 @@ mod error;
 mod error_name;
 pub mod format;
 mod global;
+#[cfg(feature = "http")]
+pub mod http;
 #[cfg(feature = "tracing")]
 pub mod layer;
 pub mod pipeline;
+mod propagation;
 pub mod record;
 pub mod rotation;
 mod sampling;

@@ -618,3 +618,49 @@ fn sigkill_at_any_step_of_a_rotation_loses_no_flushed_record() {
         );
     }
 }
+
+// === tracing ===
+
+#[cfg(feature = "tracing")]
+#[test]
+fn a_tracing_fmt_subscriber_gets_size_rotation_through_the_logger() {
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("app.log");
+    let logger = AsyncLogger::new(
+        SentinelConfig::new(&live)
+            .rotate_bytes(4096)
+            .keep_segments(100)
+            .compress(Compression::Gzip),
+    )
+    .unwrap();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(logger.clone())
+        .with_ansi(false)
+        .finish();
+    tracing::subscriber::with_default(subscriber, || {
+        for n in 0..500 {
+            tracing::info!(n, "request served");
+        }
+    });
+    assert!(logger.shutdown_blocking(WAIT));
+    let found = segments(&live).unwrap();
+    assert!(found.len() >= 5, "{:?}", file_names(dir.path()));
+    let mut text = String::new();
+    for segment in &found {
+        assert_eq!(segment.compression, Compression::Gzip);
+        let file = std::fs::File::open(&segment.path).unwrap();
+        flate2::read::GzDecoder::new(file)
+            .read_to_string(&mut text)
+            .unwrap();
+    }
+    text.push_str(&std::fs::read_to_string(&live).unwrap());
+    let ns: Vec<u64> = text
+        .lines()
+        .map(|l| {
+            let (_, n) = l.split_once("request served n=").unwrap();
+            n.parse().unwrap()
+        })
+        .collect();
+    assert_eq!(ns, (0..500).collect::<Vec<_>>());
+    assert_eq!(logger.stats().written, 500);
+}

@@ -56,7 +56,8 @@ fn closed_span_is_a_record_with_label_fields_as_tags_and_ids() {
     assert_eq!(r["tags"]["env"], "test");
     assert!(r["tags"].get("label").is_none());
     assert_eq!(r["parent_span_id"], Value::Null);
-    assert_eq!(r["trace_id"].as_str().unwrap().len(), 16);
+    assert_eq!(r["trace_id"].as_str().unwrap().len(), 32);
+    assert_eq!(r["span_id"].as_str().unwrap().len(), 16);
     assert!(r["duration_ms"].as_f64().unwrap() >= 0.0);
     assert!(r["cpu_time_ms"].as_f64().unwrap() >= 0.0);
 }
@@ -498,4 +499,111 @@ fn drop_warning_is_a_structured_event_with_target_sentinel() {
     assert_eq!(field("dropped"), Some("1"));
     assert_eq!(field("dropped_closed"), Some("1"));
     assert_eq!(t.logger.stats().dropped_closed, 1);
+}
+
+#[test]
+fn trace_tags_inside_an_instrument_span_and_fields_stay_on_their_own_spans() {
+    let t = TempLog::new();
+
+    #[tracing::instrument(skip_all, fields(tenant = "acme", status = tracing::field::Empty))]
+    fn request(logger: &AsyncLogger) {
+        checkout(logger, 17);
+        // A value the `tracing` span learns late, both ways.
+        tracing::Span::current().record("status", "ok");
+        sentinel::record("user_id", 7);
+    }
+
+    #[trace(logger = logger, tags(route = "/checkout"), args(order_id))]
+    fn checkout(logger: &AsyncLogger, order_id: u64) {
+        let _ = (logger, order_id);
+        sentinel::record("rows", 2);
+    }
+
+    tracing::subscriber::with_default(subscriber(&t.logger), || request(&t.logger));
+    let r = t.records();
+    let (request, checkout) = (by_name(&r, "request"), by_name(&r, "checkout"));
+    assert_child(checkout, request);
+    assert_eq!(
+        request["tags"],
+        serde_json::json!({"tenant": "acme", "status": "ok", "user_id": 7})
+    );
+    assert_eq!(
+        checkout["tags"],
+        serde_json::json!({"route": "/checkout", "order_id": 17, "rows": 2})
+    );
+}
+
+#[test]
+fn instrument_span_inside_a_traced_fn_keeps_its_fields_and_recorded_values() {
+    let t = TempLog::new();
+
+    #[trace(logger = logger, tags(route = "/orders"), args(order_id))]
+    fn handler(logger: &AsyncLogger, order_id: u64) {
+        let _ = logger;
+        query(order_id);
+        sentinel::record("cached", false);
+    }
+
+    #[tracing::instrument(fields(table = "orders"))]
+    fn query(order_id: u64) {
+        sentinel::record("rows", 3);
+    }
+
+    tracing::subscriber::with_default(subscriber(&t.logger), || handler(&t.logger, 5));
+    let r = t.records();
+    let (handler, query) = (by_name(&r, "handler"), by_name(&r, "query"));
+    assert_child(query, handler);
+    assert_eq!(
+        query["tags"],
+        serde_json::json!({"table": "orders", "order_id": 5, "rows": 3})
+    );
+    assert_eq!(
+        handler["tags"],
+        serde_json::json!({"route": "/orders", "order_id": 5, "cached": false})
+    );
+}
+
+#[tracing::instrument(skip_all, fields(kind = "async"))]
+async fn instrumented_recorder(n: u64) -> u64 {
+    for i in 0..5 {
+        tokio::task::yield_now().await;
+        sentinel::record(format!("step_{i}"), i * n);
+    }
+    n
+}
+
+#[test]
+fn values_recorded_in_an_async_instrument_span_survive_thread_hops() {
+    let t = TempLog::new();
+    let dispatch = tracing::Dispatch::new(subscriber(&t.logger));
+    let for_workers = dispatch.clone();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .on_thread_start(move || {
+            // Worker threads keep the test's subscriber for their lifetime.
+            std::mem::forget(tracing::dispatcher::set_default(&for_workers));
+        })
+        .build()
+        .unwrap();
+    tracing::dispatcher::with_default(&dispatch, || {
+        rt.block_on(async {
+            let tasks: Vec<_> = (1..=4)
+                .map(|n| tokio::spawn(instrumented_recorder(n)))
+                .collect();
+            for task in tasks {
+                task.await.unwrap();
+            }
+        })
+    });
+    drop(rt);
+    let r = t.records();
+    assert_eq!(r.len(), 4, "{r:#?}");
+    for rec in &r {
+        let tags = rec["tags"].as_object().unwrap();
+        let n = tags["step_1"].as_u64().unwrap();
+        assert_eq!(tags["kind"], "async");
+        for i in 0..5u64 {
+            assert_eq!(tags[&format!("step_{i}")], i * n, "{rec}");
+        }
+    }
 }

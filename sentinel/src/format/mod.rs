@@ -1,4 +1,4 @@
-//! The record format: one JSON object per line, version 1.
+//! The record format: one JSON object per line, version 2.
 //!
 //! The writer produces, and every reader (the `sentinel` CLI, tests, benches)
 //! decodes through [`Line`]:
@@ -6,7 +6,7 @@
 //! ```text
 //! {"timestamp":"2026-11-22T01:02:03.456789+00:00","function":"checkout[payments]",
 //!  "duration_ms":12.345,"cpu_time_ms":1.2,"status":"success","error_type":null,
-//!  "error":null,"trace_id":"9f86d081884c7d65","span_id":"2c26b46b68ffc68f",
+//!  "error":null,"trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","span_id":"2c26b46b68ffc68f",
 //!  "parent_span_id":null,"tags":{"user":42},"slow":true}
 //! ```
 //!
@@ -20,8 +20,9 @@
 //! | `cpu_time_ms` | number | CPU time while running; absent when CPU time is off; never above `duration_ms` |
 //! | `status` | string | `success`, `error`, `cancelled` |
 //! | `error_type`, `error` | string or null | the error's type name (module path stripped) and `Display`; `panic` and its message |
-//! | `trace_id`, `span_id` | string | lowercase hex |
-//! | `parent_span_id` | string or null | null for a root span |
+//! | `trace_id` | string | 32 lowercase hex digits (128 bits, never all zero), as W3C Trace Context's `trace-id` |
+//! | `span_id` | string | 16 lowercase hex digits (64 bits, never all zero), as W3C Trace Context's `parent-id` |
+//! | `parent_span_id` | string or null | the parent's `span_id`; null for a root span (a span whose parent is in another process has that process's span id here) |
 //! | `tags` | object | present only with tags in scope |
 //! | `slow` | `true` | present only when the span exceeded its `slow_ms` |
 //!
@@ -35,6 +36,18 @@
 //!
 //! Readers ignore fields they do not know, so a later version may add fields;
 //! changing one's meaning bumps [`VERSION`].
+//!
+//! # Versions
+//!
+//! | version | change |
+//! |---|---|
+//! | 1 | the original sentinel-trace fields; `trace_id` has 16 hex digits |
+//! | 2 | `trace_id` widens to 32 hex digits, so a trace can cross processes in a W3C `traceparent` |
+//!
+//! Readers take both: [`TraceId`](crate::TraceId)'s `FromStr` accepts 16 or
+//! 32 digits, and [`Line`] keeps ids as the text they are. Tools that treat
+//! ids as opaque strings, as the original Python `sentinel tail` does, read
+//! either version.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -46,8 +59,9 @@ use serde_json::value::RawValue;
 
 pub(crate) mod encode;
 
-/// The version of the format this crate writes and reads.
-pub const VERSION: u32 = 1;
+/// The version of the format this crate writes (it reads every version up
+/// to this one; see [Versions](self#versions)).
+pub const VERSION: u32 = 2;
 
 /// One line of a sentinel file, decoded leniently: every field is optional
 /// and a wrongly typed field reads as [`Loose::Null`]/[`Loose::Other`]
@@ -78,7 +92,7 @@ pub struct Line<'a> {
     /// `error`: the error's `Display`, or the panic message.
     pub error: Loose<'a>,
     #[serde(borrow)]
-    /// `trace_id`: lowercase hex trace id.
+    /// `trace_id`: lowercase hex trace id (32 digits; 16 in version 1 files).
     pub trace_id: Loose<'a>,
     #[serde(borrow)]
     /// `span_id`: lowercase hex span id.
@@ -315,7 +329,7 @@ mod tests {
             start: 1_000,
             end: 12_346_000,
             cpu_ns: 500_000,
-            trace_id: 0x9f86_d081_884c_7d65,
+            trace_id: [0x4bf9_2f35_77b3_4da6, 0xa3ce_929d_0e0e_4736],
             span_id: 0x2c26_b46b_68ff_c68f,
             parent_span_id: 0x0123_4567_89ab_cdef,
             tags: Some(Arc::new(TagSet::merged(
@@ -353,7 +367,10 @@ mod tests {
             decoded.error.str(),
             Some("disk \"gone\"\r\n\u{0}\u{7f} \u{fc}")
         );
-        assert_eq!(decoded.trace_id.str(), Some("9f86d081884c7d65"));
+        assert_eq!(
+            decoded.trace_id.str(),
+            Some("4bf92f3577b34da6a3ce929d0e0e4736")
+        );
         assert_eq!(decoded.span_id.str(), Some("2c26b46b68ffc68f"));
         assert_eq!(decoded.parent_span_id.str(), Some("0123456789abcdef"));
         assert!(decoded.slow.truthy());

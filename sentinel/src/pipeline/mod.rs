@@ -100,6 +100,8 @@
 //! [`SentinelConfig::exit_timeout`]: crate::SentinelConfig::exit_timeout
 
 mod handle;
+#[cfg(feature = "tracing")]
+mod line_writer;
 pub(crate) mod process;
 pub(crate) mod shared;
 pub(crate) mod staging;
@@ -107,4 +109,6 @@ mod wait;
 mod worker;
 
 pub use handle::AsyncLogger;
+#[cfg(feature = "tracing")]
+pub use line_writer::LineWriter;
 pub use shared::LoggerStats;

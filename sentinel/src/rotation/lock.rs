@@ -1,5 +1,5 @@
-//! The operating-system calls rotation needs beyond `std`: `flock` and the
-//! local time offset. Every `unsafe` block of the rotation module is here.
+//! The operating-system calls rotation needs beyond `std`: `flock`, the
+//! local time offset and thread priority. Every `unsafe` block of the rotation module is here.
 
 use std::fs::File;
 use std::io;
@@ -77,5 +77,18 @@ pub(crate) fn local_offset(secs: i64) -> i64 {
         } else {
             tm.tm_gmtoff
         }
+    }
+}
+
+/// Makes the calling thread yield the CPU to the application's threads and
+/// the writer (nice 10), where the system allows; compression is background
+/// work.
+pub(crate) fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: gettid has no preconditions; setpriority on our own thread id
+    // only changes this thread's nice value.
+    unsafe {
+        let tid = libc::gettid();
+        let _ = libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 10);
     }
 }

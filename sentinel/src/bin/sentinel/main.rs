@@ -1,14 +1,15 @@
 //! The `sentinel` command: parses arguments and runs one subcommand, each in
-//! its own file or folder beside this one (`tail`, `stats`, `export`). Every subcommand
+//! its own file or folder beside this one (`tail`, `stats`, `export`, `report`). Every subcommand
 //! reads its inputs through `input.rs` and narrows them with `filter.rs`; records are
 //! decoded by the library's one decoder, [`sentinel::format`], and `spans.rs` links them
-//! into trees for `export`.
+//! into trees for `export` and `report`.
 
 mod error;
 mod export;
 mod filter;
 mod input;
 mod lines;
+mod report;
 mod spans;
 mod stats;
 mod tail;
@@ -44,7 +45,12 @@ enum Command {
     Stats(StatsArgs),
     /// Convert spans for Perfetto/chrome://tracing, OpenTelemetry (OTLP/JSON, or POSTed to an
     /// OTLP/HTTP endpoint) or flame graphs (folded stacks).
+    #[command(after_help = EXPORT_EXAMPLES)]
     Export(export::ExportArgs),
+    /// Write one self-contained HTML page: stats table, slowest and failed traces as
+    /// waterfalls, a flame graph by self time.
+    #[command(after_help = REPORT_EXAMPLES)]
+    Report(report::ReportArgs),
 }
 
 macro_rules! tail_examples {
@@ -67,9 +73,36 @@ macro_rules! stats_examples {
     };
 }
 
+macro_rules! export_examples {
+    () => {
+        "  sentinel export --format chrome logs/ -o trace.json       open in ui.perfetto.dev
+  sentinel export --format otlp-json app.jsonl > spans.jsonl   for the collector's otlpjsonfile receiver
+  sentinel export --otlp-endpoint http://127.0.0.1:4318 --service checkout --since 1h logs/
+  sentinel export --format folded --name 'checkout*' app.jsonl | inferno-flamegraph > flame.svg"
+    };
+}
+
+macro_rules! report_examples {
+    () => {
+        "  sentinel report logs/ -o report.html
+  sentinel report --since 1h --status error app.jsonl -o errors.html"
+    };
+}
+
 const TAIL_EXAMPLES: &str = concat!("Examples:\n", tail_examples!());
 const STATS_EXAMPLES: &str = concat!("Examples:\n", stats_examples!());
-const ALL_EXAMPLES: &str = concat!("Examples:\n", tail_examples!(), "\n", stats_examples!());
+const EXPORT_EXAMPLES: &str = concat!("Examples:\n", export_examples!());
+const REPORT_EXAMPLES: &str = concat!("Examples:\n", report_examples!());
+const ALL_EXAMPLES: &str = concat!(
+    "Examples:\n",
+    tail_examples!(),
+    "\n",
+    stats_examples!(),
+    "\n",
+    export_examples!(),
+    "\n",
+    report_examples!()
+);
 
 #[derive(Debug, Args)]
 struct TailArgs {
@@ -224,6 +257,7 @@ fn main() -> ExitCode {
         Command::Tail(args) => run_tail(&args),
         Command::Stats(args) => run_stats(&args),
         Command::Export(args) => export::run(&args),
+        Command::Report(args) => report::run(&args),
     };
     match result {
         Ok(Outcome::Clean) => ExitCode::SUCCESS,
