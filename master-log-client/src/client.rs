@@ -320,7 +320,9 @@ impl Client {
     crate::event::with_severities!(client_helpers);
 
     /// Waits until every event enqueued before this call has been answered by the server
-    /// (sent, or given up on), and reports on all batches answered since the previous flush.
+    /// (sent, or given up on) or, with a spool, written to the spool, and reports on all
+    /// batches answered since the previous flush ([`FlushReport::spooled_events`] counts the
+    /// spooled ones, which do not make it fail).
     ///
     /// Pending events are sent at once; no flush interval is waited out. In direct mode
     /// there is nothing to flush and the report is empty.

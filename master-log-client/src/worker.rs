@@ -114,8 +114,11 @@ pub(crate) struct Shared {
     /// Set by a failed attempt, cleared by a delivered one: with a spool, batches waiting
     /// behind a failing one go to the spool.
     failing: AtomicBool,
-    /// Wakes the worker when `failing` is set.
-    failing_now: Notify,
+    /// Wakes the worker when an attempt fails or a backoff starts, so it can move batches
+    /// to the spool or end a shutdown.
+    attempt_news: Notify,
+    /// Set while the batch in flight waits out a backoff delay, between two attempts.
+    backing_off: AtomicBool,
 }
 
 impl Shared {
@@ -129,14 +132,14 @@ impl Shared {
             waiting: AtomicBool::new(false),
             batch_size,
             failing: AtomicBool::new(false),
-            failing_now: Notify::new(),
+            attempt_news: Notify::new(),
+            backing_off: AtomicBool::new(false),
         }
     }
 
     fn attempt_failed(&self) {
-        if !self.failing.swap(true, Ordering::AcqRel) {
-            self.failing_now.notify_one();
-        }
+        self.failing.store(true, Ordering::Release);
+        self.attempt_news.notify_one();
     }
 
     /// Events waiting for a batch: queued, plus held in the worker's partial batch.
@@ -331,6 +334,14 @@ impl State {
                 reason = %failure.reason,
                 "spooling batch",
             );
+            if failure.kind == FailureKind::Unknown {
+                // The server may have stored it: its replay may be a second copy.
+                Counters::add(
+                    &shared.counters.unknown_outcome_events,
+                    failure.events as u64,
+                );
+                self.report.unknown_outcome_events += failure.events as u64;
+            }
             self.spool_batch(batch);
             return;
         }
@@ -488,8 +499,9 @@ pub(crate) async fn run<F, Fut>(
                 }
             }
         }
-        // A failing replay need not finish for a shutdown: its batch is still in the spool.
-        let abandon_replay = probing;
+        // A replay waiting to retry need not finish for a shutdown: its batch is still in
+        // the spool. (One whose request is out may be answered: that is waited for.)
+        let abandon_replay = in_flight_replayed && shared.backing_off.load(Ordering::Acquire);
         if state.channel_done
             && (in_flight.is_none() || abandon_replay)
             && state.ready.is_empty()
@@ -517,7 +529,7 @@ pub(crate) async fn run<F, Fut>(
             }
         }
         let want_replay = replays.is_some() && replay.is_none() && !state.channel_done;
-        let watch_failing = in_flight_replayed && !failing;
+        let watch_attempts = in_flight_replayed;
         tokio::select! {
             biased;
             (send, last, outcome) = async {
@@ -571,7 +583,7 @@ pub(crate) async fn run<F, Fut>(
                 state.handle(msg, &mut rx, &shared);
             }
             () = shared.wake.notified(), if wait_for_wake => {}
-            () = shared.failing_now.notified(), if watch_failing => {}
+            () = shared.attempt_news.notified(), if watch_attempts => {}
             () = sleep_until(deadline) => {
                 // Take what arrived up to now, then send the partial batch.
                 state.drain(&mut rx, &shared);
@@ -790,7 +802,10 @@ where
             reason = %reason,
             "retrying batch",
         );
+        shared.backing_off.store(true, Ordering::Release);
+        shared.attempt_news.notify_one();
         tokio::time::sleep(delay).await;
+        shared.backing_off.store(false, Ordering::Release);
     }
 }
 

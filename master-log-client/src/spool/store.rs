@@ -123,6 +123,8 @@ pub(crate) struct Store {
     next_id: u64,
     counters: Arc<SpoolCounters>,
     scratch: Vec<u8>,
+    /// Something was written since the open segment was last synced.
+    dirty: bool,
     /// Test hook: every write fails as on a full disk.
     #[cfg(test)]
     fail_writes: bool,
@@ -151,6 +153,7 @@ impl Store {
             next_id: 0,
             counters,
             scratch: Vec::new(),
+            dirty: false,
             #[cfg(test)]
             fail_writes: false,
         };
@@ -208,7 +211,7 @@ impl Store {
             let mut records = Vec::new();
             let mut pos = HEADER_LEN;
             let good_end = loop {
-                match segment::read_record(&mut file)? {
+                match segment::read_record(&mut file, bytes.saturating_sub(pos))? {
                     Next::Record { events, len, .. } => {
                         records.push((pos, u64::from(events)));
                         pos += len;
@@ -348,10 +351,9 @@ impl Store {
                 }
                 self.total_bytes += need;
                 Counters::add(&self.counters.spooled, n);
-                if self.fsync == SpoolFsync::Batch
-                    && let Some(Err(e)) = self.writer.as_ref().map(File::sync_data)
-                {
-                    self.io_error("syncing a spool segment", &e);
+                self.dirty = true;
+                if self.fsync == SpoolFsync::Batch {
+                    self.sync();
                 }
                 true
             }
@@ -396,12 +398,9 @@ impl Store {
 
     /// Closes the open segment and starts a new one; `false` (counted) on failure.
     fn roll(&mut self) -> bool {
-        if let Some(w) = self.writer.take()
-            && self.fsync != SpoolFsync::None
-            && let Err(e) = w.sync_data()
-        {
-            self.io_error("syncing a spool segment", &e);
-        }
+        self.sync();
+        self.writer = None;
+        self.dirty = false;
         let id = self.next_id;
         self.next_id += 1;
         let path = self.segment_path(id);
@@ -456,18 +455,20 @@ impl Store {
         let mut lost = seg.events;
         if let Some(f) = self.in_flight.as_ref().filter(|f| f.id == seg.id) {
             // Its fate is settled by the worker's answer: see `nack`.
-            lost -= f.events;
+            lost = lost.saturating_sub(f.events);
         }
         self.lose(lost, "spool_max_bytes reached: oldest segment deleted");
-        self.total_bytes -= seg.bytes;
+        self.total_bytes = self.total_bytes.saturating_sub(seg.bytes);
         self.remove(&seg.path);
     }
 
-    /// Makes what was appended durable as the fsync policy says (on flush and shutdown).
+    /// Makes what was appended durable as the fsync policy says (after each batch with
+    /// `batch`; on flush and shutdown with `segment` and `batch`).
     pub(crate) fn sync(&mut self) {
-        if self.fsync != SpoolFsync::None
-            && let Some(Err(e)) = self.writer.as_ref().map(File::sync_data)
-        {
+        if self.fsync == SpoolFsync::None || !std::mem::take(&mut self.dirty) {
+            return;
+        }
+        if let Some(Err(e)) = self.writer.as_ref().map(File::sync_data) {
             self.io_error("syncing a spool segment", &e);
         }
     }
@@ -509,7 +510,7 @@ impl Store {
             let next = if good_end.is_some_and(|g| reader.pos >= g) {
                 Ok(Next::End)
             } else {
-                segment::read_record(&mut reader.file)
+                segment::read_record(&mut reader.file, bytes.saturating_sub(reader.pos))
             };
             match next {
                 Ok(Next::Record {
@@ -553,7 +554,7 @@ impl Store {
                 self.writer = None;
             }
             self.reader = None;
-            self.total_bytes -= seg.bytes;
+            self.total_bytes = self.total_bytes.saturating_sub(seg.bytes);
             self.remove(&seg.path);
         }
     }
@@ -565,7 +566,7 @@ impl Store {
         };
         Counters::add(&self.counters.replayed, f.events);
         if let Some(seg) = self.segments.iter_mut().find(|s| s.id == f.id) {
-            seg.events -= f.events;
+            seg.events = seg.events.saturating_sub(f.events);
             seg.start = f.end;
             self.write_ledger(f.id, f.end);
         }
@@ -580,7 +581,7 @@ impl Store {
         self.count_bad_tail(f.id, 0, "undecodable record");
         self.lose(f.events, "undecodable spool record");
         if let Some(seg) = self.segments.iter_mut().find(|s| s.id == f.id) {
-            seg.events -= f.events;
+            seg.events = seg.events.saturating_sub(f.events);
             seg.start = f.end;
             self.write_ledger(f.id, f.end);
         }

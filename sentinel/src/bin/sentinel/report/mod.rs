@@ -27,7 +27,7 @@ use crate::export::output;
 use crate::filter::FilterArgs;
 use crate::input::InputArgs;
 use crate::spans::{Forest, Span, SpanSet, Status};
-use crate::stats::{Row, SortKey, Stats};
+use crate::stats::{GroupBy, Row, SortKey, Stats};
 use crate::{Outcome, Reporter};
 
 /// Rows of the per-name table.
@@ -139,7 +139,7 @@ pub(crate) fn run(args: &ReportArgs) -> Result<Outcome, Failure> {
     let sources = args.input.sources()?;
     let filter = args.filter.filter();
     let mut reporter = Reporter::default();
-    let mut stats = Stats::new();
+    let mut stats = Stats::new(GroupBy::Name);
     let set = SpanSet::read(
         &sources,
         &filter,
@@ -149,6 +149,7 @@ pub(crate) fn run(args: &ReportArgs) -> Result<Outcome, Failure> {
             stats.add_line(line, &filter);
         },
     )?;
+    stats.finish();
     let inputs = sources.iter().map(|s| s.name()).collect();
     let html = page(&data(&set, &stats, inputs));
     let mut out = output(Some(&args.output))?;
