@@ -485,6 +485,34 @@ fn a_failed_compression_keeps_the_plain_segment() {
 }
 
 #[test]
+fn a_failed_removal_is_counted_and_retention_tries_again() {
+    let fail = Arc::new(AtomicU64::new(u64::MAX));
+    let (dir, live, stats) = run_with(
+        |c| {
+            c.rotate_bytes(2048)
+                .keep_segments(1)
+                .rotation_fault_hook(failing(Step::Retire, fail.clone()))
+        },
+        200,
+    );
+    assert!(stats.rotation_errors >= 1);
+    assert_eq!(stats.segments_removed, 0);
+    assert_eq!(segments(&live).unwrap().len() as u64, stats.rotations);
+    assert_eq!(numbers(&read_folder(&live)), (0..200).collect::<Vec<_>>());
+    // Permission back: the next logger's first pass applies retention.
+    let logger = AsyncLogger::new(
+        SentinelConfig::new(&live)
+            .rotate_bytes(2048)
+            .keep_segments(1),
+    )
+    .unwrap();
+    assert!(logger.shutdown_blocking(WAIT));
+    assert_eq!(segments(&live).unwrap().len(), 1);
+    assert_eq!(logger.stats().segments_removed, stats.rotations - 1);
+    drop(dir);
+}
+
+#[test]
 fn a_new_logger_finishes_what_a_crashed_one_left() {
     let dir = tempfile::tempdir().unwrap();
     let live = dir.path().join("app.jsonl");
