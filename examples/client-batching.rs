@@ -11,7 +11,6 @@
 #[path = "support/receiver.rs"]
 mod receiver;
 
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use master_log_client::{Client, Event, event};
@@ -58,11 +57,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     client.shutdown(Duration::from_secs(5)).await?;
     if let Some(receiver) = receiver {
-        println!(
-            "receiver got {} events in {} requests",
-            receiver.events.load(Ordering::SeqCst),
-            receiver.requests.load(Ordering::SeqCst)
-        );
+        println!("receiver got {}", receiver.summary());
     }
     Ok(())
 }

@@ -80,11 +80,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         report.accepted, report.delivered_batches
     );
     if let Some(receiver) = receiver {
-        println!(
-            "receiver got {} events in {} requests",
-            receiver.events.load(std::sync::atomic::Ordering::SeqCst),
-            receiver.requests.load(std::sync::atomic::Ordering::SeqCst)
-        );
+        println!("receiver got {}", receiver.summary());
     }
     Ok(())
 }

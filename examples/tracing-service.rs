@@ -15,7 +15,6 @@
 #[path = "support/receiver.rs"]
 mod receiver;
 
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use master_log_client::Client;
@@ -105,11 +104,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     println!("Master Log accepted {} events", report.accepted);
     if let Some(receiver) = receiver {
-        println!(
-            "  the loopback receiver got {} events in {} requests",
-            receiver.events.load(Ordering::SeqCst),
-            receiver.requests.load(Ordering::SeqCst)
-        );
+        println!("  the loopback receiver got {}", receiver.summary());
     }
     Ok(())
 }

@@ -32,6 +32,12 @@ pub(crate) struct Batch {
 impl Batch {
     /// Builds a batch from encoded event objects.
     pub(crate) fn from_events<'a>(events: impl IntoIterator<Item = &'a [u8]>) -> Batch {
+        Batch::with_id(generated_id(), events)
+    }
+
+    /// Builds a batch from encoded event objects, keeping the id of the batch they came from
+    /// (read back from the spool).
+    pub(crate) fn with_id<'a>(id: [u8; 32], events: impl IntoIterator<Item = &'a [u8]>) -> Batch {
         let mut body = PREFIX.to_vec();
         let mut ranges = Vec::new();
         for (i, event) in events.into_iter().enumerate() {
@@ -46,7 +52,7 @@ impl Batch {
         Batch {
             body: Bytes::from(body),
             len: ranges.len(),
-            id: generated_id(),
+            id,
             events: ranges.into(),
         }
     }

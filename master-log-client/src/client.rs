@@ -35,6 +35,11 @@
 //!
 //! A success answer whose body is not `{"accepted": n}` counts the whole batch as accepted.
 //!
+//! With a spool ([`ClientBuilder::spool_dir`]), a batch whose attempt fails in a way that may
+//! succeed later goes to disk at once instead of being retried in memory and then dropped;
+//! the spool's oldest batch is the one retried, and everything spooled is sent once the
+//! server answers again, by this process or the next. See [`crate::spool`].
+//!
 //! In direct mode (`async_mode(false)`) every [`Client::log`] sends its own
 //! `POST {endpoint}/api/v1/logs` request and returns the server's answer; nothing is retried.
 //!
@@ -88,9 +93,10 @@ use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::health::Health;
 use crate::http::Http;
+use crate::spool::{Inbox, Replays, Spool};
 #[cfg(doc)]
 use crate::stats::FailureKind;
-use crate::stats::{ClientStats, Counters, FlushReport, Receipt};
+use crate::stats::{ClientStats, Counters, FlushReport, Receipt, SpoolCounters};
 use crate::worker::{self, Attempt, Msg, Shared};
 
 /// Why [`Client::try_log`] did not take an event; the event is handed back.
@@ -149,6 +155,8 @@ struct Inner {
     _wake_on_drop: WakeOnDrop,
     config: Config,
     shared: Arc<Shared>,
+    /// Where `log` puts an event that found no room in the queue, with a spool.
+    spool: Option<Inbox>,
     pace: Pace,
     shutdown_started: AtomicBool,
 }
@@ -243,13 +251,25 @@ impl Client {
             Err(mpsc::error::TrySendError::Full(_)) if inner.config.drop_when_full => {
                 Err(Error::QueueFull)
             }
-            Err(mpsc::error::TrySendError::Full(msg)) => tx
-                .send_timeout(msg, inner.config.queue_timeout)
-                .await
-                .map_err(|e| match e {
-                    mpsc::error::SendTimeoutError::Timeout(_) => Error::QueueFull,
-                    mpsc::error::SendTimeoutError::Closed(_) => Error::Closed,
-                }),
+            Err(mpsc::error::TrySendError::Full(msg)) => {
+                match tx.send_timeout(msg, inner.config.queue_timeout).await {
+                    Ok(()) => Ok(()),
+                    Err(mpsc::error::SendTimeoutError::Timeout(Msg::Event(event))) => {
+                        // No room in time: the spool takes it, if there is one.
+                        match &inner.spool {
+                            Some(spool) if spool.store(event) => {
+                                return Ok(Receipt {
+                                    spooled: true,
+                                    ..Receipt::default()
+                                });
+                            }
+                            _ => Err(Error::QueueFull),
+                        }
+                    }
+                    Err(mpsc::error::SendTimeoutError::Timeout(_)) => Err(Error::QueueFull),
+                    Err(mpsc::error::SendTimeoutError::Closed(_)) => Err(Error::Closed),
+                }
+            }
         };
         if let Err(err) = sent {
             if matches!(err, Error::QueueFull) {
@@ -300,7 +320,9 @@ impl Client {
     crate::event::with_severities!(client_helpers);
 
     /// Waits until every event enqueued before this call has been answered by the server
-    /// (sent, or given up on), and reports on all batches answered since the previous flush.
+    /// (sent, or given up on) or, with a spool, written to the spool, and reports on all
+    /// batches answered since the previous flush ([`FlushReport::spooled_events`] counts the
+    /// spooled ones, which do not make it fail).
     ///
     /// Pending events are sent at once; no flush interval is waited out. In direct mode
     /// there is nothing to flush and the report is empty.
@@ -358,7 +380,7 @@ impl Client {
             };
         }
         let (reply, answer) = oneshot::channel();
-        match tokio::time::timeout_at(deadline, tx.send(Msg::Shutdown(reply))).await {
+        match tokio::time::timeout_at(deadline, tx.send(Msg::Shutdown(reply, deadline))).await {
             Err(_) => return Err(Error::Timeout),
             Ok(Err(_)) => return Ok(FlushReport::default()),
             Ok(Ok(())) => self.inner.shared.wake.notify_one(),
@@ -519,7 +541,7 @@ impl ClientBuilder {
         let config = Config::resolve(&self.overrides, &*env)?;
         let http = Http::new(&config, self.http_client)?;
         if !config.async_mode {
-            return Ok(Client::assemble(config, Mode::Direct { http }, None));
+            return Ok(Client::assemble(config, Mode::Direct { http }, None, None));
         }
         let handle = handle.ok_or(Error::NoRuntime)?;
         let http = Arc::new(http);
@@ -527,12 +549,27 @@ impl ClientBuilder {
             let http = Arc::clone(&http);
             async move { http.send_batch(batch, timeout).await }
         };
-        Ok(Client::spawn(config, send, handle))
+        let spool = match &config.spool_dir {
+            Some(dir) => {
+                let counters = Arc::new(SpoolCounters::default());
+                let fsync = config.spool_fsync;
+                let started =
+                    Spool::start(dir, config.spool_max_bytes, fsync, Arc::clone(&counters))?;
+                Some((started, counters))
+            }
+            None => None,
+        };
+        Ok(Client::spawn_spooled(config, send, handle, spool))
     }
 }
 
 impl Client {
-    fn assemble(config: Config, mode: Mode, shared: Option<Arc<Shared>>) -> Client {
+    fn assemble(
+        config: Config,
+        mode: Mode,
+        shared: Option<Arc<Shared>>,
+        spool: Option<Inbox>,
+    ) -> Client {
         let shared = shared.unwrap_or_else(|| {
             Arc::new(Shared::new(
                 config.batch_size,
@@ -545,6 +582,7 @@ impl Client {
                 _wake_on_drop: WakeOnDrop(Arc::clone(&shared)),
                 config,
                 shared,
+                spool,
                 pace: Pace::new(),
                 shutdown_started: AtomicBool::new(false),
             }),
@@ -552,17 +590,36 @@ impl Client {
     }
 
     /// Spawns the worker with `send` as the transport.
+    #[cfg(test)]
     pub(crate) fn spawn<F, Fut>(config: Config, send: F, handle: &Handle) -> Client
+    where
+        F: FnMut(Batch, Duration) -> Fut + Send + 'static,
+        Fut: Future<Output = Attempt> + Send + 'static,
+    {
+        Client::spawn_spooled(config, send, handle, None)
+    }
+
+    /// Spawns the worker with `send` as the transport and, if given, a started spool and the
+    /// counters its thread writes.
+    fn spawn_spooled<F, Fut>(
+        config: Config,
+        send: F,
+        handle: &Handle,
+        spool: Option<((Spool, Replays), Arc<SpoolCounters>)>,
+    ) -> Client
     where
         F: FnMut(Batch, Duration) -> Fut + Send + 'static,
         Fut: Future<Output = Attempt> + Send + 'static,
     {
         let (tx, rx) = mpsc::channel(config.max_queue_size);
         let (done_tx, worker_done) = watch::channel(());
-        let shared = Arc::new(Shared::new(
-            config.batch_size,
-            config.initial_send_seconds_per_log,
-        ));
+        let mut shared = Shared::new(config.batch_size, config.initial_send_seconds_per_log);
+        let spool = spool.map(|(spool, counters)| {
+            shared.counters.spool = counters;
+            spool
+        });
+        let shared = Arc::new(shared);
+        let inbox = spool.as_ref().map(|(spool, _)| spool.inbox());
         let settings = worker::Settings {
             batch_size: config.batch_size,
             flush_interval: config.flush_interval,
@@ -578,9 +635,10 @@ impl Client {
             send,
             settings,
             Arc::clone(&shared),
+            spool,
             done_tx,
         )));
-        Client::assemble(config, Mode::Queue { tx, worker_done }, Some(shared))
+        Client::assemble(config, Mode::Queue { tx, worker_done }, Some(shared), inbox)
     }
 }
 

@@ -13,10 +13,12 @@
 //! [`ClientBuilder::build`]: crate::ClientBuilder::build
 
 use std::fmt;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
+use crate::spool::SpoolFsync;
 
 /// Longest duration any seconds setting accepts: one day.
 const MAX_SECONDS: f64 = 86_400.0;
@@ -28,19 +30,31 @@ macro_rules! rule {
         "one of 1, true, yes, on, 0, false, no, off"
     };
     (check flag) => {
-        |_: bool| true
+        |_: &bool| true
+    };
+    (text path) => {
+        "a folder path (created if missing)"
+    };
+    (check path) => {
+        |_: &Option<PathBuf>| true
+    };
+    (text fsync) => {
+        "one of none, segment, batch"
+    };
+    (check fsync) => {
+        |_: &SpoolFsync| true
     };
     (text seconds > 0) => {
         "seconds greater than 0 and at most 86400"
     };
     (check seconds > 0) => {
-        |d: Duration| !d.is_zero() && d.as_secs_f64() <= MAX_SECONDS
+        |d: &Duration| !d.is_zero() && d.as_secs_f64() <= MAX_SECONDS
     };
     (text seconds >= 0) => {
         "seconds between 0 and 86400"
     };
     (check seconds >= 0) => {
-        |d: Duration| d.as_secs_f64() <= MAX_SECONDS
+        |d: &Duration| d.as_secs_f64() <= MAX_SECONDS
     };
     (text seconds $lo:literal ..= $hi:literal) => {
         concat!(
@@ -51,7 +65,7 @@ macro_rules! rule {
         )
     };
     (check seconds $lo:literal ..= $hi:literal) => {
-        |v: f64| v.is_finite() && (f64::from($lo)..=f64::from($hi)).contains(&v)
+        |v: &f64| v.is_finite() && (f64::from($lo)..=f64::from($hi)).contains(v)
     };
     (text integer $lo:literal ..= $hi:literal) => {
         concat!(
@@ -62,10 +76,30 @@ macro_rules! rule {
         )
     };
     (check integer $lo:literal ..= $hi:literal) => {
-        |v| ($lo..=$hi).contains(&v)
+        |v| ($lo..=$hi).contains(v)
     };
 }
 pub(crate) use rule;
+
+/// The argument type of a generated setter: the setting's type, or the row's `set` type.
+macro_rules! setter_arg {
+    ($ty:ty) => {
+        $ty
+    };
+    ($ty:ty, $arg:ty) => {
+        $arg
+    };
+}
+
+/// The value a generated setter stores: its argument, or the row's `set` conversion of it.
+macro_rules! setter_value {
+    ($value:ident) => {
+        $value
+    };
+    ($value:ident, $conv:expr) => {
+        ($conv)($value)
+    };
+}
 
 /// Generates, from one row per setting: the `*_ENV` and `DEFAULT_*` constants, the
 /// [`Overrides`] and [`Config`] fields, the [`ClientBuilder`] setter, its resolution in
@@ -78,7 +112,7 @@ macro_rules! settings {
         )*}
         $(
             $(#[doc = $doc:literal])*
-            $name:ident: $ty:ty, env $env_const:ident = $env:literal,
+            $name:ident: $ty:ty, $(set $arg:ty => $conv:expr,)? env $env_const:ident = $env:literal,
             default $default_const:ident = $default:expr, $shown:literal,
             accepts [$($rule:tt)*];
         )*
@@ -132,7 +166,7 @@ macro_rules! settings {
                     api_key: resolve_api_key(overrides.api_key.clone(), lookup)?,
                     urls: resolve_urls(overrides.endpoint.clone(), lookup)?,
                     $($name: resolve(
-                        overrides.$name,
+                        overrides.$name.clone(),
                         concat!("ClientBuilder::", stringify!($name)),
                         $env_const,
                         lookup,
@@ -159,8 +193,8 @@ macro_rules! settings {
                     "[`", stringify!($default_const), "`]: crate::config::",
                     stringify!($default_const),
                 )]
-                pub fn $name(mut self, value: $ty) -> Self {
-                    self.overrides.$name = Some(value);
+                pub fn $name(mut self, value: setter_arg!($ty $(, $arg)?)) -> Self {
+                    self.overrides.$name = Some(setter_value!(value $(, $conv)?));
                     self
                 }
             )*
@@ -264,6 +298,27 @@ settings! {
     max_retry_elapsed: Duration, env MAX_RETRY_ELAPSED_ENV = "MASTER_LOG_MAX_RETRY_ELAPSED_SECONDS",
         default DEFAULT_MAX_RETRY_ELAPSED = Duration::from_secs(60), "60 s",
         accepts [seconds >= 0];
+    /// Turns the durable spool on: batches that cannot be delivered in time are written to
+    /// this folder and sent later, by this process or the next one; see
+    /// [`spool`](crate::spool). One client per folder.
+    spool_dir: Option<PathBuf>, set impl Into<PathBuf> => some_path,
+        env SPOOL_DIR_ENV = "MASTER_LOG_SPOOL_DIR",
+        default DEFAULT_SPOOL_DIR = None, "off", accepts [path];
+    /// Caps the spool's segment files, in bytes; past it the oldest segment is deleted and
+    /// its events counted in [`ClientStats::spool_lost_events`](crate::ClientStats::spool_lost_events).
+    spool_max_bytes: u64, env SPOOL_MAX_BYTES_ENV = "MASTER_LOG_SPOOL_MAX_BYTES",
+        default DEFAULT_SPOOL_MAX_BYTES = 256 << 20, "256 MiB",
+        accepts [integer 65536 ..= 1099511627776];
+    /// Sets when the spool forces its writes to disk; see [`SpoolFsync`] for the choices and
+    /// BENCHMARKS.md for their cost.
+    spool_fsync: SpoolFsync, env SPOOL_FSYNC_ENV = "MASTER_LOG_SPOOL_FSYNC",
+        default DEFAULT_SPOOL_FSYNC = SpoolFsync::Segment, "`segment`", accepts [fsync];
+}
+
+/// The `set` conversion of [`ClientBuilder::spool_dir`]: a path given in code turns the
+/// spool on.
+fn some_path(path: impl Into<PathBuf>) -> Option<PathBuf> {
+    Some(path.into())
 }
 
 /// Looks up one environment variable; see [`ClientBuilder::environment`].
@@ -399,9 +454,30 @@ pub(crate) fn derive_urls(endpoint: &str) -> Result<Urls> {
 }
 
 /// A value a setting can hold: how it is read from the environment and shown in errors.
-trait SettingValue: Copy {
+trait SettingValue: Clone {
     fn parse(raw: &str) -> Option<Self>;
-    fn show(self) -> String;
+    fn show(&self) -> String;
+}
+
+impl SettingValue for Option<PathBuf> {
+    fn parse(raw: &str) -> Option<Self> {
+        Some(Some(PathBuf::from(raw)))
+    }
+
+    fn show(&self) -> String {
+        self.as_ref()
+            .map_or_else(String::new, |p| p.display().to_string())
+    }
+}
+
+impl SettingValue for SpoolFsync {
+    fn parse(raw: &str) -> Option<Self> {
+        SpoolFsync::parse(raw)
+    }
+
+    fn show(&self) -> String {
+        self.as_str().to_owned()
+    }
 }
 
 impl SettingValue for bool {
@@ -413,7 +489,7 @@ impl SettingValue for bool {
         }
     }
 
-    fn show(self) -> String {
+    fn show(&self) -> String {
         self.to_string()
     }
 }
@@ -425,7 +501,7 @@ impl SettingValue for Duration {
         Duration::try_from_secs_f64(secs).ok()
     }
 
-    fn show(self) -> String {
+    fn show(&self) -> String {
         format!("{}s", self.as_secs_f64())
     }
 }
@@ -437,13 +513,13 @@ macro_rules! plain_setting_values {
                 raw.parse().ok()
             }
 
-            fn show(self) -> String {
+            fn show(&self) -> String {
                 self.to_string()
             }
         }
     )*};
 }
-plain_setting_values!(usize, u32, f64);
+plain_setting_values!(usize, u32, u64, f64);
 
 /// The environment value of `name`, blank counting as unset.
 fn env_value(lookup: &Lookup<'_>, name: &str) -> Option<String> {
@@ -458,7 +534,7 @@ fn resolve<T: SettingValue>(
     env: &'static str,
     lookup: &Lookup<'_>,
     default: T,
-    valid: fn(T) -> bool,
+    valid: fn(&T) -> bool,
     expected: &'static str,
 ) -> Result<T> {
     let invalid = |setting, value| Error::InvalidConfig {
@@ -467,7 +543,7 @@ fn resolve<T: SettingValue>(
         expected,
     };
     if let Some(value) = code {
-        return if valid(value) {
+        return if valid(&value) {
             Ok(value)
         } else {
             Err(invalid(setter, value.show()))
@@ -476,7 +552,7 @@ fn resolve<T: SettingValue>(
     match env_value(lookup, env) {
         None => Ok(default),
         Some(raw) => match T::parse(raw.trim()) {
-            Some(value) if valid(value) => Ok(value),
+            Some(value) if valid(&value) => Ok(value),
             _ => Err(invalid(env, raw)),
         },
     }
@@ -660,6 +736,9 @@ mod tests {
         assert_eq!(c.initial_send_seconds_per_log, 0.005);
         assert_eq!(c.max_enqueue_sleep, Duration::from_millis(250));
         assert_eq!(c.min_request_interval, Duration::ZERO);
+        assert_eq!(c.spool_dir, None);
+        assert_eq!(c.spool_max_bytes, 256 << 20);
+        assert_eq!(c.spool_fsync, SpoolFsync::Segment);
     }
 
     #[test]
@@ -679,6 +758,9 @@ mod tests {
             (MIN_REQUEST_INTERVAL_ENV, "0.25"),
             (MAX_RETRIES_ENV, "0"),
             (MAX_RETRY_ELAPSED_ENV, "3"),
+            (SPOOL_DIR_ENV, " /var/spool/app "),
+            (SPOOL_MAX_BYTES_ENV, "1048576"),
+            (SPOOL_FSYNC_ENV, "Batch"),
         ])
         .unwrap();
         assert_eq!(c.timeout, Duration::from_millis(500));
@@ -692,6 +774,9 @@ mod tests {
         assert_eq!(c.min_request_interval, Duration::from_millis(250));
         assert_eq!(c.max_retries, 0);
         assert_eq!(c.max_retry_elapsed, Duration::from_secs(3));
+        assert_eq!(c.spool_dir, Some(PathBuf::from("/var/spool/app")));
+        assert_eq!(c.spool_max_bytes, 1 << 20);
+        assert_eq!(c.spool_fsync, SpoolFsync::Batch);
     }
 
     #[test]
@@ -714,6 +799,8 @@ mod tests {
             (MAX_ENQUEUE_SLEEP_ENV, "1e9"),
             (MIN_REQUEST_INTERVAL_ENV, "soon"),
             (MAX_RETRIES_ENV, "-1"),
+            (SPOOL_MAX_BYTES_ENV, "1000"),
+            (SPOOL_FSYNC_ENV, "always"),
         ];
         for (var, value) in cases {
             match resolve_with(&[(var, value)]) {
@@ -735,7 +822,7 @@ mod tests {
              | an integer between 1 and 100000 |"
         ));
         assert!(table.contains("| `MASTER_LOG_API_KEY` | required |"));
-        assert_eq!(table.lines().filter(|l| l.starts_with("| [`")).count(), 17);
+        assert_eq!(table.lines().filter(|l| l.starts_with("| [`")).count(), 20);
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! The crate's error type.
 
+use std::path::PathBuf;
+
 use crate::stats::FlushReport;
 
 /// Everything that can go wrong while configuring the client or delivering events.
@@ -45,6 +47,19 @@ pub enum Error {
     /// The HTTP client could not be constructed.
     #[error("failed to build the http client")]
     Build(#[source] HttpError),
+    /// Another client, in this process or another, uses the spool folder: its `lock` file
+    /// is held. Give each client its own folder.
+    #[error("spool folder `{}` is in use by another client (its lock file is held)", .0.display())]
+    SpoolLocked(PathBuf),
+    /// The spool folder could not be created, or its lock file opened.
+    #[error("cannot open spool folder `{}`", .path.display())]
+    Spool {
+        /// The folder.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// The queue was full: the event was refused (and counted in [`ClientStats::dropped_full`]).
     ///
     /// [`ClientStats::dropped_full`]: crate::ClientStats::dropped_full

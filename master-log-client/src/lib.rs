@@ -46,6 +46,8 @@
 //! - [`client`]: [`Client`], [`ClientBuilder`], and the delivery, backpressure and shutdown
 //!   semantics.
 //! - [`config`]: environment variable names and `DEFAULT_*` values.
+//! - [`spool`]: the durable spool (opt-in): what goes to disk, replay, layout, bounds,
+//!   fsync policies, when duplicates can happen.
 //! - `layer` (feature `tracing`, on by default): `MasterLogLayer`, which forwards `tracing`
 //!   events to Master Log.
 //! - [`event!`] and [`mlog!`]: print-like events; [`Event`] and [`Severity`].
@@ -74,6 +76,7 @@ mod http;
 pub mod layer;
 mod macros;
 mod quiet;
+pub mod spool;
 mod stats;
 mod worker;
 
@@ -84,6 +87,7 @@ pub use event::{DEFAULT_TITLE, Event, MAX_TITLE_CHARS, Severity, Timestamp};
 pub use global::*;
 pub use health::{HEALTH_WARNING_INTERVAL, Health};
 pub use http::USER_AGENT;
+pub use spool::SpoolFsync;
 pub use stats::Receipt;
 pub use stats::{ClientStats, DeliveryFailure, FailureKind, FlushReport, MAX_REPORTED_FAILURES};
 

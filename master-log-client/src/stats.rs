@@ -1,5 +1,6 @@
 //! What the client did: its live [`ClientStats`] counters, and the [`FlushReport`] of a flush.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 /// Most failures kept in one [`FlushReport`]; the counts stay exact beyond it.
@@ -48,6 +49,26 @@ pub struct ClientStats {
     pub protocol_warnings: u64,
     /// Current moving average of seconds per accepted log, which paces enqueues.
     pub send_seconds_per_log: f64,
+    /// Spool (see [`ClientBuilder::spool_dir`](crate::ClientBuilder::spool_dir)): events
+    /// written to the spool instead of being dropped.
+    pub spooled_events: u64,
+    /// Spool: events read back from the spool and answered by the server (accepted, or
+    /// rejected for good).
+    pub spool_replayed_events: u64,
+    /// Spool: events waiting in the spool right now.
+    pub spool_pending_events: u64,
+    /// Spool: bytes of the spool's segment files right now.
+    pub spool_bytes: u64,
+    /// Spool: events lost by the spool: the oldest segment deleted at `spool_max_bytes`, a
+    /// failed write (disk full, permissions), an unreadable segment.
+    pub spool_lost_events: u64,
+    /// Spool: failed file operations (each also logged as a `tracing` warning).
+    pub spool_errors: u64,
+    /// Spool: bad segment tails skipped (a torn or corrupt record and all after it in its
+    /// segment).
+    pub spool_corrupt_records: u64,
+    /// Spool: bytes in the skipped bad tails.
+    pub spool_corrupt_bytes: u64,
 }
 
 /// Shared counters, written by producers (drops) and by the worker.
@@ -69,6 +90,20 @@ pub(crate) struct Counters {
     pub(crate) failed_events: AtomicU64,
     pub(crate) unknown_outcome_events: AtomicU64,
     pub(crate) protocol_warnings: AtomicU64,
+    pub(crate) spool: Arc<SpoolCounters>,
+}
+
+/// The spool's counters, written by its thread; gauges are stored, the rest added.
+#[derive(Debug, Default)]
+pub(crate) struct SpoolCounters {
+    pub(crate) spooled: AtomicU64,
+    pub(crate) replayed: AtomicU64,
+    pub(crate) pending: AtomicU64,
+    pub(crate) bytes: AtomicU64,
+    pub(crate) lost: AtomicU64,
+    pub(crate) errors: AtomicU64,
+    pub(crate) corrupt_tails: AtomicU64,
+    pub(crate) corrupt_bytes: AtomicU64,
 }
 
 /// A value alone on its cache line (128 bytes: x86 prefetches lines in pairs).
@@ -123,6 +158,14 @@ impl Counters {
             unknown_outcome_events: get(&self.unknown_outcome_events),
             protocol_warnings: get(&self.protocol_warnings),
             send_seconds_per_log,
+            spooled_events: get(&self.spool.spooled),
+            spool_replayed_events: get(&self.spool.replayed),
+            spool_pending_events: get(&self.spool.pending),
+            spool_bytes: get(&self.spool.bytes),
+            spool_lost_events: get(&self.spool.lost),
+            spool_errors: get(&self.spool.errors),
+            spool_corrupt_records: get(&self.spool.corrupt_tails),
+            spool_corrupt_bytes: get(&self.spool.corrupt_bytes),
         }
     }
 }
@@ -190,6 +233,9 @@ pub struct FlushReport {
     /// Events with an attempt that timed out: stored once or twice if delivered, perhaps
     /// stored if given up on (see [`ClientStats::unknown_outcome_events`]).
     pub unknown_outcome_events: u64,
+    /// Events put in the spool instead of being delivered or dropped; they are sent later
+    /// and do not make the report fail.
+    pub spooled_events: u64,
     /// The first [`MAX_REPORTED_FAILURES`] failures, oldest first.
     pub failures: Vec<DeliveryFailure>,
     /// The status of the last answered request, if any.
@@ -210,6 +256,7 @@ impl FlushReport {
         self.failed_batches += other.failed_batches;
         self.failed_events += other.failed_events;
         self.unknown_outcome_events += other.unknown_outcome_events;
+        self.spooled_events += other.spooled_events;
         let room = MAX_REPORTED_FAILURES.saturating_sub(self.failures.len());
         self.failures.extend(other.failures.into_iter().take(room));
         if other.last_status.is_some() {
@@ -247,6 +294,9 @@ impl FlushReport {
 pub struct Receipt {
     /// The event was put on the queue (asynchronous mode).
     pub queued: bool,
+    /// The queue stayed full for `queue_timeout`, so the event was written to the spool
+    /// instead (asynchronous mode with `spool_dir` and `drop_when_full` off).
+    pub spooled: bool,
     /// HTTP status of the answer (direct mode).
     pub status: Option<u16>,
     /// Id the server gave the event (direct mode), from `{"events":[{"id":...}]}`.

@@ -29,6 +29,7 @@ use crate::backpressure::SendRate;
 use crate::batch::{Batch, Batcher};
 use crate::event::Event;
 use crate::health::{Health, HealthCell};
+use crate::spool::{Replays, Spool};
 use crate::stats::{Counters, DeliveryFailure, FailureKind, FlushReport};
 
 /// Messages from client handles to the worker, in one FIFO queue so a flush marker follows
@@ -37,8 +38,13 @@ use crate::stats::{Counters, DeliveryFailure, FailureKind, FlushReport};
 pub(crate) enum Msg {
     Event(Event),
     Flush(oneshot::Sender<FlushReport>),
-    Shutdown(oneshot::Sender<FlushReport>),
+    /// Stop; with a spool, what is still in memory at the deadline goes to the spool.
+    Shutdown(oneshot::Sender<FlushReport>, Instant),
 }
+
+/// How long before a shutdown's deadline the worker stops waiting on the server and writes
+/// what it still holds to the spool.
+const SPOOL_SHUTDOWN_MARGIN: Duration = Duration::from_millis(250);
 
 /// The result of one attempt at sending a batch.
 #[derive(Debug, Clone, PartialEq)]
@@ -105,6 +111,14 @@ pub(crate) struct Shared {
     /// then, rather than touching `wake` on every enqueue of a burst.
     waiting: AtomicBool,
     batch_size: usize,
+    /// Set by a failed attempt, cleared by a delivered one: with a spool, batches waiting
+    /// behind a failing one go to the spool.
+    failing: AtomicBool,
+    /// Wakes the worker when an attempt fails or a backoff starts, so it can move batches
+    /// to the spool or end a shutdown.
+    attempt_news: Notify,
+    /// Set while the batch in flight waits out a backoff delay, between two attempts.
+    backing_off: AtomicBool,
 }
 
 impl Shared {
@@ -117,7 +131,15 @@ impl Shared {
             pending: AtomicUsize::new(0),
             waiting: AtomicBool::new(false),
             batch_size,
+            failing: AtomicBool::new(false),
+            attempt_news: Notify::new(),
+            backing_off: AtomicBool::new(false),
         }
+    }
+
+    fn attempt_failed(&self) {
+        self.failing.store(true, Ordering::Release);
+        self.attempt_news.notify_one();
     }
 
     /// Producer side, after an event was queued: wakes the worker once a full batch is
@@ -165,6 +187,9 @@ struct State {
     report: FlushReport,
     shutdown_replies: Vec<oneshot::Sender<FlushReport>>,
     channel_done: bool,
+    spool: Option<Spool>,
+    /// With a spool: when to stop waiting on the server during a shutdown.
+    spool_cutoff: Option<Instant>,
 }
 
 impl State {
@@ -239,10 +264,16 @@ impl State {
                 self.cut();
                 self.ready.push_back(Ready::Flush(reply));
             }
-            Msg::Shutdown(reply) => {
+            Msg::Shutdown(reply, deadline) => {
                 // Refuse new messages; those already queued are still delivered.
                 rx.close();
                 self.shutdown_replies.push(reply);
+                if self.spool.is_some() {
+                    let cutoff = deadline
+                        .checked_sub(SPOOL_SHUTDOWN_MARGIN)
+                        .unwrap_or(deadline);
+                    self.spool_cutoff = Some(self.spool_cutoff.map_or(cutoff, |c| c.min(cutoff)));
+                }
             }
         }
     }
@@ -281,7 +312,34 @@ impl State {
 
     /// The one place every batch the worker cannot deliver goes (rejected, too large, or out
     /// of retry budget): counted, logged as a `tracing` error, and reported by the next flush.
+    ///
+    /// With a spool, a batch the server may take later (it was unreachable, failing, busy or
+    /// slow) goes to the spool instead.
     fn give_up(&mut self, batch: Batch, failure: DeliveryFailure, shared: &Shared) {
+        if self.spool.is_some()
+            && matches!(
+                failure.kind,
+                FailureKind::RetryBudget | FailureKind::Unknown
+            )
+        {
+            tracing::debug!(
+                target: "master_log_client",
+                count = failure.events,
+                status = failure.status,
+                reason = %failure.reason,
+                "spooling batch",
+            );
+            if failure.kind == FailureKind::Unknown {
+                // The server may have stored it: its replay may be a second copy.
+                Counters::add(
+                    &shared.counters.unknown_outcome_events,
+                    failure.events as u64,
+                );
+                self.report.unknown_outcome_events += failure.events as u64;
+            }
+            self.spool_batch(batch);
+            return;
+        }
         let c = &shared.counters;
         Counters::add(&c.failed_batches, 1);
         Counters::add(&c.failed_events, failure.events as u64);
@@ -303,6 +361,33 @@ impl State {
         drop(batch);
     }
 
+    fn spool_batch(&mut self, batch: Batch) {
+        if let Some(spool) = &self.spool {
+            self.report.spooled_events += batch.len as u64;
+            spool.store(batch);
+        }
+    }
+
+    /// Sends every batch waiting to be sent to the spool; flush markers keep their place.
+    fn divert(&mut self) {
+        let ready = std::mem::take(&mut self.ready);
+        for item in ready {
+            match item {
+                Ready::Batch(batch) => self.spool_batch(batch),
+                flush @ Ready::Flush(_) => self.ready.push_back(flush),
+            }
+        }
+        self.ready_batches = 0;
+    }
+
+    /// Answers a flush once the spool holds what was handed to it before.
+    async fn reply_synced(&mut self, reply: oneshot::Sender<FlushReport>) {
+        if let Some(spool) = &self.spool {
+            spool.sync().await;
+        }
+        self.reply(reply);
+    }
+
     fn reply(&mut self, reply: oneshot::Sender<FlushReport>) {
         if let Err(unread) = reply.send(std::mem::take(&mut self.report)) {
             // The flush was cancelled or timed out: keep its counts for the next one.
@@ -315,17 +400,22 @@ impl State {
 
 /// Runs the worker until every handle is gone (or a shutdown arrives) and the queue is empty.
 ///
+/// With a spool, batches read back from it are sent too, alternating with new batches when
+/// both wait (see [`crate::spool`]).
+///
 /// `done` is dropped on return, which tells waiting `shutdown` calls that the worker ended.
 pub(crate) async fn run<F, Fut>(
     mut rx: mpsc::Receiver<Msg>,
     send: F,
     settings: Settings,
     shared: Arc<Shared>,
+    spool: Option<(Spool, Replays)>,
     done: watch::Sender<()>,
 ) where
     F: FnMut(Batch, Duration) -> Fut + Send + 'static,
     Fut: Future<Output = Attempt> + Send,
 {
+    let (spool, mut replays) = spool.unzip();
     let mut state = State {
         batcher: Batcher::new(settings.batch_size, settings.flush_interval),
         buf: Vec::new(),
@@ -334,40 +424,81 @@ pub(crate) async fn run<F, Fut>(
         report: FlushReport::default(),
         shutdown_replies: Vec::new(),
         channel_done: false,
+        spool,
+        spool_cutoff: None,
     };
     // `idle` holds the send function whenever no batch is in flight.
     let mut idle = Some(send);
     let mut in_flight: Option<InFlight<F>> = None;
+    // The batch in flight, kept to spool it if a shutdown's deadline cuts it off.
+    let mut in_flight_batch: Option<Batch> = None;
+    let mut in_flight_replayed = false;
+    // A batch read back from the spool, waiting for its turn.
+    let mut replay: Option<Batch> = None;
+    let mut replay_next = true;
     let mut last_start: Option<Instant> = None;
     let mut seed = jitter_seed();
 
     loop {
         state.drain(&mut rx, &shared);
         while let Some(mut send) = idle.take() {
-            match state.ready.pop_front() {
-                Some(Ready::Flush(reply)) => {
-                    state.reply(reply);
-                    idle = Some(send);
+            if matches!(state.ready.front(), Some(Ready::Flush(_))) {
+                if let Some(Ready::Flush(reply)) = state.ready.pop_front() {
+                    state.reply_synced(reply).await;
                 }
-                Some(Ready::Batch(batch)) => {
-                    state.ready_batches -= 1;
-                    let shared = Arc::clone(&shared);
-                    seed = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-                    let mut last = last_start;
-                    in_flight = Some(Box::pin(async move {
-                        let outcome =
-                            deliver(&mut send, batch, &settings, &shared, &mut last, seed).await;
-                        (send, last, outcome)
-                    }));
-                }
-                None => {
-                    idle = Some(send);
-                    break;
+                idle = Some(send);
+                continue;
+            }
+            let live = matches!(state.ready.front(), Some(Ready::Batch(_)));
+            let replayed = replay.is_some() && !state.channel_done && (replay_next || !live);
+            let batch = if replayed {
+                replay.take()
+            } else if let Some(Ready::Batch(batch)) = state.ready.pop_front() {
+                state.ready_batches -= 1;
+                Some(batch)
+            } else {
+                None
+            };
+            let Some(batch) = batch else {
+                idle = Some(send);
+                break;
+            };
+            replay_next = !replayed;
+            in_flight_replayed = replayed;
+            // A new batch that fails once goes to the spool; the spool's oldest batch is the
+            // one retried, so an outage keeps everything but the queue on disk.
+            let spill = state.spool.is_some() && !replayed;
+            in_flight_batch = state.spool.is_some().then(|| batch.clone());
+            let shared = Arc::clone(&shared);
+            seed = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut last = last_start;
+            in_flight = Some(Box::pin(async move {
+                let outcome =
+                    deliver(&mut send, batch, &settings, &shared, &mut last, seed, spill).await;
+                (send, last, outcome)
+            }));
+        }
+        let failing = in_flight.is_some() && shared.failing.load(Ordering::Acquire);
+        // While a batch read back from the spool waits for the server to answer again, newer
+        // batches join it in the spool, in order. (A new batch in flight leaves the spool
+        // after its first attempt, so batches behind it just wait.)
+        let probing = failing && in_flight_replayed;
+        if probing {
+            state.divert();
+        }
+        if in_flight_replayed {
+            // Everything logged before these flushes has been answered or spooled.
+            while matches!(state.ready.front(), Some(Ready::Flush(_))) {
+                if let Some(Ready::Flush(reply)) = state.ready.pop_front() {
+                    state.reply_synced(reply).await;
                 }
             }
         }
+        // A replay waiting to retry need not finish for a shutdown: its batch is still in
+        // the spool. (One whose request is out may be answered: that is waited for.)
+        let abandon_replay = in_flight_replayed && shared.backing_off.load(Ordering::Acquire);
         if state.channel_done
-            && in_flight.is_none()
+            && (in_flight.is_none() || abandon_replay)
             && state.ready.is_empty()
             && state.batcher.is_empty()
         {
@@ -392,6 +523,8 @@ pub(crate) async fn run<F, Fut>(
                 continue;
             }
         }
+        let want_replay = replays.is_some() && replay.is_none() && !state.channel_done;
+        let watch_attempts = in_flight_replayed;
         tokio::select! {
             biased;
             (send, last, outcome) = async {
@@ -403,13 +536,49 @@ pub(crate) async fn run<F, Fut>(
                 in_flight = None;
                 idle = Some(send);
                 last_start = last;
-                state.apply(outcome, &shared);
+                let batch = in_flight_batch.take();
+                if std::mem::take(&mut in_flight_replayed) {
+                    settle_replay(&mut state, outcome, &shared);
+                } else {
+                    drop(batch);
+                    state.apply(outcome, &shared);
+                }
             }
+            () = sleep_until(state.spool_cutoff) => {
+                // The shutdown deadline is near: what is still in memory goes to the spool.
+                in_flight = None;
+                if let Some(batch) = in_flight_batch.take().filter(|_| !in_flight_replayed) {
+                    // Its request may have reached the server: a possible duplicate.
+                    state.spool_batch(batch);
+                }
+                while !state.channel_done {
+                    state.drain(&mut rx, &shared);
+                    state.cut();
+                    state.divert();
+                }
+                state.cut();
+                state.divert();
+                while let Some(Ready::Flush(reply)) = state.ready.pop_front() {
+                    state.reply_synced(reply).await;
+                }
+                break;
+            }
+            batch = async {
+                match replays.as_mut() {
+                    Some(r) => r.recv().await,
+                    None => std::future::pending().await,
+                }
+            }, if want_replay => match batch {
+                Some(batch) => replay = Some(batch),
+                // The spool thread is gone.
+                None => replays = None,
+            },
             msg = rx.recv(), if wait_on_queue => {
                 shared.counters.observe_queue_len(rx.len() + usize::from(msg.is_some()));
                 state.handle(msg, &mut rx, &shared);
             }
             () = shared.wake.notified(), if wait_for_wake => {}
+            () = shared.attempt_news.notified(), if watch_attempts => {}
             () = sleep_until(deadline) => {
                 // Take what arrived up to now, then send the partial batch.
                 state.drain(&mut rx, &shared);
@@ -419,11 +588,40 @@ pub(crate) async fn run<F, Fut>(
         shared.waiting.store(false, Ordering::Relaxed);
     }
 
+    // Unsent replays stay in the spool for the next process.
+    drop(replays);
+    drop(in_flight);
+    if let Some(spool) = state.spool.take() {
+        spool.close().await;
+    }
     let report = std::mem::take(&mut state.report);
     for reply in state.shutdown_replies.drain(..) {
         let _ = reply.send(report.clone());
     }
     drop(done);
+}
+
+/// Settles a batch read back from the spool: delivered, refused for good, or split are done
+/// with (acknowledged); one the server may take later stays in the spool.
+fn settle_replay(state: &mut State, outcome: Outcome, shared: &Shared) {
+    match outcome {
+        Outcome::GaveUp(_, failure)
+            if matches!(
+                failure.kind,
+                FailureKind::RetryBudget | FailureKind::Unknown
+            ) =>
+        {
+            if let Some(spool) = &state.spool {
+                spool.nack();
+            }
+        }
+        outcome => {
+            if let Some(spool) = &state.spool {
+                spool.ack();
+            }
+            state.apply(outcome, shared);
+        }
+    }
 }
 
 async fn sleep_until(deadline: Option<Instant>) {
@@ -480,6 +678,7 @@ async fn deliver<F, Fut>(
     shared: &Shared,
     last_start: &mut Option<Instant>,
     mut rng: u64,
+    spill: bool,
 ) -> Outcome
 where
     F: FnMut(Batch, Duration) -> Fut,
@@ -518,6 +717,7 @@ where
                     shared.counters.protocol_warning(&warning);
                 }
                 shared.rate.observe(started.elapsed(), accepted);
+                shared.failing.store(false, Ordering::Release);
                 shared.health.delivered();
                 return Outcome::Delivered {
                     events: batch.len,
@@ -561,6 +761,16 @@ where
             } => (status, retry_after, reason, false),
         };
         timed_out |= this_timed_out;
+        shared.attempt_failed();
+        let kind = if this_timed_out {
+            FailureKind::Unknown
+        } else {
+            FailureKind::RetryBudget
+        };
+        if spill {
+            let failure = failure(kind, status, format!("{reason} (spooled)"));
+            return Outcome::GaveUp(batch, failure);
+        }
         let delay = retry_after
             .map(|d| d.min(MAX_RETRY_AFTER))
             .unwrap_or_else(|| backoff(attempts, &mut rng));
@@ -572,11 +782,6 @@ where
                 "out of retries"
             };
             // The last attempt's fate is unknown when it timed out: it may have been stored.
-            let kind = if this_timed_out {
-                FailureKind::Unknown
-            } else {
-                FailureKind::RetryBudget
-            };
             shared.health.failed(Health::Unreachable {
                 reason: reason.clone(),
             });
@@ -592,7 +797,10 @@ where
             reason = %reason,
             "retrying batch",
         );
+        shared.backing_off.store(true, Ordering::Release);
+        shared.attempt_news.notify_one();
         tokio::time::sleep(delay).await;
+        shared.backing_off.store(false, Ordering::Release);
     }
 }
 
@@ -660,7 +868,7 @@ mod tests {
             }
         };
         let (done, _) = watch::channel(());
-        let task = tokio::spawn(run(rx, send, settings, Arc::clone(&shared), done));
+        let task = tokio::spawn(run(rx, send, settings, Arc::clone(&shared), None, done));
         Harness {
             tx,
             seen,
@@ -697,7 +905,11 @@ mod tests {
 
         async fn shutdown(self) -> (FlushReport, Vec<Seen>) {
             let (reply, answer) = oneshot::channel();
-            self.request(Msg::Shutdown(reply)).await;
+            self.request(Msg::Shutdown(
+                reply,
+                Instant::now() + Duration::from_secs(3600),
+            ))
+            .await;
             let report = answer.await.unwrap();
             self.task.await.unwrap();
             let mut seen = self.seen;
@@ -1001,7 +1213,7 @@ mod tests {
                 }
             };
             let (done, _) = watch::channel(());
-            let task = tokio::spawn(run(rx, send, settings, Arc::clone(&shared), done));
+            let task = tokio::spawn(run(rx, send, settings, Arc::clone(&shared), None, done));
             for i in 0..2000 {
                 tx.send(Msg::Event(Event::info(i.to_string())))
                     .await
@@ -1160,7 +1372,11 @@ mod tests {
         let h = spawn(settings(100), vec![], Duration::ZERO);
         let (reply, answer) = oneshot::channel();
         h.log("before").await;
-        h.request(Msg::Shutdown(reply)).await;
+        h.request(Msg::Shutdown(
+            reply,
+            Instant::now() + Duration::from_secs(3600),
+        ))
+        .await;
         h.log("behind").await;
         let report = answer.await.unwrap();
         assert_eq!(report.accepted, 2);

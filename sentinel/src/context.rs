@@ -40,43 +40,41 @@ use std::task::{Context as TaskContext, Poll};
 
 use pin_project_lite::pin_project;
 
+use crate::propagation::TraceState;
 use crate::tagset::TagSet;
 
 macro_rules! hex_id {
-    ($(#[$meta:meta])* $name:ident) => {
+    ($(#[$meta:meta])* $name:ident($int:ty), $digits:literal, $random:expr, $parse:expr) => {
         $(#[$meta])*
         #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub struct $name(pub u64);
+        pub struct $name(pub $int);
 
         impl $name {
             /// A fresh random id (never zero).
+            #[inline]
             pub fn random() -> Self {
-                $name(random_nonzero())
+                $name($random)
             }
         }
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "{:016x}", self.0)
+                write!(f, "{:0width$x}", self.0, width = $digits)
             }
         }
 
         impl fmt::Debug for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "{}({:016x})", stringify!($name), self.0)
+                write!(f, "{}({:0width$x})", stringify!($name), self.0, width = $digits)
             }
         }
 
         impl FromStr for $name {
             type Err = crate::Error;
 
-            /// Parses exactly 16 hex digits, as written in records.
             fn from_str(s: &str) -> Result<Self, Self::Err> {
-                if s.len() != 16 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
-                    return Err(crate::Error::InvalidId(s.to_owned()));
-                }
-                u64::from_str_radix(s, 16)
-                    .ok()
+                let parse: fn(&str) -> Option<$int> = $parse;
+                parse(s)
                     .filter(|v| *v != 0)
                     .map($name)
                     .ok_or_else(|| crate::Error::InvalidId(s.to_owned()))
@@ -86,14 +84,45 @@ macro_rules! hex_id {
 }
 
 hex_id! {
-    /// Identifies one trace: 64 random bits, written as 16 lowercase hex digits.
-    TraceId
+    /// Identifies one trace: 128 random bits, written as 32 lowercase hex
+    /// digits, as W3C Trace Context and OpenTelemetry define a trace id.
+    ///
+    /// Parsing accepts 32 hex digits, and also the 16 that files written
+    /// before trace ids were widened hold; such an id keeps its value, with
+    /// the upper 64 bits zero (and then displays with 16 leading zeros, the
+    /// way OpenTelemetry widens a 64-bit trace id). Zero is never a valid id.
+    TraceId(u128), 32, random_nonzero_u128(), |s| match s.len() {
+        16 | 32 => parse_hex(s),
+        _ => None,
+    }
+}
+
+impl TraceId {
+    /// The high and low 64 bits.
+    #[inline]
+    pub(crate) fn halves(self) -> [u64; 2] {
+        [(self.0 >> 64) as u64, self.0 as u64]
+    }
 }
 
 hex_id! {
     /// Identifies one span within a trace: 64 random bits, written as 16
-    /// lowercase hex digits.
-    SpanId
+    /// lowercase hex digits. Parsing accepts exactly 16 hex digits; zero is
+    /// never a valid id.
+    SpanId(u64), 16, random_nonzero(), |s| match s.len() {
+        // 16 hex digits always fit.
+        16 => parse_hex(s).map(|v| v as u64),
+        _ => None,
+    }
+}
+
+/// Hex digits (either case, at most 32) as a number; `None` for anything
+/// else, a sign included (which `from_str_radix` would accept).
+fn parse_hex(s: &str) -> Option<u128> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    u128::from_str_radix(s, 16).ok()
 }
 
 /// The identity of one active span, as seen by its children.
@@ -114,6 +143,9 @@ pub struct SpanContext {
 thread_local! {
     static CURRENT: Cell<Option<SpanContext>> = const { Cell::new(None) };
     static TAGS: Cell<Option<Arc<TagSet>>> = const { Cell::new(None) };
+    // Only `Context::attach` touches this slot, never a span: spans nested
+    // in a remote context leave it in place.
+    static TRACESTATE: Cell<Option<TraceState>> = const { Cell::new(None) };
     static RNG: Cell<u64> = const { Cell::new(0) };
 }
 
@@ -163,6 +195,22 @@ pub(crate) fn replace_tags(tags: Option<Arc<TagSet>>) -> Option<Arc<TagSet>> {
     TAGS.try_with(|t| t.replace(tags)).ok().flatten()
 }
 
+fn current_tracestate() -> Option<TraceState> {
+    TRACESTATE
+        .try_with(|t| {
+            let state = t.take();
+            let copy = state.clone();
+            t.set(state);
+            copy
+        })
+        .ok()
+        .flatten()
+}
+
+fn replace_tracestate(state: Option<TraceState>) -> Option<TraceState> {
+    TRACESTATE.try_with(|t| t.replace(state)).ok().flatten()
+}
+
 /// A non-zero pseudo-random u64 from a per-thread wyrand generator.
 ///
 /// Ids need uniqueness, not secrecy; wyrand costs about a nanosecond and each
@@ -179,6 +227,25 @@ pub(crate) fn random_nonzero() -> u64 {
         v
     })
     .unwrap_or_else(|_| shared_random_nonzero())
+}
+
+/// A non-zero pseudo-random u128 (two generator steps, one thread-local
+/// access): a trace id.
+#[inline]
+fn random_nonzero_u128() -> u128 {
+    RNG.try_with(|state| {
+        let mut s = state.get();
+        if s == 0 {
+            s = seed();
+        }
+        let (s, hi) = wyrand(s);
+        let (s, lo) = wyrand(s);
+        state.set(s);
+        (u128::from(hi) << 64) | u128::from(lo)
+    })
+    .unwrap_or_else(|_| {
+        (u128::from(shared_random_nonzero()) << 64) | u128::from(shared_random_nonzero())
+    })
 }
 
 /// One wyrand step from state `s`: the next state and a non-zero output.
@@ -229,8 +296,9 @@ fn seed() -> u64 {
     h.finish() | 1
 }
 
-/// A snapshot of everything that flows with the code: the active span and the
-/// tags in scope.
+/// A snapshot of everything that flows with the code: the active span, the
+/// tags in scope and, in a context that came with a request, the request's
+/// `tracestate` (see [`Context::remote`]).
 ///
 /// Take one with [`Context::current`] and re-enter it elsewhere, typically in
 /// a spawned thread ([`Context::wrap`]) or task
@@ -239,6 +307,7 @@ fn seed() -> u64 {
 pub struct Context {
     span: Option<SpanContext>,
     tags: Option<Arc<TagSet>>,
+    tracestate: Option<TraceState>,
 }
 
 impl fmt::Debug for Context {
@@ -246,6 +315,7 @@ impl fmt::Debug for Context {
         f.debug_struct("Context")
             .field("span", &self.span)
             .field("tags", &self.tags.as_deref())
+            .field("tracestate", &self.tracestate.as_ref().map(|t| &t.value))
             .finish()
     }
 }
@@ -256,7 +326,22 @@ impl Context {
         Context {
             span: current_span(),
             tags: current_tags(),
+            tracestate: current_tracestate(),
         }
+    }
+
+    /// A context with the given span and `tracestate`, and the tags in
+    /// scope here.
+    pub(crate) fn with_parts(span: Option<SpanContext>, tracestate: Option<TraceState>) -> Self {
+        Context {
+            span,
+            tags: current_tags(),
+            tracestate,
+        }
+    }
+
+    pub(crate) fn tracestate_part(&self) -> Option<&TraceState> {
+        self.tracestate.as_ref()
     }
 
     /// The span in this context, if any.
@@ -268,7 +353,11 @@ impl Context {
     /// tracing bridge uses this to make `#[trace]` children of `tracing`
     /// spans.
     pub fn with_span(span: Option<SpanContext>) -> Self {
-        Context { span, tags: None }
+        Context {
+            span,
+            tags: None,
+            tracestate: None,
+        }
     }
 
     /// Makes this context active on the current thread until the guard drops.
@@ -276,6 +365,7 @@ impl Context {
         ContextGuard {
             span: replace_span(self.span),
             tags: replace_tags(self.tags.clone()),
+            tracestate: replace_tracestate(self.tracestate.clone()),
             _not_send: std::marker::PhantomData,
         }
     }
@@ -298,6 +388,7 @@ impl Context {
 pub struct ContextGuard {
     span: Option<SpanContext>,
     tags: Option<Arc<TagSet>>,
+    tracestate: Option<TraceState>,
     // The guard restores thread-local state, so it must drop on the thread
     // that created it.
     _not_send: std::marker::PhantomData<*const ()>,
@@ -313,6 +404,7 @@ impl Drop for ContextGuard {
     fn drop(&mut self) {
         restore_span(self.span);
         replace_tags(self.tags.take());
+        replace_tracestate(self.tracestate.take());
     }
 }
 
@@ -398,24 +490,66 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ids_display_as_sixteen_lowercase_hex_digits() {
-        let id = TraceId(0xab);
-        assert_eq!(id.to_string(), "00000000000000ab");
-        let s = SpanId::random().to_string();
-        assert_eq!(s.len(), 16);
-        assert!(
-            s.bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        );
+    fn trace_ids_are_32_and_span_ids_16_lowercase_hex_digits() {
+        assert_eq!(TraceId(0xab).to_string(), format!("{}ab", "0".repeat(30)));
+        assert_eq!(SpanId(0xab).to_string(), "00000000000000ab");
+        for _ in 0..1000 {
+            let t = TraceId::random().to_string();
+            let s = SpanId::random().to_string();
+            assert_eq!((t.len(), s.len()), (32, 16));
+            for id in [t, s] {
+                assert!(
+                    id.bytes()
+                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+                    "{id}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn random_trace_ids_use_both_halves() {
+        // Neither half is a constant: a trace id is 128 random bits, not a
+        // 64-bit id zero-extended.
+        let ids: Vec<u128> = (0..64).map(|_| TraceId::random().0).collect();
+        assert!(ids.iter().any(|id| (id >> 64) != (ids[0] >> 64)));
+        assert!(ids.iter().any(|id| (*id as u64) != (ids[0] as u64)));
+        assert!(ids.iter().all(|id| *id != 0));
     }
 
     #[test]
     fn ids_parse_back_and_reject_bad_text() {
         let id = TraceId::random();
         assert_eq!(id.to_string().parse::<TraceId>().unwrap(), id);
-        assert!("xyz".parse::<TraceId>().is_err());
-        assert!("0000000000000000".parse::<SpanId>().is_err());
-        assert!("00000000000000001".parse::<SpanId>().is_err());
+        let id = SpanId::random();
+        assert_eq!(id.to_string().parse::<SpanId>().unwrap(), id);
+        for bad in [
+            "",
+            "xyz",
+            "0000000000000000",
+            "00000000000000000000000000000000",
+            "+123456789abcdef",
+            "4bf92f3577b34da6a3ce929d0e0e473",
+            "4bf92f3577b34da6a3ce929d0e0e47367",
+            "4bf92f3577b34da6-3ce929d0e0e4736",
+        ] {
+            assert!(bad.parse::<TraceId>().is_err(), "{bad:?}");
+        }
+        for bad in [
+            "0000000000000000",
+            "00000000000000001",
+            "4bf92f3577b34da6a3ce929d0e0e4736",
+        ] {
+            assert!(bad.parse::<SpanId>().is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn sixteen_digit_trace_ids_from_older_files_still_parse() {
+        let id: TraceId = "9f86d081884c7d65".parse().unwrap();
+        assert_eq!(id, TraceId(0x9f86_d081_884c_7d65));
+        assert_eq!(id.to_string(), "00000000000000009f86d081884c7d65");
+        assert_eq!(id.to_string().parse::<TraceId>().unwrap(), id);
     }
 
     #[test]

@@ -28,9 +28,23 @@ pub enum Error {
     /// The writer thread could not be started.
     #[error("cannot start the sentinel writer thread")]
     Spawn(#[source] std::io::Error),
-    /// Text that should be a 16-digit hex trace or span id is not.
-    #[error("invalid id `{0}`: expected 16 hex digits, not all zero")]
+    /// Text that should be a hex trace id (32 digits, or 16 as in older
+    /// files) or span id (16 digits) is not.
+    #[error(
+        "invalid id `{0}`: expected hex digits (32 or 16 for a trace id, 16 for a span id), not all zero"
+    )]
     InvalidId(String),
+    /// A `traceparent` header value breaks the W3C Trace Context format.
+    #[error("invalid traceparent `{value}`: {reason}")]
+    InvalidTraceparent {
+        /// The rejected value.
+        value: String,
+        /// The rule it breaks.
+        reason: &'static str,
+    },
+    /// A `tracestate` value holds a character no header value can.
+    #[error("invalid tracestate `{}`: only visible ASCII, space and tab can be sent on", .0.escape_debug())]
+    InvalidTracestate(String),
 }
 
 /// `Result` with this crate's [`Error`].

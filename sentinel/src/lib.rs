@@ -53,7 +53,11 @@
 //! - [`pipeline`]: [`AsyncLogger`], the handle to the JSONL writer, and the
 //!   rules for a full queue, a stalled sink, exit and fork.
 //! - [`context`]: trace and span ids, the current span, and carrying context
-//!   into spawned tasks and threads.
+//!   into spawned tasks and threads; [`SpanContext::traceparent`] and
+//!   [`Context::remote`](context::Context::remote) carry it to other
+//!   processes as W3C Trace Context.
+//! - `http` (feature `http`): `traceparent`/`tracestate` in the `http`
+//!   crate's `HeaderMap`, for reqwest, hyper and axum.
 //! - [`tags`]: scoped key/value pairs added to every record in scope.
 //! - `layer` (feature `tracing`, on by default): `SentinelLayer`, which
 //!   writes `tracing` spans as sentinel records in the same trace tree.
@@ -74,6 +78,13 @@
 //!
 //! Any other value is reported once as an error event (target `sentinel`)
 //! and read as `auto`.
+//!
+//! Rotation and retention settings left unset in code come from
+//! `SENTINEL_ROTATE_BYTES`, `SENTINEL_ROTATE_EVERY`,
+//! `SENTINEL_ROTATE_TIMEZONE`, `SENTINEL_KEEP_SEGMENTS`,
+//! `SENTINEL_KEEP_BYTES`, `SENTINEL_KEEP_AGE` and `SENTINEL_COMPRESS` (see
+//! [`rotation`]); a bad value there is an error from
+//! [`AsyncLogger::new`].
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 #![doc(test(attr(deny(warnings))))]
 
@@ -85,9 +96,12 @@ mod error;
 mod error_name;
 pub mod format;
 mod global;
+#[cfg(feature = "http")]
+pub mod http;
 #[cfg(feature = "tracing")]
 pub mod layer;
 pub mod pipeline;
+mod propagation;
 pub mod record;
 pub mod rotation;
 mod sampling;

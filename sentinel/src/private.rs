@@ -310,7 +310,7 @@ pub mod bench {
                         start: base + i * 1_000,
                         end: base + i * 1_000 + 345,
                         cpu_ns: if i % 2 == 0 { 321 } else { NO_CPU },
-                        trace_id: random_id(),
+                        trace_id: crate::context::TraceId::random().halves(),
                         span_id: random_id(),
                         parent_span_id: random_id(),
                         tags: None,

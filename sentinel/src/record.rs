@@ -63,7 +63,9 @@ pub(crate) struct SpanRecord {
     pub(crate) end: u64,
     /// `u64::MAX` when CPU time is switched off.
     pub(crate) cpu_ns: u64,
-    pub(crate) trace_id: u64,
+    /// The trace id's high and low 64 bits: two `u64`s keep the record
+    /// 8-byte aligned, and so 16 bytes smaller in the queue than a `u128`.
+    pub(crate) trace_id: [u64; 2],
     pub(crate) span_id: u64,
     /// Zero for a root span.
     pub(crate) parent_span_id: u64,

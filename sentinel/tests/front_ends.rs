@@ -146,6 +146,7 @@ fn normalized(records: Vec<Value>) -> Vec<Value> {
                 *v = json!("<timing>");
             }
             assert_eq!(r["trace_id"], trace, "one trace");
+            assert_eq!(r["trace_id"].as_str().unwrap().len(), 32);
             r.insert("trace_id".into(), json!("<trace>"));
             assert_eq!(r["span_id"].as_str().unwrap().len(), 16);
             r.insert("span_id".into(), json!("<span>"));

@@ -182,6 +182,51 @@ fn daily_rotation_and_size_rotation_together() {
 }
 
 #[test]
+fn daily_rotation_in_local_time_rotates_at_local_midnight() {
+    // Two loggers cross 22:00 UTC, which is midnight in a UTC+2 zone; only the
+    // one on local time rotates. The zone is the child process's `TZ`.
+    let run = |live: &Path, local: bool| -> usize {
+        let clock = Arc::new(ManualClock::new(at("2026-12-02T21:59:00Z")));
+        let logger = AsyncLogger::new(
+            SentinelConfig::new(live)
+                .rotate_every(Period::Daily)
+                .rotate_local_time(local)
+                .rotation_clock(clock.clone()),
+        )
+        .unwrap();
+        log_numbered(&logger, 0..1);
+        assert!(logger.flush_blocking(WAIT));
+        clock.advance(Duration::from_secs(120));
+        log_numbered(&logger, 1..2);
+        assert!(logger.shutdown_blocking(WAIT));
+        segments(live).unwrap().len()
+    };
+    if let Some((role, live)) = child_role() {
+        assert_eq!(role, "local");
+        println!("local segments {}", run(&live, true));
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(run(&dir.path().join("utc.jsonl"), false), 0);
+    let live = dir.path().join("local.jsonl");
+    let test = "daily_rotation_in_local_time_rotates_at_local_midnight";
+    // POSIX zone "XST-2" is two hours east of UTC; no zone database needed.
+    let out = child(test, "local", &live)
+        .env("TZ", "XST-2")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("local segments 1"));
+    let found = segments(&live).unwrap();
+    assert_eq!(
+        found[0].time,
+        time::macros::datetime!(2026-12-02 22:01:00 UTC)
+    );
+    assert_eq!(numbers(&read_file(&found[0].path)), [0]);
+    assert_eq!(numbers(&read_file(&live)), [1]);
+}
+
+#[test]
 fn gzip_compression_runs_in_the_background_and_keeps_every_record() {
     let dir = tempfile::tempdir().unwrap();
     let live = dir.path().join("app.jsonl");

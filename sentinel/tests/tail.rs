@@ -448,6 +448,29 @@ fn tree_separates_independent_traces() {
 }
 
 #[test]
+fn tree_reads_16_and_32_digit_trace_ids_alike() {
+    // Format version 1 files hold 16-digit trace ids, version 2 files 32.
+    let out = tail(
+        &["--tree"],
+        &[
+            r#"{"timestamp":"t1","function":"old_leaf","duration_ms":1.0,"status":"success","trace_id":"9f86d081884c7d65","span_id":"2c26b46b68ffc68f","parent_span_id":"0123456789abcdef"}"#,
+            r#"{"timestamp":"t2","function":"old_root","duration_ms":2.0,"status":"success","trace_id":"9f86d081884c7d65","span_id":"0123456789abcdef","parent_span_id":null}"#,
+            r#"{"timestamp":"t3","function":"new_leaf","duration_ms":1.0,"status":"success","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","span_id":"00f067aa0ba902b7","parent_span_id":"b7ad6b7169203331"}"#,
+            r#"{"timestamp":"t4","function":"new_root","duration_ms":2.0,"status":"success","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","span_id":"b7ad6b7169203331","parent_span_id":null}"#,
+        ],
+    );
+    assert_eq!(
+        out,
+        "trace 9f86d081\n\
+         old_root 2.00ms success\n\
+         └─ old_leaf 1.00ms success\n\
+         trace 4bf92f35\n\
+         new_root 2.00ms success\n\
+         └─ new_leaf 1.00ms success\n"
+    );
+}
+
+#[test]
 fn tree_renders_two_siblings_under_root() {
     let out = tail(
         &["--tree"],

@@ -305,9 +305,9 @@ fn nested_calls_share_trace_and_link_parent_children_first() {
     assert_eq!(r[0]["parent_span_id"], r[1]["span_id"]);
     assert_eq!(r[1]["parent_span_id"], Value::Null);
     for rec in &r {
-        for key in ["trace_id", "span_id"] {
+        for (key, digits) in [("trace_id", 32), ("span_id", 16)] {
             let id = rec[key].as_str().unwrap();
-            assert_eq!(id.len(), 16);
+            assert_eq!(id.len(), digits, "{key}: {id}");
             assert!(
                 id.bytes()
                     .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())

@@ -56,7 +56,8 @@ fn closed_span_is_a_record_with_label_fields_as_tags_and_ids() {
     assert_eq!(r["tags"]["env"], "test");
     assert!(r["tags"].get("label").is_none());
     assert_eq!(r["parent_span_id"], Value::Null);
-    assert_eq!(r["trace_id"].as_str().unwrap().len(), 16);
+    assert_eq!(r["trace_id"].as_str().unwrap().len(), 32);
+    assert_eq!(r["span_id"].as_str().unwrap().len(), 16);
     assert!(r["duration_ms"].as_f64().unwrap() >= 0.0);
     assert!(r["cpu_time_ms"].as_f64().unwrap() >= 0.0);
 }

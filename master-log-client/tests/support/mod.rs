@@ -158,7 +158,18 @@ impl Server {
         Self::launch(Vec::new(), true)
     }
 
+    /// Starts a server on `addr`, e.g. the address of a server that was dropped, to end an
+    /// outage. (The listener sets `SO_REUSEADDR`, so the port's old connections do not
+    /// block it.)
+    pub fn start_at(addr: SocketAddr, script: Vec<Reply>) -> Server {
+        Self::launch_at(addr, script, false)
+    }
+
     fn launch(script: Vec<Reply>, sink: bool) -> Server {
+        Self::launch_at(SocketAddr::from(([127, 0, 0, 1], 0)), script, sink)
+    }
+
+    fn launch_at(addr: SocketAddr, script: Vec<Reply>, sink: bool) -> Server {
         let (count, _) = watch::channel(0);
         let state = Arc::new(State {
             script: Mutex::new(script.into()),
@@ -171,7 +182,7 @@ impl Server {
             events: AtomicU64::new(0),
             max_body: Mutex::new(None),
         });
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let listener = std::net::TcpListener::bind(addr).unwrap();
         listener.set_nonblocking(true).unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel();
@@ -230,6 +241,14 @@ impl Server {
             .unwrap_or_else(|_| panic!("{n} requests did not arrive in 10 s"))
             .unwrap();
         self.requests()
+    }
+
+    /// Waits (up to `limit`) until `n` events arrived; `false` if they did not.
+    pub async fn wait_for_events(&self, n: u64, limit: Duration) -> bool {
+        let mut count = self.state.count.subscribe();
+        let state = Arc::clone(&self.state);
+        let arrived = count.wait_for(move |_| state.events.load(Ordering::SeqCst) >= n);
+        matches!(tokio::time::timeout(limit, arrived).await, Ok(Ok(_)))
     }
 
     /// Events received so far (counted in both modes).

@@ -1,4 +1,4 @@
-//! The record format: one JSON object per line, version 1.
+//! The record format: one JSON object per line, version 2.
 //!
 //! The writer produces, and every reader (the `sentinel` CLI, tests, benches)
 //! decodes through [`Line`]:
@@ -6,7 +6,7 @@
 //! ```text
 //! {"timestamp":"2026-11-22T01:02:03.456789+00:00","function":"checkout[payments]",
 //!  "duration_ms":12.345,"cpu_time_ms":1.2,"status":"success","error_type":null,
-//!  "error":null,"trace_id":"9f86d081884c7d65","span_id":"2c26b46b68ffc68f",
+//!  "error":null,"trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","span_id":"2c26b46b68ffc68f",
 //!  "parent_span_id":null,"tags":{"user":42},"slow":true}
 //! ```
 //!
@@ -20,8 +20,9 @@
 //! | `cpu_time_ms` | number | CPU time while running; absent when CPU time is off; never above `duration_ms` |
 //! | `status` | string | `success`, `error`, `cancelled` |
 //! | `error_type`, `error` | string or null | the error's type name (module path stripped) and `Display`; `panic` and its message |
-//! | `trace_id`, `span_id` | string | lowercase hex |
-//! | `parent_span_id` | string or null | null for a root span |
+//! | `trace_id` | string | 32 lowercase hex digits (128 bits, never all zero), as W3C Trace Context's `trace-id` |
+//! | `span_id` | string | 16 lowercase hex digits (64 bits, never all zero), as W3C Trace Context's `parent-id` |
+//! | `parent_span_id` | string or null | the parent's `span_id`; null for a root span (a span whose parent is in another process has that process's span id here) |
 //! | `tags` | object | present only with tags in scope |
 //! | `slow` | `true` | present only when the span exceeded its `slow_ms` |
 //!
@@ -35,6 +36,18 @@
 //!
 //! Readers ignore fields they do not know, so a later version may add fields;
 //! changing one's meaning bumps [`VERSION`].
+//!
+//! # Versions
+//!
+//! | version | change |
+//! |---|---|
+//! | 1 | the original sentinel-trace fields; `trace_id` has 16 hex digits |
+//! | 2 | `trace_id` widens to 32 hex digits, so a trace can cross processes in a W3C `traceparent` |
+//!
+//! Readers take both: [`TraceId`](crate::TraceId)'s `FromStr` accepts 16 or
+//! 32 digits, and [`Line`] keeps ids as the text they are. Tools that treat
+//! ids as opaque strings, as the original Python `sentinel tail` does, read
+//! either version.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -45,9 +58,11 @@ use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
 pub(crate) mod encode;
+mod scan;
 
-/// The version of the format this crate writes and reads.
-pub const VERSION: u32 = 1;
+/// The version of the format this crate writes (it reads every version up
+/// to this one; see [Versions](self#versions)).
+pub const VERSION: u32 = 2;
 
 /// One line of a sentinel file, decoded leniently: every field is optional
 /// and a wrongly typed field reads as [`Loose::Null`]/[`Loose::Other`]
@@ -78,7 +93,7 @@ pub struct Line<'a> {
     /// `error`: the error's `Display`, or the panic message.
     pub error: Loose<'a>,
     #[serde(borrow)]
-    /// `trace_id`: lowercase hex trace id.
+    /// `trace_id`: lowercase hex trace id (32 digits; 16 in version 1 files).
     pub trace_id: Loose<'a>,
     #[serde(borrow)]
     /// `span_id`: lowercase hex span id.
@@ -104,11 +119,14 @@ pub struct Line<'a> {
 impl<'a> Line<'a> {
     /// Decodes one line (without its newline); `None` for a blank line, one
     /// that is not a JSON object, or malformed JSON.
+    ///
+    /// Plain lines take a fast path that reads the fields in one pass; lines with
+    /// escapes or anything unusual go through serde. Both decode a line the same way.
     pub fn parse(line: &'a str) -> Option<Line<'a>> {
         if !is_object(line.as_bytes()) {
             return None;
         }
-        serde_json::from_str(line).ok()
+        scan::scan(line).or_else(|| serde_json::from_str(line).ok())
     }
 
     /// The span's name: `function`, else `label` (Python-truthy values only,
@@ -315,7 +333,7 @@ mod tests {
             start: 1_000,
             end: 12_346_000,
             cpu_ns: 500_000,
-            trace_id: 0x9f86_d081_884c_7d65,
+            trace_id: [0x4bf9_2f35_77b3_4da6, 0xa3ce_929d_0e0e_4736],
             span_id: 0x2c26_b46b_68ff_c68f,
             parent_span_id: 0x0123_4567_89ab_cdef,
             tags: Some(Arc::new(TagSet::merged(
@@ -353,7 +371,10 @@ mod tests {
             decoded.error.str(),
             Some("disk \"gone\"\r\n\u{0}\u{7f} \u{fc}")
         );
-        assert_eq!(decoded.trace_id.str(), Some("9f86d081884c7d65"));
+        assert_eq!(
+            decoded.trace_id.str(),
+            Some("4bf92f3577b34da6a3ce929d0e0e4736")
+        );
         assert_eq!(decoded.span_id.str(), Some("2c26b46b68ffc68f"));
         assert_eq!(decoded.parent_span_id.str(), Some("0123456789abcdef"));
         assert!(decoded.slow.truthy());
@@ -427,5 +448,79 @@ mod tests {
         assert!(!decoded.slow.truthy());
         assert!(Line::parse("[1,2]").is_none());
         assert!(Line::parse("not json").is_none());
+    }
+
+    /// Serde's decoding of a line, the reference for the fast path.
+    fn by_serde(line: &str) -> Option<String> {
+        serde_json::from_str::<Line<'_>>(line)
+            .ok()
+            .map(|l| format!("{l:?}"))
+    }
+
+    /// The fast path accepts only what serde accepts, and decodes it the same.
+    fn agrees(line: &str) {
+        if let Some(fast) = scan::scan(line) {
+            assert_eq!(Some(format!("{fast:?}")), by_serde(line), "{line:?}");
+        }
+        assert_eq!(
+            Line::parse(line).map(|l| format!("{l:?}")),
+            if is_object(line.as_bytes()) {
+                by_serde(line)
+            } else {
+                None
+            },
+            "{line:?}"
+        );
+    }
+
+    #[test]
+    fn the_fast_path_agrees_with_serde_on_every_mutation() {
+        let corpus = [
+            r#"{"timestamp":"2026-11-22T01:02:03.456789+00:00","function":"checkout[payments]","duration_ms":12.345,"cpu_time_ms":1.2,"status":"success","error_type":null,"error":null,"trace_id":"9f86d081884c7d65","span_id":"2c26b46b68ffc68f","parent_span_id":null,"tags":{"user":42,"route":"/a"},"slow":true}"#,
+            r#"{"timestamp":"2026-11-22T01:02:04.000000+00:00","status":"dropped","dropped":{"count":120,"reasons":{"stalled":120},"from":"a","to":"b"}}"#,
+            r#" { "function" : ["x", {"y": [1, -2.5e3, true, false, null]}], "duration_ms" : -0.0, "label": 7, "extra": {"deep": [[[]]]}, "n": 123456789012345678901 } "#,
+            r#"{"function":"esc\"aped","duration_ms":1e2,"slow":0,"error":"caf\u00e9"}"#,
+            r#"{"function":"a","function":"b"}"#,
+            r#"{}"#,
+            r#"{"duration_ms":1e400}"#,
+            r#"{"duration_ms":-0,"x":1e400,"slow":18446744073709551616}"#,
+        ];
+        let replacements = [
+            b' ', b'"', b'\\', b',', b':', b'{', b'}', b'[', b']', b'0', b'-', b'e', b'.', b'x',
+            b'n', b'\x01', b'\t',
+        ];
+        for base in corpus {
+            agrees(base);
+            let bytes = base.as_bytes();
+            for i in 0..bytes.len() {
+                if !bytes[i].is_ascii() {
+                    continue;
+                }
+                agrees(&base[..i]);
+                let mut cut = base[..i].to_owned();
+                cut.push('}');
+                agrees(&cut);
+                for &r in &replacements {
+                    let mut changed = bytes.to_vec();
+                    changed[i] = r;
+                    agrees(std::str::from_utf8(&changed).unwrap());
+                }
+                let mut doubled = bytes.to_vec();
+                doubled.insert(i, bytes[i]);
+                agrees(std::str::from_utf8(&doubled).unwrap());
+            }
+        }
+    }
+
+    #[test]
+    fn the_fast_path_takes_plain_lines() {
+        let line = r#"{"function":"f","duration_ms":1.5,"tags":{"a":1},"status":"success"}"#;
+        let fast = scan::scan(line).expect("a plain line takes the fast path");
+        assert_eq!(fast.duration_ms.f64(), Some(1.5));
+        assert_eq!(fast.tags.map(|t| t.get()), Some(r#"{"a":1}"#));
+        assert!(
+            scan::scan(r#"{"function":"a\"b"}"#).is_none(),
+            "escapes go to serde"
+        );
     }
 }

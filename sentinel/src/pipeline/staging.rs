@@ -46,7 +46,7 @@ impl Local {
     /// (and counted), `Err` when the queue is full and `wait` is
     /// [`Wait::Never`].
     #[inline]
-    pub(crate) fn push(&self, entry: Entry, wait: Wait) -> Result<bool, Full> {
+    pub(crate) fn push(&self, entry: Entry, wait: Wait) -> Result<bool, Box<Full>> {
         // The common case, small enough to inline into the span's end so the
         // entry is built in place: room in this thread's staging batch.
         if let Some(staging) = &self.staging
@@ -81,7 +81,7 @@ impl Local {
     /// `push` when the staging batch is full, sealed or missing, the logger
     /// is unhealthy, or this is a forked child.
     #[inline(never)]
-    fn push_slow(&self, entry: Entry, wait: Wait) -> Result<bool, Full> {
+    fn push_slow(&self, entry: Entry, wait: Wait) -> Result<bool, Box<Full>> {
         let shared = &self.shared;
         if shared.fork_gen != fork_generation() {
             return Ok(self.refuse(DropReason::Forked));
@@ -129,7 +129,9 @@ impl Local {
                 return Ok(self.refuse(DropReason::Stalled));
             }
             match wait {
-                Wait::Never => return Err(Full { entry, bytes }),
+                // Boxed: a full queue is rare and its caller is about to
+                // wait, while every push's return value stays small.
+                Wait::Never => return Err(Box::new(Full { entry, bytes })),
                 Wait::Block => match self.block_for_room(bytes) {
                     Waited::Ready => {}
                     why => return Ok(self.refuse(reason(why, shared))),

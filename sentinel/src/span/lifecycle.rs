@@ -311,7 +311,7 @@ impl SpanCore {
             start: self.start,
             end,
             cpu_ns,
-            trace_id: self.ctx.trace_id.0,
+            trace_id: self.ctx.trace_id.halves(),
             span_id: self.ctx.span_id.0,
             parent_span_id: self.parent,
             tags: tags(),

@@ -44,11 +44,16 @@ fn random_id() -> u64 {
     })
 }
 
+/// A 128-bit trace id, as sentinel writes them.
+fn random_trace_id() -> u128 {
+    (u128::from(random_id()) << 64) | u128::from(random_id())
+}
+
 struct Timing {
     start: Instant,
     cpu_enter: u64,
     cpu: u64,
-    trace_id: u64,
+    trace_id: u128,
     span_id: u64,
     parent: u64,
 }
@@ -65,6 +70,10 @@ fn push_millis(ns: u64, out: &mut Vec<u8>) {
 
 fn push_hex(id: u64, out: &mut Vec<u8>) {
     let _ = write!(out, "\"{id:016x}\"");
+}
+
+fn push_trace_hex(id: u128, out: &mut Vec<u8>) {
+    let _ = write!(out, "\"{id:032x}\"");
 }
 
 fn push_timestamp(out: &mut Vec<u8>) {
@@ -103,9 +112,9 @@ where
         let (trace_id, parent) = match span.parent() {
             Some(p) => match p.extensions().get::<Timing>() {
                 Some(t) => (t.trace_id, t.span_id),
-                None => (random_id(), 0),
+                None => (random_trace_id(), 0),
             },
-            None => (random_id(), 0),
+            None => (random_trace_id(), 0),
         };
         span.extensions_mut().insert(Timing {
             start: Instant::now(),
@@ -152,7 +161,7 @@ where
             out.extend_from_slice(
                 b",\"status\":\"success\",\"error_type\":null,\"error\":null,\"trace_id\":",
             );
-            push_hex(t.trace_id, &mut out);
+            push_trace_hex(t.trace_id, &mut out);
             out.extend_from_slice(b",\"span_id\":");
             push_hex(t.span_id, &mut out);
             out.extend_from_slice(b",\"parent_span_id\":");

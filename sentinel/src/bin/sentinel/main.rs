@@ -1,14 +1,15 @@
 //! The `sentinel` command: parses arguments and runs one subcommand, each in
-//! its own file or folder beside this one (`tail`, `stats`, `export`). Every subcommand
+//! its own file or folder beside this one (`tail`, `stats`, `export`, `report`). Every subcommand
 //! reads its inputs through `input.rs` and narrows them with `filter.rs`; records are
 //! decoded by the library's one decoder, [`sentinel::format`], and `spans.rs` links them
-//! into trees for `export`.
+//! into trees for `export` and `report`.
 
 mod error;
 mod export;
 mod filter;
 mod input;
 mod lines;
+mod report;
 mod spans;
 mod stats;
 mod tail;
@@ -22,7 +23,7 @@ use clap::{ArgAction, Args, CommandFactory, FromArgMatches, Parser, Subcommand, 
 use error::Failure;
 use filter::FilterArgs;
 use input::InputArgs;
-use stats::SortKey;
+use stats::{GroupBy, Query, SortKey};
 use tail::TailOptions;
 
 /// Sentinel: utilities for inspecting JSONL trace logs.
@@ -44,7 +45,12 @@ enum Command {
     Stats(StatsArgs),
     /// Convert spans for Perfetto/chrome://tracing, OpenTelemetry (OTLP/JSON, or POSTed to an
     /// OTLP/HTTP endpoint) or flame graphs (folded stacks).
+    #[command(after_help = EXPORT_EXAMPLES)]
     Export(export::ExportArgs),
+    /// Write one self-contained HTML page: stats table, slowest and failed traces as
+    /// waterfalls, a flame graph by self time.
+    #[command(after_help = REPORT_EXAMPLES)]
+    Report(report::ReportArgs),
 }
 
 macro_rules! tail_examples {
@@ -67,9 +73,36 @@ macro_rules! stats_examples {
     };
 }
 
+macro_rules! export_examples {
+    () => {
+        "  sentinel export --format chrome logs/ -o trace.json       open in ui.perfetto.dev
+  sentinel export --format otlp-json app.jsonl > spans.jsonl   for the collector's otlpjsonfile receiver
+  sentinel export --otlp-endpoint http://127.0.0.1:4318 --service checkout --since 1h logs/
+  sentinel export --format folded --name 'checkout*' app.jsonl | inferno-flamegraph > flame.svg"
+    };
+}
+
+macro_rules! report_examples {
+    () => {
+        "  sentinel report logs/ -o report.html
+  sentinel report --since 1h --status error app.jsonl -o errors.html"
+    };
+}
+
 const TAIL_EXAMPLES: &str = concat!("Examples:\n", tail_examples!());
 const STATS_EXAMPLES: &str = concat!("Examples:\n", stats_examples!());
-const ALL_EXAMPLES: &str = concat!("Examples:\n", tail_examples!(), "\n", stats_examples!());
+const EXPORT_EXAMPLES: &str = concat!("Examples:\n", export_examples!());
+const REPORT_EXAMPLES: &str = concat!("Examples:\n", report_examples!());
+const ALL_EXAMPLES: &str = concat!(
+    "Examples:\n",
+    tail_examples!(),
+    "\n",
+    stats_examples!(),
+    "\n",
+    export_examples!(),
+    "\n",
+    report_examples!()
+);
 
 #[derive(Debug, Args)]
 struct TailArgs {
@@ -108,8 +141,16 @@ struct StatsArgs {
     #[arg(long, value_enum, default_value_t = Format::Table, value_name = "FORMAT")]
     format: Format,
     /// Same as --format json.
-    #[arg(long, conflicts_with = "format")]
+    #[arg(long)]
     json: bool,
+    /// One row per span name (the default), or per value of a tag: --by tag:route.
+    #[arg(long, value_name = "name|tag:KEY", value_parser = GroupBy::parse, default_value = "name")]
+    by: GroupBy,
+    /// Compare two inputs (files, folders, globs), or two time windows SINCE..UNTIL of the
+    /// PATHs (2h..1h 1h..): each percentile's and the error rate's change, biggest
+    /// regression first.
+    #[arg(long, num_args = 2, value_names = ["A", "B"])]
+    compare: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -224,6 +265,7 @@ fn main() -> ExitCode {
         Command::Tail(args) => run_tail(&args),
         Command::Stats(args) => run_stats(&args),
         Command::Export(args) => export::run(&args),
+        Command::Report(args) => report::run(&args),
     };
     match result {
         Ok(Outcome::Clean) => ExitCode::SUCCESS,
@@ -334,20 +376,88 @@ fn run_tail(args: &TailArgs) -> Result<Outcome, Failure> {
 
 fn run_stats(args: &StatsArgs) -> Result<Outcome, Failure> {
     let format = if args.json { Format::Json } else { args.format };
-    let filter = args.filter.filter();
+    let query = Query {
+        filter: args.filter.filter(),
+        group: args.by.clone(),
+        last: args.filter.last,
+    };
     let mut reporter = Reporter::default();
-    let stats = stats::Stats::read(
-        &args.input.sources()?,
-        &filter,
-        args.filter.last,
-        &mut |note| reporter.note(note),
-    )?;
-    let rows = stats.rows(args.sort.into(), args.top);
+    let mut note = |n| reporter.note(n);
     let mut out = BufWriter::new(io::stdout().lock());
+    if let Some(sides) = &args.compare {
+        let (a, b, labels) = compare_sides(args, sides, &query)?;
+        let a_stats = stats::Stats::read(&a.0, &a.1, &mut note)?;
+        let b_stats = stats::Stats::read(&b.0, &b.1, &mut note)?;
+        let rows = stats::compare(&a_stats, &b_stats);
+        let rows = &rows[..args.top.unwrap_or(rows.len()).min(rows.len())];
+        match format {
+            Format::Json => stats::write_json(&mut out, rows)?,
+            Format::Csv => stats::compare::write_csv(&mut out, rows)?,
+            Format::Table => stats::compare::write_table(
+                &mut out,
+                rows,
+                &args.by.heading(),
+                [&labels[0], &labels[1]],
+                [a_stats.spans(), b_stats.spans()],
+            )?,
+        }
+        return Ok(reporter.outcome());
+    }
+    let stats = stats::Stats::read(&args.input.sources()?, &query, &mut note)?;
+    let rows = stats.rows(args.sort.into(), args.top);
     match format {
         Format::Json => stats::write_json(&mut out, &rows)?,
         Format::Csv => stats::write_csv(&mut out, &rows)?,
         Format::Table => stats::write_table(&mut out, &rows, &stats)?,
     }
     Ok(reporter.outcome())
+}
+
+/// One side of a comparison: its inputs and its query.
+type Side = (Vec<input::Source>, Query);
+
+/// The two sides of `--compare A B`: two time windows of the PATHs, or two inputs.
+fn compare_sides(
+    args: &StatsArgs,
+    sides: &[String],
+    query: &Query,
+) -> Result<(Side, Side, [String; 2]), Failure> {
+    let now = timestamp::now_nanos();
+    let windows: Vec<_> = sides
+        .iter()
+        .map(|s| filter::Window::parse(s, now))
+        .collect();
+    let labels = [sides[0].clone(), sides[1].clone()];
+    match (&windows[0], &windows[1]) {
+        (Some(a), Some(b)) => {
+            let bad = |e: &String| Failure::Usage(format!("--compare: {e}"));
+            let (a, b) = (
+                a.clone().map_err(|e| bad(&e))?,
+                b.clone().map_err(|e| bad(&e))?,
+            );
+            let sources = args.input.sources()?;
+            let side = |w| Query {
+                filter: query.filter.clone().within(w),
+                ..query.clone()
+            };
+            Ok(((sources.clone(), side(a)), (sources, side(b)), labels))
+        }
+        (None, None) if args.input.paths.is_empty() => {
+            let inputs = |path: &String| InputArgs {
+                paths: vec![path.clone()],
+            };
+            let a = inputs(&sides[0]).sources()?;
+            let b = inputs(&sides[1]).sources()?;
+            Ok(((a, query.clone()), (b, query.clone()), labels))
+        }
+        (None, None) => Err(Failure::Usage(
+            "--compare A B takes two inputs, or two time windows (2h..1h 1h..) of the PATHs; \
+             not both inputs and PATHs"
+                .to_owned(),
+        )),
+        _ => Err(Failure::Usage(
+            "--compare A B: give two inputs or two time windows SINCE..UNTIL, not one of each"
+                .to_owned(),
+        )),
+    }
 }

@@ -2,15 +2,16 @@
 //! end in Unix nanoseconds, and the parent links resolved into trees.
 //!
 //! Records are decoded through [`sentinel::format::Line`]. A record is a span when it has a
-//! numeric `duration_ms`, an RFC 3339 `timestamp` (its end), a trace id of 16 or 32 hex digits
-//! and a span id of 16 hex digits, neither all zeros. Trace ids of 16 hex digits (files written
-//! before trace ids became 128-bit) are read as the low 64 bits of a 128-bit id, which is what
-//! left-padding them with zeros to 32 digits means. Everything else is counted, never dropped
+//! numeric `duration_ms`, an RFC 3339 `timestamp` (its end), and a trace id and a span id that
+//! [`sentinel::TraceId`] and [`sentinel::SpanId`] parse. A trace id of 16 hex digits (files
+//! written before trace ids became 128-bit) is the low 64 bits of a 128-bit id, which is what
+//! left-padding it with zeros to 32 digits means. Everything else is counted, never dropped
 //! silently: see [`SpanSet`]'s counters.
 
 use std::collections::HashMap;
 
 use sentinel::format::{Line, Loose, is_blank, is_object, with_utf8};
+use sentinel::{SpanId, TraceId};
 
 use crate::error::Failure;
 use crate::filter::Filter;
@@ -89,7 +90,17 @@ impl Span {
 
     /// The trace id as 32 lowercase hex digits.
     pub fn trace_hex(&self) -> String {
-        format!("{:032x}", self.trace_id)
+        TraceId(self.trace_id).to_string()
+    }
+
+    /// The span id as 16 lowercase hex digits.
+    pub fn span_hex(&self) -> String {
+        SpanId(self.span_id).to_string()
+    }
+
+    /// The parent's span id as 16 lowercase hex digits.
+    pub fn parent_hex(&self) -> Option<String> {
+        self.parent.map(|p| SpanId(p).to_string())
     }
 }
 
@@ -266,22 +277,15 @@ impl SpanSet {
     }
 }
 
-/// A trace id: 16 or 32 hex digits, not all zeros.
-pub fn trace_id(v: &Loose<'_>) -> Option<u128> {
-    let s = v.str()?;
-    if !(s.len() == 16 || s.len() == 32) || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
-    u128::from_str_radix(s, 16).ok().filter(|&id| id != 0)
+/// A trace id as the library parses it ([`TraceId`]: 32 hex digits, or 16 from an older
+/// file, never zero).
+fn trace_id(v: &Loose<'_>) -> Option<u128> {
+    v.str()?.parse::<TraceId>().ok().map(|id| id.0)
 }
 
-/// A span id: 16 hex digits, not all zeros.
-pub fn span_id(v: &Loose<'_>) -> Option<u64> {
-    let s = v.str()?;
-    if s.len() != 16 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
-    u64::from_str_radix(s, 16).ok().filter(|&id| id != 0)
+/// A span id as the library parses it ([`SpanId`]: 16 hex digits, never zero).
+fn span_id(v: &Loose<'_>) -> Option<u64> {
+    v.str()?.parse::<SpanId>().ok().map(|id| id.0)
 }
 
 /// The spans as forests: each span's children, and the roots (spans whose parent is not among

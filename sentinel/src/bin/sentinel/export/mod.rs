@@ -25,12 +25,6 @@ const POST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Arguments of `sentinel export`.
 #[derive(Debug, Args)]
-#[command(after_help = "\
-Examples:
-  sentinel export --format chrome logs/ -o trace.json          # open in ui.perfetto.dev
-  sentinel export --format otlp-json app.jsonl > spans.jsonl   # for the collector's otlpjsonfile receiver
-  sentinel export --otlp-endpoint http://127.0.0.1:4318 --service checkout --since 1h logs/
-  sentinel export --format folded --name 'checkout*' app.jsonl | inferno-flamegraph > flame.svg")]
 pub(crate) struct ExportArgs {
     #[command(flatten)]
     pub(crate) input: InputArgs,

@@ -197,8 +197,8 @@ fn otlp_span(s: &Span) -> OtlpSpan<'_> {
     }
     OtlpSpan {
         trace_id: s.trace_hex(),
-        span_id: format!("{:016x}", s.span_id),
-        parent_span_id: s.parent.map(|p| format!("{p:016x}")),
+        span_id: s.span_hex(),
+        parent_span_id: s.parent_hex(),
         name: &s.name,
         kind: KIND_INTERNAL,
         start_time_unix_nano: s.start_ns.to_string(),

@@ -2,16 +2,26 @@
 //! time, each with its own deadline.
 //!
 //! A URL without a path gets the standard `/v1/traces`; a URL with a path is used as given
-//! (as `OTEL_EXPORTER_OTLP_ENDPOINT` and `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` do). The first
-//! batch the receiver does not take (a transport error or a status other than 2xx) stops the
-//! export with an error that says how many spans were already sent; spans a receiver reports
-//! as rejected in a partial success are counted.
+//! (as `OTEL_EXPORTER_OTLP_ENDPOINT` and `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` do). A batch
+//! answered 429, 502, 503 or 504, or whose connection failed or timed out, is tried again, up
+//! to three tries, after 0.5 s and 1 s (or the `Retry-After` seconds, at most 10 s). The first
+//! batch the receiver does not take stops the export with an error that says how many spans
+//! were already sent; spans a receiver reports as rejected in a partial success are counted.
 
 use std::time::Duration;
 
 use serde::Deserialize;
 
 use crate::error::Failure;
+
+/// Statuses after which a batch is sent again, as OTLP/HTTP says (throttled or unavailable).
+const RETRYABLE: [u16; 4] = [429, 502, 503, 504];
+/// Tries per batch, the first included.
+const ATTEMPTS: u32 = 3;
+/// Pause before the second try (doubled before the third) when the receiver names none.
+const RETRY_DELAY: Duration = Duration::from_millis(500);
+/// The longest pause a `Retry-After` may ask for.
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(10);
 
 /// What an export sent.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -87,22 +97,51 @@ pub(crate) fn post(
                 ),
             )
         };
-        let answer = runtime.block_on(async {
-            let response = client
-                .post(url.clone())
-                .header(reqwest::header::CONTENT_TYPE, "application/json")
-                .body(body)
-                .send()
-                .await?;
-            let status = response.status();
-            let body = response.bytes().await?;
-            Ok::<_, reqwest::Error>((status, body))
-        });
-        let (status, body) = answer.map_err(|e| failed(error_chain(&e)))?;
+        let mut attempt = 1;
+        let (status, body) = loop {
+            let answer = runtime.block_on(async {
+                let response = client
+                    .post(url.clone())
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(body.clone())
+                    .send()
+                    .await?;
+                let status = response.status();
+                let retry_after = response
+                    .headers()
+                    .get(reqwest::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .map(Duration::from_secs);
+                let body = response.bytes().await?;
+                Ok::<_, reqwest::Error>((status, retry_after, body))
+            });
+            let retry = match &answer {
+                Ok((status, retry_after, _)) if RETRYABLE.contains(&status.as_u16()) => {
+                    Some(retry_after.unwrap_or(RETRY_DELAY).min(MAX_RETRY_DELAY))
+                }
+                Err(e) if e.is_connect() || e.is_timeout() => Some(RETRY_DELAY),
+                _ => None,
+            };
+            match retry {
+                Some(delay) if attempt < ATTEMPTS => {
+                    attempt += 1;
+                    // A pause between attempts is what the receiver asked for, not a wait on
+                    // another task.
+                    std::thread::sleep(delay * (attempt - 1));
+                }
+                _ => {
+                    let (status, _, body) = answer.map_err(|e| failed(error_chain(&e)))?;
+                    break (status, body);
+                }
+            }
+        };
         if !status.is_success() {
             let text = String::from_utf8_lossy(&body);
             let text: String = text.chars().take(200).collect();
-            return Err(failed(format!("receiver answered {status}: {text}")));
+            return Err(failed(format!(
+                "receiver answered {status} ({attempt} attempts): {text}"
+            )));
         }
         sent.batches += 1;
         sent.spans += spans as u64;
