@@ -183,8 +183,10 @@ impl Timestamp {
 /// - `tags`: each tag is split on commas and trimmed; empty tags are dropped; the result is
 ///   de-duplicated and sorted. Always present, possibly empty.
 /// - `title`: the explicit title, trimmed, if not blank; else the first line of the trimmed
-///   body cut at [`MAX_TITLE_CHARS`] characters; else [`DEFAULT_TITLE`].
-/// - `metadata`: the event's JSON object plus a `rust_client` block (hostname, fqdn, pid,
+///   body cut at [`MAX_TITLE_CHARS`] characters; else [`DEFAULT_TITLE`]. Lines and trimming
+///   follow Python's `str.splitlines()` and `str.strip()`, as the original client does.
+/// - `metadata`: the event's JSON object plus its id under `event_id` (see
+///   [`Event::with_id`]) and a `rust_client` block (hostname, fqdn, pid,
 ///   process_name, argv0, cwd, rust_version, library, library_version). When the event's
 ///   metadata already has a `rust_client` key, the block goes under `_rust_client` instead.
 #[derive(Debug, Clone, PartialEq)]

@@ -142,6 +142,11 @@ impl Shared {
         self.attempt_news.notify_one();
     }
 
+    /// Events waiting for a batch: queued, plus held in the worker's partial batch.
+    pub(crate) fn backlog(&self, tx: &mpsc::Sender<Msg>) -> usize {
+        (tx.max_capacity() - tx.capacity()) + self.pending.load(Ordering::Relaxed)
+    }
+
     /// Producer side, after an event was queued: wakes the worker once a full batch is
     /// pending (queued plus held by the worker). Only reads a flag unless the worker waits.
     pub(crate) fn enqueued(&self, tx: &mpsc::Sender<Msg>) {

@@ -1,4 +1,4 @@
-//! The workload suite of issue 6: W1–W6 for sentinel, the Master Log client
+//! The workload suite of issue 6 (W7 from issue 14): W1–W7 for sentinel, the Master Log client
 //! and their peers (`tracing` + `tracing-appender`, `fastrace`, a plain
 //! reqwest loop), measured in one run and printed as one Markdown table per
 //! workload, ready to paste into `BENCHMARKS.md`.
@@ -15,8 +15,9 @@
 //! state (default logger, global subscriber) leaks between rows.
 //! `SENTINEL_BENCH_REPS` (default 3) sets how many times each W1-W3 row runs
 //! (W4 rows, which last ~0.1 s, run four more times); the table shows medians
-//! (and the worst loss). W5 runs once: it reports a settled rate from within
-//! its run. Repetitions go round-robin over the rows.
+//! (and the worst loss). W5 and W7 run once: they report rates from within
+//! their run (W7: 32 and 256 producer tasks sharing one client). Repetitions
+//! go round-robin over the rows.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -702,7 +703,7 @@ fn run_child(spec: &str) -> Outcome {
         "w6-threads" => run_row(sys(), |i| w6_threads(sys(), i)),
         "w6-tasks" => run_row(sys(), |i| w6_tasks(sys(), i)),
         "writer" => writer_ceiling(),
-        "w4" | "w5" => {
+        "w4" | "w5" | "w7" => {
             let mut out = shipping::run(workload, system);
             out.rss_kib = peak_rss_kib();
             out
@@ -825,7 +826,7 @@ fn cases(reps: usize) -> Vec<Case> {
             // A W4 run lasts ~0.1 s and varies by +-30% on the VM measured,
             // so it gets more repetitions than the rest.
             reps: match *workload {
-                "w5" => 1,
+                "w5" | "w7" => 1,
                 _ => reps.max(3) + 4,
             },
         });
@@ -1082,7 +1083,8 @@ fn workload_title(workload: &str) -> &'static str {
         "w2" => "W2: nested, 300,000 traced outer calls of two traced inner calls each",
         "w3" => "W3: 100 async tasks × 10,000 traced async calls, 2 workers",
         "w4" => "W4: shipping 100,000 events to a loopback sink",
-        "w5" => "W5: backpressure, 5,000 events against a sink answering in 20 ms",
+        "w5" => "W5: backpressure, 5 s of logging against a sink answering in 20 ms",
+        "w7" => "W7: 32 and 256 producer tasks sharing one client, sink answering in 20 ms",
         "w6-threads" => "W6 threads: 8 OS threads tracing a trivial fn for ~1 s",
         "w6-tasks" => "W6 tasks: 64 tokio tasks on 2 workers tracing a trivial fn for ~1 s",
         "writer" => {
