@@ -352,6 +352,57 @@ fn retention_by_age_removes_segments_older_than_the_limit() {
     assert_newest_kept(&live, 300);
 }
 
+#[test]
+fn retention_never_removes_a_segment_another_logger_is_compressing() {
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("app.jsonl");
+    // Logger A stops inside its first compression until released.
+    let (entered_tx, entered) = std::sync::mpsc::channel();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let released = std::sync::Mutex::new(released);
+    let first = std::sync::atomic::AtomicBool::new(true);
+    let hook: sentinel::rotation::FaultHook = Arc::new(move |step| {
+        if step == Step::Compress && first.swap(false, Ordering::SeqCst) {
+            let _ = entered_tx.send(());
+            let _ = released.lock().unwrap().recv_timeout(WAIT);
+        }
+        Ok(())
+    });
+    let a = AsyncLogger::new(
+        SentinelConfig::new(&live)
+            .rotate_bytes(2048)
+            .compress(Compression::Gzip)
+            .rotation_fault_hook(hook),
+    )
+    .unwrap();
+    log_numbered(&a, 0..100);
+    assert!(a.flush_blocking(WAIT));
+    entered
+        .recv_timeout(WAIT)
+        .expect("compression never started");
+    let busy = segments(&live).unwrap()[0].path.clone();
+
+    // Logger B, same file, keeps one segment: its retention must pass over
+    // the segment A holds.
+    let b = AsyncLogger::new(
+        SentinelConfig::new(&live)
+            .rotate_bytes(2048)
+            .keep_segments(1),
+    )
+    .unwrap();
+    log_numbered(&b, 100..200);
+    assert!(b.shutdown_blocking(WAIT));
+    assert!(b.stats().segments_removed > 0);
+    assert!(busy.exists(), "{:?}", file_names(dir.path()));
+
+    release.send(()).unwrap();
+    assert!(a.shutdown_blocking(WAIT));
+    let mut done = busy.into_os_string();
+    done.push(".gz");
+    assert!(Path::new(&done).exists(), "{:?}", file_names(dir.path()));
+    assert_eq!(a.stats().rotation_errors, 0);
+}
+
 /// A hook failing `step` with ENOSPC while `on` is set.
 fn failing(step: Step, on: Arc<AtomicU64>) -> sentinel::rotation::FaultHook {
     Arc::new(move |s| {
@@ -431,6 +482,34 @@ fn a_failed_compression_keeps_the_plain_segment() {
         "{names:?}"
     );
     assert_eq!(numbers(&read_folder(&live)), (0..200).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_failed_removal_is_counted_and_retention_tries_again() {
+    let fail = Arc::new(AtomicU64::new(u64::MAX));
+    let (dir, live, stats) = run_with(
+        |c| {
+            c.rotate_bytes(2048)
+                .keep_segments(1)
+                .rotation_fault_hook(failing(Step::Retire, fail.clone()))
+        },
+        200,
+    );
+    assert!(stats.rotation_errors >= 1);
+    assert_eq!(stats.segments_removed, 0);
+    assert_eq!(segments(&live).unwrap().len() as u64, stats.rotations);
+    assert_eq!(numbers(&read_folder(&live)), (0..200).collect::<Vec<_>>());
+    // Permission back: the next logger's first pass applies retention.
+    let logger = AsyncLogger::new(
+        SentinelConfig::new(&live)
+            .rotate_bytes(2048)
+            .keep_segments(1),
+    )
+    .unwrap();
+    assert!(logger.shutdown_blocking(WAIT));
+    assert_eq!(segments(&live).unwrap().len(), 1);
+    assert_eq!(logger.stats().segments_removed, stats.rotations - 1);
+    drop(dir);
 }
 
 #[test]

@@ -97,6 +97,8 @@ pub enum Sys {
     SentinelCpuOff,
     SentinelLossy,
     SentinelCpuOffLossy,
+    /// Defaults, a handler that records two arguments and one value (W1 only).
+    SentinelArgsRecord,
     TracingMinimal,
     TracingMinimalNoLoss,
     FmtJson,
@@ -128,6 +130,9 @@ impl Sys {
         Sys::Fastrace,
     ];
 
+    /// Rows W1 has besides [`Sys::ALL`].
+    const W1_EXTRA: [Sys; 1] = [Sys::SentinelArgsRecord];
+
     /// The W6 rows: sentinel's defaults and lossless mode against the
     /// fastest peers of W1.
     const W6: [Sys; 5] = [
@@ -145,6 +150,7 @@ impl Sys {
             Sys::SentinelCpuOff => "sentinel cpu_time(false)",
             Sys::SentinelLossy => "sentinel lossy(true) (drops when full)",
             Sys::SentinelCpuOffLossy => "sentinel cpu_time(false) + lossy(true)",
+            Sys::SentinelArgsRecord => "sentinel defaults, args(2) + 1 record()",
             Sys::TracingMinimal => "tracing minimal layer (non_blocking default)",
             Sys::TracingMinimalNoLoss => "tracing minimal layer (lossy(false))",
             Sys::FmtJson => "tracing fmt json (non_blocking default)",
@@ -160,6 +166,7 @@ impl Sys {
             Sys::SentinelCpuOff => "sentinel-cpu-off",
             Sys::SentinelLossy => "sentinel-lossy",
             Sys::SentinelCpuOffLossy => "sentinel-cpu-off-lossy",
+            Sys::SentinelArgsRecord => "sentinel-args-record",
             Sys::TracingMinimal => "tracing-minimal",
             Sys::TracingMinimalNoLoss => "tracing-minimal-no-loss",
             Sys::FmtJson => "fmt-json",
@@ -174,7 +181,8 @@ impl Sys {
             Sys::SentinelDefaults
             | Sys::SentinelCpuOff
             | Sys::SentinelLossy
-            | Sys::SentinelCpuOffLossy => Flavour::Sentinel,
+            | Sys::SentinelCpuOffLossy
+            | Sys::SentinelArgsRecord => Flavour::Sentinel,
             Sys::TracingMinimal | Sys::TracingMinimalNoLoss | Sys::FmtJson | Sys::FmtJsonNoLoss => {
                 Flavour::Tracing
             }
@@ -188,7 +196,10 @@ impl Sys {
     }
 
     fn from_key(key: &str) -> Option<Sys> {
-        Sys::ALL.into_iter().find(|s| s.key() == key)
+        Sys::ALL
+            .into_iter()
+            .chain(Sys::W1_EXTRA)
+            .find(|s| s.key() == key)
     }
 }
 
@@ -203,6 +214,14 @@ fn plain_leaf(x: u64) -> u64 {
 #[sentinel::trace]
 fn s_leaf(x: u64) -> u64 {
     black_box(x).wrapping_mul(3)
+}
+
+/// A handler's shape: two arguments recorded, one value learned inside.
+#[sentinel::trace(args(x, half = x / 2))]
+fn s_leaf_args(x: u64) -> u64 {
+    let y = black_box(x).wrapping_mul(3);
+    sentinel::record("product", y);
+    y
 }
 
 fn t_leaf(x: u64) -> u64 {
@@ -318,6 +337,9 @@ fn count_lines(path: &Path) -> (u64, u64) {
 
 /// A traced leaf `fn(u64) -> u64` of each flavour.
 fn leaf_fn(sys: Sys) -> fn(u64) -> u64 {
+    if sys == Sys::SentinelArgsRecord {
+        return s_leaf_args;
+    }
     match sys.flavour() {
         Flavour::Plain => plain_leaf,
         Flavour::Sentinel => s_leaf,
@@ -551,7 +573,7 @@ fn warm_page_cache(dir: &Path) {
 fn sentinel_config(sys: Sys, path: &Path) -> sentinel::SentinelConfig {
     let cfg = sentinel::SentinelConfig::new(path);
     match sys {
-        Sys::SentinelDefaults => cfg,
+        Sys::SentinelDefaults | Sys::SentinelArgsRecord => cfg,
         Sys::SentinelCpuOff => cfg.cpu_time(false),
         Sys::SentinelLossy => cfg.lossy(true),
         Sys::SentinelCpuOffLossy => cfg.cpu_time(false).lossy(true),
@@ -781,7 +803,12 @@ struct Case {
 fn cases(reps: usize) -> Vec<Case> {
     let mut out = Vec::new();
     for workload in ["w1", "w2", "w3"] {
-        for sys in Sys::ALL {
+        let extra: &[Sys] = if workload == "w1" {
+            &Sys::W1_EXTRA
+        } else {
+            &[]
+        };
+        for sys in Sys::ALL.into_iter().chain(extra.iter().copied()) {
             out.push(Case {
                 workload,
                 key: sys.key().into(),
