@@ -142,6 +142,11 @@ impl Shared {
         self.attempt_news.notify_one();
     }
 
+    /// Events waiting for a batch: queued, plus held in the worker's partial batch.
+    pub(crate) fn backlog(&self, tx: &mpsc::Sender<Msg>) -> usize {
+        (tx.max_capacity() - tx.capacity()) + self.pending.load(Ordering::Relaxed)
+    }
+
     /// Producer side, after an event was queued: wakes the worker once a full batch is
     /// pending (queued plus held by the worker). Only reads a flag unless the worker waits.
     pub(crate) fn enqueued(&self, tx: &mpsc::Sender<Msg>) {
@@ -840,9 +845,23 @@ mod tests {
 
     /// Spawns a worker whose sender answers with `script` in order, then `Accepted`.
     fn spawn(settings: Settings, script: Vec<Attempt>, latency: Duration) -> Harness {
+        spawn_spooled(settings, script, latency, None)
+    }
+
+    /// As [`spawn`], with a spool in `dir` if given.
+    fn spawn_spooled(
+        settings: Settings,
+        script: Vec<Attempt>,
+        latency: Duration,
+        dir: Option<&std::path::Path>,
+    ) -> Harness {
         let (tx, rx) = mpsc::channel(1000);
         let (seen_tx, seen) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared::new(settings.batch_size, 0.005));
+        let spool = dir.map(|dir| {
+            let counters = Arc::clone(&shared.counters.spool);
+            Spool::start(dir, 1 << 20, crate::SpoolFsync::None, counters).unwrap()
+        });
         let start = Instant::now();
         let script = Arc::new(Mutex::new(VecDeque::from(script)));
         let send = move |batch: Batch, _timeout: Duration| {
@@ -868,7 +887,7 @@ mod tests {
             }
         };
         let (done, _) = watch::channel(());
-        let task = tokio::spawn(run(rx, send, settings, Arc::clone(&shared), None, done));
+        let task = tokio::spawn(run(rx, send, settings, Arc::clone(&shared), spool, done));
         Harness {
             tx,
             seen,
@@ -1403,6 +1422,32 @@ mod tests {
         assert_eq!(report.accepted, 3000);
         let rate = h.shared.rate.get();
         assert!((rate - 0.0002).abs() < 0.0001, "{rate}");
+    }
+
+    // Real time: the spool's thread answers outside the runtime, so a paused clock would
+    // jump ahead while the worker waits for it.
+    #[tokio::test]
+    async fn with_a_spool_failed_batches_wait_on_disk_and_arrive_once_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = (0..3).map(|_| retry(503, None)).collect();
+        let mut h = spawn_spooled(settings(2), script, Duration::ZERO, Some(dir.path()));
+        for b in ["a", "b", "c", "d", "e", "f"] {
+            h.log(b).await;
+        }
+        // Everything failed at least once, so everything went through the spool, and the
+        // flush does not wait for the spooled batch being retried.
+        let report = h.flush().await;
+        assert_eq!(report.spooled_events, 6);
+        assert!(report.is_ok());
+        let mut attempts = Vec::new();
+        for _ in 0..6 {
+            attempts.push(h.seen.recv().await.unwrap().bodies.join(""));
+        }
+        // Three failed attempts, then each batch once, oldest first.
+        assert_eq!(attempts[3..], ["ab", "cd", "ef"]);
+        let (report, rest) = h.shutdown().await;
+        assert!(rest.is_empty(), "{rest:?}");
+        assert_eq!(report.accepted, 6);
     }
 
     #[test]

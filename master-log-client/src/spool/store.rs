@@ -211,7 +211,7 @@ impl Store {
             let mut records = Vec::new();
             let mut pos = HEADER_LEN;
             let good_end = loop {
-                match segment::read_record(&mut file)? {
+                match segment::read_record(&mut file, bytes.saturating_sub(pos))? {
                     Next::Record { events, len, .. } => {
                         records.push((pos, u64::from(events)));
                         pos += len;
@@ -510,7 +510,7 @@ impl Store {
             let next = if good_end.is_some_and(|g| reader.pos >= g) {
                 Ok(Next::End)
             } else {
-                segment::read_record(&mut reader.file)
+                segment::read_record(&mut reader.file, bytes.saturating_sub(reader.pos))
             };
             match next {
                 Ok(Next::Record {
