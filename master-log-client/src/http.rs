@@ -158,6 +158,7 @@ impl Http {
             .map(str::to_owned);
         Ok(Receipt {
             queued: false,
+            spooled: false,
             status: Some(status.as_u16()),
             event_id,
             accepted: json.get("accepted").and_then(Value::as_u64),

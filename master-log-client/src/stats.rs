@@ -201,8 +201,8 @@ pub enum FailureKind {
     /// The retry budget (`max_retry_elapsed`) or `max_retries` ran out while the server was
     /// unreachable, failing (5xx) or busy (429).
     RetryBudget,
-    /// The budget ran out right after an attempt that timed out: the server may have stored
-    /// the batch after all, so its outcome is unknown rather than failed.
+    /// The budget ran out (or the batch was spooled) after an attempt that timed out: the
+    /// server may have stored the batch after all, so its outcome is unknown, not failed.
     Unknown,
 }
 
@@ -294,6 +294,9 @@ impl FlushReport {
 pub struct Receipt {
     /// The event was put on the queue (asynchronous mode).
     pub queued: bool,
+    /// The queue stayed full for `queue_timeout`, so the event was written to the spool
+    /// instead (asynchronous mode with `spool_dir` and `drop_when_full` off).
+    pub spooled: bool,
     /// HTTP status of the answer (direct mode).
     pub status: Option<u16>,
     /// Id the server gave the event (direct mode), from `{"events":[{"id":...}]}`.

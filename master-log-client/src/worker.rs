@@ -114,8 +114,11 @@ pub(crate) struct Shared {
     /// Set by a failed attempt, cleared by a delivered one: with a spool, batches waiting
     /// behind a failing one go to the spool.
     failing: AtomicBool,
-    /// Wakes the worker when `failing` is set.
-    failing_now: Notify,
+    /// Wakes the worker when an attempt fails or a backoff starts, so it can move batches
+    /// to the spool or end a shutdown.
+    attempt_news: Notify,
+    /// Set while the batch in flight waits out a backoff delay, between two attempts.
+    backing_off: AtomicBool,
 }
 
 impl Shared {
@@ -129,14 +132,19 @@ impl Shared {
             waiting: AtomicBool::new(false),
             batch_size,
             failing: AtomicBool::new(false),
-            failing_now: Notify::new(),
+            attempt_news: Notify::new(),
+            backing_off: AtomicBool::new(false),
         }
     }
 
     fn attempt_failed(&self) {
-        if !self.failing.swap(true, Ordering::AcqRel) {
-            self.failing_now.notify_one();
-        }
+        self.failing.store(true, Ordering::Release);
+        self.attempt_news.notify_one();
+    }
+
+    /// Events waiting for a batch: queued, plus held in the worker's partial batch.
+    pub(crate) fn backlog(&self, tx: &mpsc::Sender<Msg>) -> usize {
+        (tx.max_capacity() - tx.capacity()) + self.pending.load(Ordering::Relaxed)
     }
 
     /// Producer side, after an event was queued: wakes the worker once a full batch is
@@ -326,6 +334,14 @@ impl State {
                 reason = %failure.reason,
                 "spooling batch",
             );
+            if failure.kind == FailureKind::Unknown {
+                // The server may have stored it: its replay may be a second copy.
+                Counters::add(
+                    &shared.counters.unknown_outcome_events,
+                    failure.events as u64,
+                );
+                self.report.unknown_outcome_events += failure.events as u64;
+            }
             self.spool_batch(batch);
             return;
         }
@@ -483,8 +499,9 @@ pub(crate) async fn run<F, Fut>(
                 }
             }
         }
-        // A failing replay need not finish for a shutdown: its batch is still in the spool.
-        let abandon_replay = probing;
+        // A replay waiting to retry need not finish for a shutdown: its batch is still in
+        // the spool. (One whose request is out may be answered: that is waited for.)
+        let abandon_replay = in_flight_replayed && shared.backing_off.load(Ordering::Acquire);
         if state.channel_done
             && (in_flight.is_none() || abandon_replay)
             && state.ready.is_empty()
@@ -512,7 +529,7 @@ pub(crate) async fn run<F, Fut>(
             }
         }
         let want_replay = replays.is_some() && replay.is_none() && !state.channel_done;
-        let watch_failing = in_flight_replayed && !failing;
+        let watch_attempts = in_flight_replayed;
         tokio::select! {
             biased;
             (send, last, outcome) = async {
@@ -566,7 +583,7 @@ pub(crate) async fn run<F, Fut>(
                 state.handle(msg, &mut rx, &shared);
             }
             () = shared.wake.notified(), if wait_for_wake => {}
-            () = shared.failing_now.notified(), if watch_failing => {}
+            () = shared.attempt_news.notified(), if watch_attempts => {}
             () = sleep_until(deadline) => {
                 // Take what arrived up to now, then send the partial batch.
                 state.drain(&mut rx, &shared);
@@ -750,7 +767,8 @@ where
         };
         timed_out |= this_timed_out;
         shared.attempt_failed();
-        let kind = if this_timed_out {
+        // After any attempt that timed out, the server may hold the batch: unknown, not failed.
+        let kind = if timed_out {
             FailureKind::Unknown
         } else {
             FailureKind::RetryBudget
@@ -769,7 +787,6 @@ where
             } else {
                 "out of retries"
             };
-            // The last attempt's fate is unknown when it timed out: it may have been stored.
             shared.health.failed(Health::Unreachable {
                 reason: reason.clone(),
             });
@@ -785,7 +802,10 @@ where
             reason = %reason,
             "retrying batch",
         );
+        shared.backing_off.store(true, Ordering::Release);
+        shared.attempt_news.notify_one();
         tokio::time::sleep(delay).await;
+        shared.backing_off.store(false, Ordering::Release);
     }
 }
 
@@ -825,9 +845,23 @@ mod tests {
 
     /// Spawns a worker whose sender answers with `script` in order, then `Accepted`.
     fn spawn(settings: Settings, script: Vec<Attempt>, latency: Duration) -> Harness {
+        spawn_spooled(settings, script, latency, None)
+    }
+
+    /// As [`spawn`], with a spool in `dir` if given.
+    fn spawn_spooled(
+        settings: Settings,
+        script: Vec<Attempt>,
+        latency: Duration,
+        dir: Option<&std::path::Path>,
+    ) -> Harness {
         let (tx, rx) = mpsc::channel(1000);
         let (seen_tx, seen) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared::new(settings.batch_size, 0.005));
+        let spool = dir.map(|dir| {
+            let counters = Arc::clone(&shared.counters.spool);
+            Spool::start(dir, 1 << 20, crate::SpoolFsync::None, counters).unwrap()
+        });
         let start = Instant::now();
         let script = Arc::new(Mutex::new(VecDeque::from(script)));
         let send = move |batch: Batch, _timeout: Duration| {
@@ -853,7 +887,7 @@ mod tests {
             }
         };
         let (done, _) = watch::channel(());
-        let task = tokio::spawn(run(rx, send, settings, Arc::clone(&shared), None, done));
+        let task = tokio::spawn(run(rx, send, settings, Arc::clone(&shared), spool, done));
         Harness {
             tx,
             seen,
@@ -1289,6 +1323,25 @@ mod tests {
         assert_eq!(h.shared.counters.snapshot(0, 0.0).unknown_outcome_events, 2);
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn a_batch_given_up_after_any_timed_out_attempt_is_unknown() {
+        let s = Settings {
+            max_retries: 1,
+            ..settings(1)
+        };
+        let script = vec![
+            Attempt::TimedOut {
+                reason: "timed out".into(),
+            },
+            retry(503, None),
+        ];
+        let h = spawn(s, script, Duration::ZERO);
+        h.log("a").await;
+        let report = h.flush().await;
+        assert_eq!(report.failures[0].kind, FailureKind::Unknown);
+        assert_eq!(report.failures[0].status, Some(503));
+    }
+
     #[test]
     fn attempt_timeouts_grow_and_are_capped() {
         let base = Duration::from_millis(500);
@@ -1388,6 +1441,32 @@ mod tests {
         assert_eq!(report.accepted, 3000);
         let rate = h.shared.rate.get();
         assert!((rate - 0.0002).abs() < 0.0001, "{rate}");
+    }
+
+    // Real time: the spool's thread answers outside the runtime, so a paused clock would
+    // jump ahead while the worker waits for it.
+    #[tokio::test]
+    async fn with_a_spool_failed_batches_wait_on_disk_and_arrive_once_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = (0..3).map(|_| retry(503, None)).collect();
+        let mut h = spawn_spooled(settings(2), script, Duration::ZERO, Some(dir.path()));
+        for b in ["a", "b", "c", "d", "e", "f"] {
+            h.log(b).await;
+        }
+        // Everything failed at least once, so everything went through the spool, and the
+        // flush does not wait for the spooled batch being retried.
+        let report = h.flush().await;
+        assert_eq!(report.spooled_events, 6);
+        assert!(report.is_ok());
+        let mut attempts = Vec::new();
+        for _ in 0..6 {
+            attempts.push(h.seen.recv().await.unwrap().bodies.join(""));
+        }
+        // Three failed attempts, then each batch once, oldest first.
+        assert_eq!(attempts[3..], ["ab", "cd", "ef"]);
+        let (report, rest) = h.shutdown().await;
+        assert!(rest.is_empty(), "{rest:?}");
+        assert_eq!(report.accepted, 6);
     }
 
     #[test]

@@ -173,6 +173,10 @@ async fn issue_14_a_killed_process_loses_nothing_spooled() {
     })
     .await
     .unwrap();
+    // Another process holds the folder: refused, not shared.
+    let endpoint = format!("http://{addr}");
+    let refused = builder(&endpoint, dir.path()).build();
+    assert!(matches!(refused, Err(Error::SpoolLocked(_))), "{refused:?}");
     // SIGKILL: no destructor, no flush, no unlock; the kernel drops the lock.
     child.kill().unwrap();
     child.wait().unwrap();
@@ -346,4 +350,74 @@ async fn issue_14_a_full_disk_is_counted_loss_and_the_client_keeps_sending() {
     assert_eq!(duplicates(&seen), 0);
     assert_eq!(client.stats().spool_lost_events, stats.spool_lost_events);
     drop(disk);
+}
+
+// regression: issue #14
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_14_an_event_that_finds_the_queue_full_goes_to_the_spool() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(vec![]);
+    // A slow server: the queue of two fills while a batch of one is in flight.
+    server.set_default(support::Reply::ok().delay(Duration::from_millis(300)));
+    let client = builder(&server.url(), dir.path())
+        .batch_size(1)
+        .max_queue_size(2)
+        .drop_when_full(false)
+        .queue_timeout(Duration::from_millis(20))
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let mut spooled = 0;
+    for i in 0..10 {
+        let receipt = client
+            .log(Event::info(format!("full-queue-{i}")))
+            .await
+            .unwrap();
+        assert!(receipt.queued != receipt.spooled, "{receipt:?}");
+        spooled += u64::from(receipt.spooled);
+    }
+    assert!(spooled > 0, "the queue never filled");
+    assert!(server.wait_for_events(10, RECOVERY).await);
+    client.shutdown(Duration::from_secs(10)).await.unwrap();
+    let seen = arrivals(&[&server]);
+    assert_all_arrived(&seen, "full-queue", 10);
+    let stats = client.stats();
+    assert_eq!(stats.dropped_full, 0);
+    assert!(stats.spooled_events >= spooled, "{stats:?}");
+}
+
+// regression: issue #14
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_14_a_replayed_batch_is_the_same_request_so_its_copy_can_be_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    // The first answer comes after the client's timeout: the server stored the batch, the
+    // client cannot know, spools it and sends it again.
+    let server = Server::start(vec![support::Reply::ok().delay(Duration::from_secs(3))]);
+    let client = builder(&server.url(), dir.path())
+        .batch_size(5)
+        .timeout(Duration::from_millis(500))
+        .build()
+        .unwrap();
+    for i in 0..5 {
+        client.log(Event::info(format!("copy-{i}"))).await.unwrap();
+    }
+    let report = client.flush(Duration::from_secs(10)).await.unwrap();
+    assert_eq!(report.spooled_events, 5);
+    assert_eq!(report.unknown_outcome_events, 5, "the copy is announced");
+    let requests = server.wait_for(2).await;
+    client.shutdown(Duration::from_secs(10)).await.unwrap();
+    let (first, replay) = (&requests[0], &requests[1]);
+    let key = first.header("idempotency-key").expect("an idempotency key");
+    assert_eq!(replay.header("idempotency-key"), Some(key));
+    let ids = |r: &support::Recorded| -> Vec<String> {
+        r.logs()
+            .iter()
+            .map(|l| l["metadata"]["event_id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(ids(first), ids(replay));
+    assert_eq!(first.body, replay.body);
+    let seen = arrivals(&[&server]);
+    assert_eq!(duplicates(&seen), 5);
+    assert_eq!(client.stats().spool_replayed_events, 5);
 }

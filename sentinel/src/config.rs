@@ -201,11 +201,13 @@ impl SentinelConfig {
         self
     }
 
-    /// Checks every field; [`crate::AsyncLogger::new`] calls this first.
+    /// Checks every field, and the rotation settings the environment fills
+    /// in; [`crate::AsyncLogger::new`] calls this first.
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidConfig`] naming the first bad field.
+    /// [`Error::InvalidConfig`] naming the first bad field or environment
+    /// variable.
     pub fn validate(&self) -> Result<()> {
         if self.max_queue_bytes == 0 {
             return Err(Error::InvalidConfig {

@@ -78,6 +78,13 @@
 //!
 //! Any other value is reported once as an error event (target `sentinel`)
 //! and read as `auto`.
+//!
+//! Rotation and retention settings left unset in code come from
+//! `SENTINEL_ROTATE_BYTES`, `SENTINEL_ROTATE_EVERY`,
+//! `SENTINEL_ROTATE_TIMEZONE`, `SENTINEL_KEEP_SEGMENTS`,
+//! `SENTINEL_KEEP_BYTES`, `SENTINEL_KEEP_AGE` and `SENTINEL_COMPRESS` (see
+//! [`rotation`]); a bad value there is an error from
+//! [`AsyncLogger::new`].
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 #![doc(test(attr(deny(warnings))))]
 

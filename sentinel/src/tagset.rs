@@ -68,14 +68,15 @@ impl ConstTags {
     }
 
     /// The pairs, in the attribute's order.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (&'static str, &'static str)> {
-        self.tags.iter().copied()
+    pub(crate) fn pairs(&self) -> &'static [(&'static str, &'static str)] {
+        self.tags
     }
 }
 
 /// A span's own tags, which its children do not inherit: the constants of
 /// `#[trace(tags(..))]`, then what `args(..)` captured and
-/// [`record`](fn@crate::record) added, in that order (a later key wins).
+/// [`record`](fn@crate::record) added, in that order (a later key wins, and
+/// is written where it comes last).
 #[derive(Debug, Default)]
 pub(crate) struct OwnTags {
     pub(crate) consts: Option<&'static ConstTags>,

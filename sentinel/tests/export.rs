@@ -239,6 +239,37 @@ fn the_shared_filters_narrow_what_is_exported() {
     assert_eq!(spans.keys().collect::<Vec<_>>(), ["db"]);
 }
 
+/// A request that crossed two services: the client's span in one file is the parent of the
+/// server's root span in the other.
+#[test]
+fn a_trace_across_two_files_is_one_trace_with_a_service_per_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let client = dir.path().join("client.jsonl");
+    let server = dir.path().join("server.2026-11-22.jsonl");
+    fs::write(&client, span(TRACE_A, 1, None, "call", (0, 50), "")).unwrap();
+    fs::write(&server, span(TRACE_A, 2, Some(1), "handle", (10, 40), "")).unwrap();
+    let out = Command::new(BIN)
+        .args(["export", "--format", "otlp-json"])
+        .args([&client, &server])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let spans = spans_by_name(&decode_lines(&out.stdout));
+    assert_eq!(spans["call"].0, "client");
+    assert_eq!(spans["handle"].0, "server");
+    assert_eq!(spans["handle"].1.parent_span_id, spans["call"].1.span_id);
+
+    let out = Command::new(BIN)
+        .args(["export", "--format", "folded"])
+        .args([&client, &server])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "call 20000\ncall;handle 30000\n"
+    );
+}
+
 #[test]
 fn service_flag_names_every_resource() {
     let (_dir, path) = fixture();
@@ -285,7 +316,8 @@ fn folded_stacks_by_self_time_render_with_inferno() {
 /// The fields the Trace Event Format documents for the events we write: every event has
 /// `name`, `ph`, `pid`, `tid`; `X` (complete) events have `ts` and `dur` in microseconds; `M`
 /// (metadata) events are `process_name`/`thread_name` with `args.name`; `i` (instant) events
-/// have scope `s` of `g`, `p` or `t`. On one `(pid, tid)`, complete events must nest.
+/// have scope `s` of `g`, `p` or `t`; flow events (`s` start, `f` end) have an `id`. On one
+/// `(pid, tid)`, complete events must nest.
 #[test]
 fn chrome_trace_events_have_the_documented_fields_and_nest_per_track() {
     let (_dir, path) = fixture();
@@ -294,6 +326,7 @@ fn chrome_trace_events_have_the_documented_fields_and_nest_per_track() {
     assert_eq!(doc["displayTimeUnit"], "ms");
     let events = doc["traceEvents"].as_array().unwrap();
     let mut complete = Vec::new();
+    let mut flows = Vec::new();
     let mut names = HashMap::new();
     for e in events {
         let ph = e["ph"].as_str().unwrap();
@@ -315,6 +348,10 @@ fn chrome_trace_events_have_the_documented_fields_and_nest_per_track() {
                     (name.to_owned(), e["pid"].as_u64(), e["tid"].as_u64()),
                     e["args"]["name"].clone(),
                 );
+            }
+            "s" | "f" => {
+                assert!(e["id"].is_u64() && e["ts"].is_number(), "{e}");
+                flows.push(e.clone());
             }
             "i" => {
                 assert!(matches!(e["s"].as_str(), Some("g" | "p" | "t")), "{e}");
@@ -402,6 +439,22 @@ fn async_children_that_overlap_go_to_separate_tracks() {
     };
     assert_eq!(tid("fetch-a"), tid("fanout"));
     assert_ne!(tid("fetch-b"), tid("fanout"));
+    // A flow arrow leads from the parent's slice to the child drawn on another track.
+    let events = doc["traceEvents"].as_array().unwrap();
+    let phase = |ph: &str| {
+        let found: Vec<&Value> = events.iter().filter(|e| e["ph"] == ph).collect();
+        assert_eq!(found.len(), 1, "one flow {ph}: {found:?}");
+        found[0].clone()
+    };
+    let (start, end) = (phase("s"), phase("f"));
+    assert_eq!(start["id"], end["id"]);
+    assert_eq!(start["tid"], tid("fanout"));
+    assert_eq!(end["tid"], tid("fetch-b"));
+    assert_eq!(
+        start["ts"], 20_000.0,
+        "inside the parent, where the child starts"
+    );
+    assert_eq!(end["ts"], 20_000.0);
 }
 
 #[test]

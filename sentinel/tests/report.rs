@@ -6,7 +6,7 @@
 //! a missing browser fails them.
 
 use std::fs;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
@@ -29,7 +29,10 @@ fn chromium() -> Option<PathBuf> {
         if std::env::var_os("CI").is_some() {
             panic!("chromium is missing under CI: .ci/install-chromium installs it");
         }
-        eprintln!(
+        // Straight to stderr: libtest captures `eprintln!` of passing tests, and this notice
+        // must be seen.
+        let _ = writeln!(
+            std::io::stderr(),
             "SKIPPED: chromium is not installed, so the report was not checked in a browser \
              (run .ci/install-chromium, or apt-get install chromium)"
         );
@@ -229,6 +232,30 @@ fn report_renders_in_headless_chromium_with_the_expected_counts() {
         dom.contains("id=\"count-errors\">2</b>errors"),
         "the error count is shown"
     );
+}
+
+/// The self-check sees a page that breaks: the same report with its script failing halfway.
+#[test]
+fn a_page_whose_script_fails_is_reported_as_failed() {
+    let Some(chromium) = chromium() else { return };
+    let (dir, page) = report(&fixture_lines());
+    let html = fs::read_to_string(&page).unwrap();
+    let broken = html.replacen(
+        "var countHeader",
+        "throw new Error(\"boom\"); var countHeader",
+        1,
+    );
+    assert_ne!(broken, html, "the script has the line to break");
+    let page = dir.path().join("broken.html");
+    fs::write(&page, broken).unwrap();
+    let dom = browse(&chromium, &page, &["--dump-dom"]);
+    let check = self_check(&dom);
+    assert_eq!(check["rendered"], false, "{check}");
+    assert!(
+        check["errors"][0].as_str().unwrap().contains("boom"),
+        "{check}"
+    );
+    assert!(dom.contains("data-selfcheck=\"failed\""));
 }
 
 #[test]

@@ -75,10 +75,10 @@ fn table_has_one_row_per_name() {
     assert_eq!(
         String::from_utf8(out.stdout).unwrap(),
         "\
-name   count  errors    err%   p50_ms   p95_ms   p99_ms   max_ms  total_ms  cancelled  slow
-fetch    100       5    5.0%    50.25    95.50    99.50   100.00   5050.00          1    10
-rare       1       1  100.0%  1000.00  1000.00  1000.00  1000.00   1000.00          0     1
-db        10       0    0.0%    50.00    50.00    50.00    50.00    500.00          0     0
+name   count  errors    err%   p50_ms   p95_ms   p99_ms  p99.9_ms   max_ms  total_ms  self_ms  cancelled  slow
+fetch    100       5    5.0%    50.25    95.50    99.50    100.00   100.00   5050.00  5050.00          1    10
+rare       1       1  100.0%  1000.00  1000.00  1000.00   1000.00  1000.00   1000.00  1000.00          0     1
+db        10       0    0.0%    50.00    50.00    50.00     50.00    50.00    500.00   500.00          0     0
 111 spans, 3 names, 3 shown; percentiles within 1%; 2 non-span lines skipped
 "
     );
@@ -149,7 +149,7 @@ fn empty_file_gives_empty_results() {
     let out = stats(&[], &path);
     assert_eq!(
         String::from_utf8(out.stdout).unwrap(),
-        "name  count  errors  err%  p50_ms  p95_ms  p99_ms  max_ms  total_ms  cancelled  slow\n\
+        "name  count  errors  err%  p50_ms  p95_ms  p99_ms  p99.9_ms  max_ms  total_ms  self_ms  cancelled  slow\n\
          0 spans, 0 names, 0 shown; percentiles within 1%\n"
     );
 }
@@ -244,12 +244,206 @@ fn csv_has_a_header_and_quotes_awkward_names() {
     let mut lines = text.lines();
     assert_eq!(
         lines.next().unwrap(),
-        "name,count,errors,error_rate_pct,cancelled,slow,p50_ms,p95_ms,p99_ms,max_ms,total_ms"
+        "name,count,errors,error_rate_pct,cancelled,slow,p50_ms,p95_ms,p99_ms,p999_ms,max_ms,total_ms,self_ms"
     );
-    assert_eq!(lines.next().unwrap(), "plain,1,0,0,0,0,2,2,2,2,2");
+    assert_eq!(lines.next().unwrap(), "plain,1,0,0,0,0,2,2,2,2,2,2,2");
     assert_eq!(
         lines.next().unwrap(),
-        "\"with,comma \"\"q\"\"\",1,1,100,0,0,4,4,4,4,4"
+        "\"with,comma \"\"q\"\"\",1,1,100,0,0,4,4,4,4,4,4,4"
     );
     assert_eq!(lines.next(), None);
+}
+
+/// Peak resident memory of `sentinel ARGS`, in bytes, from the kernel's own account of the
+/// reaped child (`wait4`'s `ru_maxrss`), with its exit status.
+#[expect(
+    clippy::zombie_processes,
+    reason = "the child is reaped by wait4, which also reports its peak memory"
+)]
+fn peak_memory(args: &[&std::ffi::OsStr]) -> (u64, i32) {
+    let child = Command::new(BIN)
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is a valid value for wait4 to overwrite.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: wait4 on our own child's pid with valid out-pointers; `child` is not waited
+    // for again.
+    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
+    assert_eq!(pid, child.id() as libc::pid_t);
+    (usage.ru_maxrss as u64 * 1024, libc::WEXITSTATUS(status))
+}
+
+// regression: issue #15
+#[test]
+fn issue_15_durations_from_1e_minus_6_to_1e308_stay_under_64_mib() {
+    // Each name sees the smallest and the largest duration: a dense histogram per name
+    // spans ~64,000 buckets.
+    let mut lines = Vec::new();
+    for i in 0..2_000 {
+        lines.push(format!(r#"{{"function":"n{i}","duration_ms":1e-6}}"#));
+        lines.push(format!(r#"{{"function":"n{i}","duration_ms":1e308}}"#));
+    }
+    let (_dir, path) = fixture(&lines);
+    assert!(fs::metadata(&path).unwrap().len() < 300_000);
+    let (peak, code) = peak_memory(&["stats".as_ref(), path.as_os_str()]);
+    assert_eq!(code, 0);
+    assert!(peak < 64 << 20, "peak {} MiB", peak >> 20);
+}
+
+#[test]
+fn p999_and_self_time_are_reported() {
+    let mut lines = Vec::new();
+    for i in 1..=1000 {
+        lines.push(format!(
+            r#"{{"function":"child","duration_ms":{i},"trace_id":"t{i}","span_id":"c","parent_span_id":"r"}}"#
+        ));
+        lines.push(format!(
+            r#"{{"function":"root","duration_ms":{},"trace_id":"t{i}","span_id":"r"}}"#,
+            i + 1
+        ));
+    }
+    let (_dir, path) = fixture(&lines);
+    let rows = json_rows(&stats(&["--json", "--sort", "name"], &path));
+    assert_eq!(names(&rows), ["child", "root"]);
+    let p999 = rows[0]["p999_ms"].as_f64().unwrap();
+    assert!((p999 - 999.0).abs() <= 9.99, "{p999}");
+    assert_eq!(rows[0]["self_ms"], rows[0]["total_ms"]);
+    assert_eq!(
+        rows[1]["self_ms"], 1000.0,
+        "each root is 1 ms longer than its child"
+    );
+}
+
+#[test]
+fn by_tag_groups_rows_by_the_tag_value() {
+    let lines: Vec<String> = [("/a", 1.0), ("/a", 3.0), ("/b", 10.0)]
+        .iter()
+        .map(|(route, ms)| {
+            format!(r#"{{"function":"h","duration_ms":{ms},"tags":{{"route":"{route}"}}}}"#)
+        })
+        .chain([r#"{"function":"h","duration_ms":2}"#.to_owned()])
+        .collect();
+    let (_dir, path) = fixture(&lines);
+    let rows = json_rows(&stats(
+        &["--json", "--by", "tag:route", "--sort", "name"],
+        &path,
+    ));
+    assert_eq!(names(&rows), ["(none)", "/a", "/b"]);
+    assert_eq!(rows[1]["count"], 2);
+    let table = String::from_utf8(stats(&["--by", "tag:route"], &path).stdout).unwrap();
+    assert!(table.starts_with("tag:route  count"), "{table}");
+    assert!(table.contains("4 spans, 3 groups"), "{table}");
+}
+
+/// `name` spans with durations `ms`, `errors` of them failed, at `timestamp`.
+fn spans_at(name: &str, ms: &[f64], errors: usize, timestamp: &str) -> Vec<String> {
+    ms.iter()
+        .enumerate()
+        .map(|(i, ms)| {
+            let status = if i < errors { "error" } else { "success" };
+            format!(
+                r#"{{"timestamp":"{timestamp}","function":"{name}","duration_ms":{ms},"status":"{status}"}}"#
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn compare_two_inputs_sorts_by_biggest_regression() {
+    let dir = tempfile::tempdir().unwrap();
+    let ts = "2026-12-01T10:00:00Z";
+    let before: Vec<String> = [
+        spans_at("steady", &[10.0; 10], 0, ts),
+        spans_at("slower", &[10.0; 10], 0, ts),
+        spans_at("failing", &[10.0; 10], 0, ts),
+        spans_at("gone", &[1.0], 0, ts),
+    ]
+    .concat();
+    let after: Vec<String> = [
+        spans_at("steady", &[10.0; 10], 0, ts),
+        spans_at("slower", &[15.0; 10], 0, ts),
+        spans_at("failing", &[10.0; 10], 8, ts),
+        spans_at("new", &[1.0], 0, ts),
+    ]
+    .concat();
+    let a = dir.path().join("before.jsonl");
+    let b = dir.path().join("after.jsonl");
+    fs::write(&a, before.join("\n")).unwrap();
+    fs::write(&b, after.join("\n")).unwrap();
+    let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
+    let out = Command::new(BIN)
+        .args(["stats", "--format", "json", "--compare", a, b])
+        .output()
+        .unwrap();
+    let rows = json_rows(&out);
+    assert_eq!(names(&rows), ["failing", "slower", "steady", "gone", "new"]);
+    assert_eq!(rows[0]["error_rate_change_pts"], 80.0);
+    assert_eq!(rows[1]["p50_change_pct"], 50.0);
+    assert_eq!(rows[2]["regression"], 0.0);
+    assert_eq!(rows[3]["count_b"], 0);
+    assert!(rows[4]["p50_change_pct"].is_null());
+
+    let csv = Command::new(BIN)
+        .args(["stats", "--format", "csv", "--compare", a, b])
+        .output()
+        .unwrap();
+    let csv = String::from_utf8(csv.stdout).unwrap();
+    assert!(csv.starts_with("name,count_a,count_b,p50_ms_a"), "{csv}");
+    assert!(csv.contains("\nslower,10,10,10,15,50,"), "{csv}");
+
+    let table = Command::new(BIN)
+        .args(["stats", "--compare", a, b])
+        .output()
+        .unwrap();
+    let table = String::from_utf8(table.stdout).unwrap();
+    let second = table.lines().nth(2).unwrap();
+    assert!(second.starts_with("slower"), "{table}");
+    assert!(
+        second.contains("10.00→15.00") && second.contains("+50.0%"),
+        "{table}"
+    );
+    assert!(
+        table.contains(&format!("A: {a} (31 spans); B: {b} (31 spans)")),
+        "{table}"
+    );
+}
+
+#[test]
+fn compare_two_time_windows_of_one_input() {
+    let lines: Vec<String> = [
+        spans_at("api", &[10.0; 4], 0, "2026-12-01T10:00:00Z"),
+        spans_at("api", &[20.0; 4], 2, "2026-12-01T11:00:00Z"),
+    ]
+    .concat();
+    let (_dir, path) = fixture(&lines);
+    let out = stats(
+        &[
+            "--json",
+            "--compare",
+            "2026-12-01T09:30:00Z..2026-12-01T10:30:00Z",
+            "2026-12-01T10:30:00Z..",
+        ],
+        &path,
+    );
+    let rows = json_rows(&out);
+    assert_eq!(rows[0]["p50_ms_a"], 10.0);
+    assert_eq!(rows[0]["p50_ms_b"], 20.0);
+    assert_eq!(rows[0]["error_rate_change_pts"], 50.0);
+}
+
+#[test]
+fn compare_rejects_a_mix_of_input_and_window() {
+    let (_dir, path) = fixture(&[]);
+    let out = Command::new(BIN)
+        .args(["stats", "--compare", "1h..", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        "sentinel: --compare A B: give two inputs or two time windows SINCE..UNTIL, not one of each\n"
+    );
 }

@@ -1,4 +1,4 @@
-//! The workload suite of issue 6: W1–W6 for sentinel, the Master Log client
+//! The workload suite of issue 6 (W7 from issue 14): W1–W7 for sentinel, the Master Log client
 //! and their peers (`tracing` + `tracing-appender`, `fastrace`, a plain
 //! reqwest loop), measured in one run and printed as one Markdown table per
 //! workload, ready to paste into `BENCHMARKS.md`.
@@ -15,8 +15,9 @@
 //! state (default logger, global subscriber) leaks between rows.
 //! `SENTINEL_BENCH_REPS` (default 3) sets how many times each W1-W3 row runs
 //! (W4 rows, which last ~0.1 s, run four more times); the table shows medians
-//! (and the worst loss). W5 runs once: it reports a settled rate from within
-//! its run. Repetitions go round-robin over the rows.
+//! (and the worst loss). W5 and W7 run once: they report rates from within
+//! their run (W7: 32 and 256 producer tasks sharing one client). Repetitions
+//! go round-robin over the rows.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -96,6 +97,8 @@ pub enum Sys {
     SentinelCpuOff,
     SentinelLossy,
     SentinelCpuOffLossy,
+    /// Defaults, a handler that records two arguments and one value (W1 only).
+    SentinelArgsRecord,
     TracingMinimal,
     TracingMinimalNoLoss,
     FmtJson,
@@ -127,6 +130,9 @@ impl Sys {
         Sys::Fastrace,
     ];
 
+    /// Rows W1 has besides [`Sys::ALL`].
+    const W1_EXTRA: [Sys; 1] = [Sys::SentinelArgsRecord];
+
     /// The W6 rows: sentinel's defaults and lossless mode against the
     /// fastest peers of W1.
     const W6: [Sys; 5] = [
@@ -144,6 +150,7 @@ impl Sys {
             Sys::SentinelCpuOff => "sentinel cpu_time(false)",
             Sys::SentinelLossy => "sentinel lossy(true) (drops when full)",
             Sys::SentinelCpuOffLossy => "sentinel cpu_time(false) + lossy(true)",
+            Sys::SentinelArgsRecord => "sentinel defaults, args(2) + 1 record()",
             Sys::TracingMinimal => "tracing minimal layer (non_blocking default)",
             Sys::TracingMinimalNoLoss => "tracing minimal layer (lossy(false))",
             Sys::FmtJson => "tracing fmt json (non_blocking default)",
@@ -159,6 +166,7 @@ impl Sys {
             Sys::SentinelCpuOff => "sentinel-cpu-off",
             Sys::SentinelLossy => "sentinel-lossy",
             Sys::SentinelCpuOffLossy => "sentinel-cpu-off-lossy",
+            Sys::SentinelArgsRecord => "sentinel-args-record",
             Sys::TracingMinimal => "tracing-minimal",
             Sys::TracingMinimalNoLoss => "tracing-minimal-no-loss",
             Sys::FmtJson => "fmt-json",
@@ -173,7 +181,8 @@ impl Sys {
             Sys::SentinelDefaults
             | Sys::SentinelCpuOff
             | Sys::SentinelLossy
-            | Sys::SentinelCpuOffLossy => Flavour::Sentinel,
+            | Sys::SentinelCpuOffLossy
+            | Sys::SentinelArgsRecord => Flavour::Sentinel,
             Sys::TracingMinimal | Sys::TracingMinimalNoLoss | Sys::FmtJson | Sys::FmtJsonNoLoss => {
                 Flavour::Tracing
             }
@@ -187,7 +196,10 @@ impl Sys {
     }
 
     fn from_key(key: &str) -> Option<Sys> {
-        Sys::ALL.into_iter().find(|s| s.key() == key)
+        Sys::ALL
+            .into_iter()
+            .chain(Sys::W1_EXTRA)
+            .find(|s| s.key() == key)
     }
 }
 
@@ -202,6 +214,14 @@ fn plain_leaf(x: u64) -> u64 {
 #[sentinel::trace]
 fn s_leaf(x: u64) -> u64 {
     black_box(x).wrapping_mul(3)
+}
+
+/// A handler's shape: two arguments recorded, one value learned inside.
+#[sentinel::trace(args(x, half = x / 2))]
+fn s_leaf_args(x: u64) -> u64 {
+    let y = black_box(x).wrapping_mul(3);
+    sentinel::record("product", y);
+    y
 }
 
 fn t_leaf(x: u64) -> u64 {
@@ -317,6 +337,9 @@ fn count_lines(path: &Path) -> (u64, u64) {
 
 /// A traced leaf `fn(u64) -> u64` of each flavour.
 fn leaf_fn(sys: Sys) -> fn(u64) -> u64 {
+    if sys == Sys::SentinelArgsRecord {
+        return s_leaf_args;
+    }
     match sys.flavour() {
         Flavour::Plain => plain_leaf,
         Flavour::Sentinel => s_leaf,
@@ -550,7 +573,7 @@ fn warm_page_cache(dir: &Path) {
 fn sentinel_config(sys: Sys, path: &Path) -> sentinel::SentinelConfig {
     let cfg = sentinel::SentinelConfig::new(path);
     match sys {
-        Sys::SentinelDefaults => cfg,
+        Sys::SentinelDefaults | Sys::SentinelArgsRecord => cfg,
         Sys::SentinelCpuOff => cfg.cpu_time(false),
         Sys::SentinelLossy => cfg.lossy(true),
         Sys::SentinelCpuOffLossy => cfg.cpu_time(false).lossy(true),
@@ -680,7 +703,7 @@ fn run_child(spec: &str) -> Outcome {
         "w6-threads" => run_row(sys(), |i| w6_threads(sys(), i)),
         "w6-tasks" => run_row(sys(), |i| w6_tasks(sys(), i)),
         "writer" => writer_ceiling(),
-        "w4" | "w5" => {
+        "w4" | "w5" | "w7" => {
             let mut out = shipping::run(workload, system);
             out.rss_kib = peak_rss_kib();
             out
@@ -780,7 +803,12 @@ struct Case {
 fn cases(reps: usize) -> Vec<Case> {
     let mut out = Vec::new();
     for workload in ["w1", "w2", "w3"] {
-        for sys in Sys::ALL {
+        let extra: &[Sys] = if workload == "w1" {
+            &Sys::W1_EXTRA
+        } else {
+            &[]
+        };
+        for sys in Sys::ALL.into_iter().chain(extra.iter().copied()) {
             out.push(Case {
                 workload,
                 key: sys.key().into(),
@@ -798,7 +826,7 @@ fn cases(reps: usize) -> Vec<Case> {
             // A W4 run lasts ~0.1 s and varies by +-30% on the VM measured,
             // so it gets more repetitions than the rest.
             reps: match *workload {
-                "w5" => 1,
+                "w5" | "w7" => 1,
                 _ => reps.max(3) + 4,
             },
         });
@@ -1055,7 +1083,8 @@ fn workload_title(workload: &str) -> &'static str {
         "w2" => "W2: nested, 300,000 traced outer calls of two traced inner calls each",
         "w3" => "W3: 100 async tasks × 10,000 traced async calls, 2 workers",
         "w4" => "W4: shipping 100,000 events to a loopback sink",
-        "w5" => "W5: backpressure, 5,000 events against a sink answering in 20 ms",
+        "w5" => "W5: backpressure, 5 s of logging against a sink answering in 20 ms",
+        "w7" => "W7: 32 and 256 producer tasks sharing one client, sink answering in 20 ms",
         "w6-threads" => "W6 threads: 8 OS threads tracing a trivial fn for ~1 s",
         "w6-tasks" => "W6 tasks: 64 tokio tasks on 2 workers tracing a trivial fn for ~1 s",
         "writer" => {

@@ -5,28 +5,29 @@
 //!
 //! # What goes to the spool
 //!
-//! A batch goes to the spool, instead of being dropped, when:
-//! - its retries are spent (the server is down, times out, or answers 5xx, 408 or 429 for
-//!   longer than the retry budget);
-//! - the server is failing: while the batch in flight waits for a retry, every batch cut
-//!   behind it goes straight to the spool, so the queue keeps draining and producers are not
-//!   refused during an outage;
-//! - [`Client::shutdown`](crate::Client::shutdown)'s deadline comes before the server
-//!   answers: what is still in memory (queued, batched, in flight) is written out before the
-//!   deadline.
+//! - A batch whose attempt fails in a way that may succeed later (connection refused or
+//!   cut, 5xx, 408, 429, timeout): at once, after that one attempt, so an outage keeps
+//!   everything but the queue on disk, where a crash or a kill cannot reach it.
+//! - While the server is failing, every batch cut behind the one being retried, in order,
+//!   so the queue keeps draining and producers are not held up.
+//! - With `drop_when_full` off, an event [`Client::log`](crate::Client::log) could not
+//!   enqueue within `queue_timeout`: its [`Receipt::spooled`](crate::Receipt::spooled) is
+//!   set instead of an [`Error::QueueFull`].
+//! - On [`Client::shutdown`](crate::Client::shutdown), whatever is still in memory
+//!   (queued, batched, in flight) 250 ms before the deadline.
 //!
-//! A batch the server refuses for good (401, 403, 413, 422, ...) is not spooled: sending it
-//! again cannot help. It is counted and reported as before.
+//! A batch the server refuses for good (400, 401, 403, 422, an event over its size limit) is
+//! not spooled: sending it again cannot help. It is counted and reported as before.
 //!
 //! # Replay
 //!
 //! The spool is read oldest first, one batch at a time, from the start of the client (what a
-//! previous process left) and whenever a batch lands in it. Spooled and new batches share
-//! the worker's one request at a time, alternating when both wait, so new events keep
-//! arriving while a backlog drains, and the backlog goes no faster than the server answers
-//! (the same pacing, `min_request_interval` and retries as any batch). While the server is
-//! down, the spooled batch at the head is the one retried, and batches behind it go to the
-//! spool.
+//! previous process left) and whenever a batch lands in it. The spooled batch at the head is
+//! the one retried, with the usual backoff, while the server is down. Once the server
+//! answers, spooled and new batches alternate, one each, so new events keep arriving while a
+//! backlog drains; both share the worker's one request at a time, `min_request_interval` and
+//! the backoff, so a backlog never goes faster than the server answers. A replayed batch is
+//! the same request as its first attempt: same body, same `Idempotency-Key`.
 //!
 //! # Layout
 //!
@@ -39,8 +40,8 @@
 //!
 //! A segment starts with the 8 bytes `MLSPOOL1`, then holds records of one batch each:
 //! `length u32 | events u32 | crc32 u32 | payload` (little-endian; the CRC-32 covers length,
-//! count and payload; the payload is the request body `{"logs":[...]}` exactly as first
-//! encoded, event ids included). A process appends only to segments it created; a segment
+//! count and payload). The payload is the batch's 32-byte id, then each event's JSON as first
+//! encoded (event ids included), each behind its `u32` length. A process appends only to segments it created; a segment
 //! is closed at an eighth of `spool_max_bytes` (at most 8 MiB) and deleted once delivered.
 //!
 //! # Bounds and corruption
@@ -69,16 +70,16 @@
 //! server but its answer did not reach the client (timeout, connection cut), so it is sent
 //! again, from memory or from the spool; (2) the process died after the server accepted a
 //! spooled batch but before the `ledger` recorded it (at most the one batch in flight);
-//! (3) shutdown's deadline cut a request in flight and its batch went to the spool. Every
-//! event carries its id in the payload, written once and replayed byte for byte, so a server
-//! or reader can drop the copies.
+//! (3) shutdown's deadline cut a request in flight and its batch went to the spool. A copy
+//! carries the same `Idempotency-Key` header and the same `metadata.event_id` in each
+//! event (written once, replayed byte for byte), so a server or reader can drop it.
 //!
 //! # One client per folder
 //!
 //! The folder's `lock` file is locked (`flock`) while a client uses it, and released when
 //! the process ends, however it ends. A second client pointed at a folder in use fails to
-//! build with [`Error::SpoolLocked`]: give each process its own
-//! folder (for example one per service instance).
+//! build with [`Error::SpoolLocked`] rather than share it and replay the other's batches
+//! twice: give each process its own folder (for example one per service instance).
 
 mod record;
 mod segment;
@@ -91,6 +92,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::batch::Batch;
 use crate::error::{Error, Result};
+use crate::event::Event;
 use crate::stats::SpoolCounters;
 use store::Store;
 
@@ -102,13 +104,15 @@ use store::Store;
 #[non_exhaustive]
 pub enum SpoolFsync {
     /// Never; the operating system writes back when it likes (typically within 30 s).
+    /// About 0.03 ms per spooled batch of 100 events on the benchmark machine.
     None,
     /// When a segment is closed, and on flush and shutdown: a power cut loses at most the
-    /// open segment's batches since the last flush. The default.
+    /// open segment's batches since the last flush. The default: about 16 ms per 8 MiB
+    /// segment on the benchmark machine, some 0.12 ms per batch of 100 events.
     #[default]
     Segment,
     /// After every batch written: nothing written is lost, at the price of one disk sync
-    /// per spooled batch.
+    /// per spooled batch (7.5 ms on the benchmark machine, so at most ~130 batches a second).
     Batch,
 }
 
@@ -133,12 +137,16 @@ impl SpoolFsync {
 #[derive(Debug)]
 enum Cmd {
     Store(Batch),
+    /// One event a producer could not enqueue (full queue, wait expired).
+    Event(Event),
     /// The batch last handed out for replay was answered for good.
     Ack,
     /// The batch last handed out for replay could not be delivered; hand it out again.
     Nack,
     /// Answers once everything stored before is written (and synced, per the policy).
     Sync(oneshot::Sender<()>),
+    /// Write what is pending, release the folder and end the thread.
+    Close,
 }
 
 /// The worker's handle on the spool thread.
@@ -213,8 +221,25 @@ impl Spool {
     /// Stops the thread and waits until it has written everything and released the lock.
     pub(crate) async fn close(self) {
         let Spool { cmd, exited } = self;
-        drop(cmd);
+        let _ = cmd.send(Cmd::Close);
         let _ = exited.await;
+    }
+
+    /// A handle producers use to put events in the spool when the queue has no room.
+    pub(crate) fn inbox(&self) -> Inbox {
+        Inbox(self.cmd.clone())
+    }
+}
+
+/// The producers' way into the spool: an event that found the queue full after waiting is
+/// handed to the spool thread (a lock-free push; encoding and I/O happen on the thread).
+#[derive(Debug, Clone)]
+pub(crate) struct Inbox(mpsc::UnboundedSender<Cmd>);
+
+impl Inbox {
+    /// Hands `event` to the spool thread; `false` if the spool is closed.
+    pub(crate) fn store(&self, event: Event) -> bool {
+        self.0.send(Cmd::Event(event)).is_ok()
     }
 }
 
@@ -258,6 +283,14 @@ fn run(mut store: Store, mut cmds: mpsc::UnboundedReceiver<Cmd>, replay: mpsc::S
                 record::encode(&batch, &mut scratch);
                 store.append(events, &scratch);
             }
+            Cmd::Event(event) => {
+                let mut encoded = Vec::new();
+                event.encode_into(&mut encoded);
+                scratch.clear();
+                record::encode(&Batch::from_events([&encoded[..]]), &mut scratch);
+                store.append(1, &scratch);
+            }
+            Cmd::Close => break,
             Cmd::Ack => {
                 store.ack();
                 handed_out = false;

@@ -52,8 +52,10 @@ pub(crate) enum Next {
     Corrupt(&'static str),
 }
 
-/// Reads the next record from `src`, positioned at a record boundary.
-pub(crate) fn read_record(src: &mut impl Read) -> io::Result<Next> {
+/// Reads the next record from `src`, positioned at a record boundary with `remaining` bytes
+/// left in the segment (a length field pointing past them is corruption, found before
+/// anything is allocated for it).
+pub(crate) fn read_record(src: &mut impl Read, remaining: u64) -> io::Result<Next> {
     let mut frame = [0u8; FRAME_LEN as usize];
     match read_full(src, &mut frame)? {
         0 => return Ok(Next::End),
@@ -62,7 +64,7 @@ pub(crate) fn read_record(src: &mut impl Read) -> io::Result<Next> {
     }
     let word = |i: usize| u32::from_le_bytes([frame[i], frame[i + 1], frame[i + 2], frame[i + 3]]);
     let (len, events, stored_crc) = (word(0), word(4), word(8));
-    if len as usize > MAX_PAYLOAD {
+    if len as usize > MAX_PAYLOAD || record_len(len as usize) > remaining {
         return Ok(Next::Corrupt("record length out of range"));
     }
     let mut payload = vec![0u8; len as usize];
@@ -118,7 +120,8 @@ mod tests {
         assert!(read_header(&mut src).unwrap());
         let mut good = Vec::new();
         loop {
-            match read_record(&mut src).unwrap() {
+            let remaining = src.len() as u64;
+            match read_record(&mut src, remaining).unwrap() {
                 Next::Record {
                     events, payload, ..
                 } => good.push((events, payload)),
@@ -157,6 +160,17 @@ mod tests {
             assert!(good.len() < 2, "flip at {at} went unnoticed");
             assert!(matches!(end, Next::Corrupt(_)), "flip at {at}: {end:?}");
         }
+    }
+
+    #[test]
+    fn a_length_past_the_segment_end_is_corruption() {
+        let mut bytes = two_records();
+        // The first record claims 200 MiB: refused before anything is read or allocated.
+        let at = HEADER_LEN as usize;
+        bytes[at..at + 4].copy_from_slice(&(200u32 << 20).to_le_bytes());
+        let (good, end) = records(&bytes);
+        assert!(good.is_empty());
+        assert_eq!(end, Next::Corrupt("record length out of range"));
     }
 
     #[test]

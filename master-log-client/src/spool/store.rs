@@ -88,6 +88,8 @@ struct Scan {
     records: Vec<(u64, u64)>,
     /// Where the bad tail begins, if there is one.
     good_end: Option<u64>,
+    /// Where the last good record ends.
+    records_end: u64,
 }
 
 #[derive(Debug)]
@@ -123,6 +125,8 @@ pub(crate) struct Store {
     next_id: u64,
     counters: Arc<SpoolCounters>,
     scratch: Vec<u8>,
+    /// Something was written since the open segment was last synced.
+    dirty: bool,
     /// Test hook: every write fails as on a full disk.
     #[cfg(test)]
     fail_writes: bool,
@@ -151,6 +155,7 @@ impl Store {
             next_id: 0,
             counters,
             scratch: Vec::new(),
+            dirty: false,
             #[cfg(test)]
             fail_writes: false,
         };
@@ -163,7 +168,10 @@ impl Store {
             }
         };
         ids.sort_unstable();
-        store.next_id = ids.last().map_or(0, |id| id + 1);
+        // New segments come after every one the ledger has seen, even if the folder is empty:
+        // a reused id below the ledger's would be taken for delivered at the next start.
+        let after_ledger = ledger.map_or(0, |(acked, _)| acked.saturating_add(1));
+        store.next_id = ids.last().map_or(0, |id| id + 1).max(after_ledger);
         for id in ids {
             let path = store.segment_path(id);
             match ledger {
@@ -208,7 +216,7 @@ impl Store {
             let mut records = Vec::new();
             let mut pos = HEADER_LEN;
             let good_end = loop {
-                match segment::read_record(&mut file)? {
+                match segment::read_record(&mut file, bytes.saturating_sub(pos))? {
                     Next::Record { events, len, .. } => {
                         records.push((pos, u64::from(events)));
                         pos += len;
@@ -221,6 +229,7 @@ impl Store {
                 bytes,
                 records,
                 good_end,
+                records_end: pos,
             }))
         })();
         match scanned {
@@ -228,10 +237,12 @@ impl Store {
                 bytes,
                 records,
                 good_end,
+                records_end,
             })) => {
                 // A ledger offset that is not a record boundary is not trusted: replaying
-                // twice beats losing.
-                let start = if records.iter().any(|&(at, _)| at == start) {
+                // twice beats losing. The end of the last good record is a boundary too: a
+                // segment delivered to its end.
+                let start = if start == records_end || records.iter().any(|&(at, _)| at == start) {
                     start
                 } else {
                     HEADER_LEN
@@ -348,10 +359,9 @@ impl Store {
                 }
                 self.total_bytes += need;
                 Counters::add(&self.counters.spooled, n);
-                if self.fsync == SpoolFsync::Batch
-                    && let Some(Err(e)) = self.writer.as_ref().map(File::sync_data)
-                {
-                    self.io_error("syncing a spool segment", &e);
+                self.dirty = true;
+                if self.fsync == SpoolFsync::Batch {
+                    self.sync();
                 }
                 true
             }
@@ -396,12 +406,9 @@ impl Store {
 
     /// Closes the open segment and starts a new one; `false` (counted) on failure.
     fn roll(&mut self) -> bool {
-        if let Some(w) = self.writer.take()
-            && self.fsync != SpoolFsync::None
-            && let Err(e) = w.sync_data()
-        {
-            self.io_error("syncing a spool segment", &e);
-        }
+        self.sync();
+        self.writer = None;
+        self.dirty = false;
         let id = self.next_id;
         self.next_id += 1;
         let path = self.segment_path(id);
@@ -456,18 +463,20 @@ impl Store {
         let mut lost = seg.events;
         if let Some(f) = self.in_flight.as_ref().filter(|f| f.id == seg.id) {
             // Its fate is settled by the worker's answer: see `nack`.
-            lost -= f.events;
+            lost = lost.saturating_sub(f.events);
         }
         self.lose(lost, "spool_max_bytes reached: oldest segment deleted");
-        self.total_bytes -= seg.bytes;
+        self.total_bytes = self.total_bytes.saturating_sub(seg.bytes);
         self.remove(&seg.path);
     }
 
-    /// Makes what was appended durable as the fsync policy says (on flush and shutdown).
+    /// Makes what was appended durable as the fsync policy says (after each batch with
+    /// `batch`; on flush and shutdown with `segment` and `batch`).
     pub(crate) fn sync(&mut self) {
-        if self.fsync != SpoolFsync::None
-            && let Some(Err(e)) = self.writer.as_ref().map(File::sync_data)
-        {
+        if self.fsync == SpoolFsync::None || !std::mem::take(&mut self.dirty) {
+            return;
+        }
+        if let Some(Err(e)) = self.writer.as_ref().map(File::sync_data) {
             self.io_error("syncing a spool segment", &e);
         }
     }
@@ -509,7 +518,7 @@ impl Store {
             let next = if good_end.is_some_and(|g| reader.pos >= g) {
                 Ok(Next::End)
             } else {
-                segment::read_record(&mut reader.file)
+                segment::read_record(&mut reader.file, bytes.saturating_sub(reader.pos))
             };
             match next {
                 Ok(Next::Record {
@@ -553,7 +562,7 @@ impl Store {
                 self.writer = None;
             }
             self.reader = None;
-            self.total_bytes -= seg.bytes;
+            self.total_bytes = self.total_bytes.saturating_sub(seg.bytes);
             self.remove(&seg.path);
         }
     }
@@ -565,7 +574,7 @@ impl Store {
         };
         Counters::add(&self.counters.replayed, f.events);
         if let Some(seg) = self.segments.iter_mut().find(|s| s.id == f.id) {
-            seg.events -= f.events;
+            seg.events = seg.events.saturating_sub(f.events);
             seg.start = f.end;
             self.write_ledger(f.id, f.end);
         }
@@ -580,7 +589,7 @@ impl Store {
         self.count_bad_tail(f.id, 0, "undecodable record");
         self.lose(f.events, "undecodable spool record");
         if let Some(seg) = self.segments.iter_mut().find(|s| s.id == f.id) {
-            seg.events -= f.events;
+            seg.events = seg.events.saturating_sub(f.events);
             seg.start = f.end;
             self.write_ledger(f.id, f.end);
         }
@@ -743,6 +752,66 @@ mod tests {
         let (mut store, counters) = open(dir.path(), 256 << 20);
         assert_eq!(get(&counters.pending), 3);
         assert_eq!(drain(&mut store), bodies(1..4));
+    }
+
+    // regression: issue #14
+    #[test]
+    fn issue_14_a_fully_delivered_segment_is_not_replayed_after_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut store, _) = open(dir.path(), 256 << 20);
+        for i in 0..3 {
+            assert!(store.append(1, &body(i)));
+        }
+        assert_eq!(drain(&mut store), bodies(0..3));
+        drop(store);
+        // The ledger points at the end of the (still open) segment: nothing is left to send.
+        let (mut store, counters) = open(dir.path(), 256 << 20);
+        assert_eq!(get(&counters.pending), 0);
+        assert!(drain(&mut store).is_empty());
+    }
+
+    // regression: issue #14
+    #[test]
+    fn issue_14_a_folder_emptied_by_replay_does_not_reuse_the_ledgers_segment_ids() {
+        let dir = tempfile::tempdir().unwrap();
+        // First process: spools across a few segments and delivers them all.
+        let (mut store, _) = open(dir.path(), 512 << 10);
+        let payload = vec![b'x'; 30_000];
+        for _ in 0..10 {
+            assert!(store.append(1, &payload));
+        }
+        assert!(store.segments.len() > 1);
+        drain(&mut store);
+        drop(store);
+        // Second process: deletes the delivered open segment; the folder is now empty but
+        // the ledger still names the last segment delivered.
+        let (mut store, _) = open(dir.path(), 512 << 10);
+        assert!(drain(&mut store).is_empty());
+        drop(store);
+        assert_eq!(store_segment_count(dir.path()), 0);
+        // Third process spools during an outage and stops with the server still down.
+        let (mut store, _) = open(dir.path(), 512 << 10);
+        for i in 0..3 {
+            assert!(store.append(1, &body(i)));
+        }
+        drop(store);
+        // The fourth must replay them, not take them for delivered ones.
+        let (mut store, counters) = open(dir.path(), 512 << 10);
+        assert_eq!(get(&counters.pending), 3);
+        assert_eq!(drain(&mut store), bodies(0..3));
+    }
+
+    fn store_segment_count(dir: &Path) -> usize {
+        fs::read_dir(dir)
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .path()
+                    .extension()
+                    .is_some_and(|x| x == "spool")
+            })
+            .count()
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crate::clock::Anchor;
 use crate::record::{
     DropMarker, Entry, ErasedRecord, NO_CPU, NameKind, SpanRecord, Status, panic_message,
 };
-use crate::tagset::{OwnTags, TagSet};
+use crate::tagset::{ConstTags, OwnTags, TagSet};
 
 /// Why an entry could not be encoded.
 #[derive(Debug)]
@@ -352,49 +352,46 @@ impl Encoder {
     }
 }
 
-/// A tag value to write: a JSON value, or JSON text made at compile time.
-#[derive(Clone, Copy)]
-enum TagText<'a> {
-    Value(&'a serde_json::Value),
-    Json(&'static str),
-}
-
 /// The `{…}` of a span with tags of its own: the scope's tags, then the
-/// span's constants, captured arguments and recorded values; a later key
-/// takes an earlier one's value, keeping its place.
+/// span's constants, captured arguments and recorded values. A key that
+/// comes again later is written only there, with the later value. No
+/// allocation: tags are few, so duplicates are found by scanning.
 fn own_tags(scope: Option<&TagSet>, own: &OwnTags, out: &mut Vec<u8>) {
-    let mut merged: Vec<(&str, TagText<'_>)> = Vec::with_capacity(8);
-    for (k, v) in scope.into_iter().flat_map(TagSet::iter) {
-        merged_put(&mut merged, k, TagText::Value(v));
-    }
-    for (k, json) in own.consts.into_iter().flat_map(|c| c.iter()) {
-        merged_put(&mut merged, k, TagText::Json(json));
-    }
-    for (k, v) in &own.values {
-        merged_put(&mut merged, k, TagText::Value(v));
-    }
+    let scope = scope.map_or(&[][..], |s| &s.entries[..]);
+    let consts = own.consts.map_or(&[][..], ConstTags::pairs);
+    let key = |i: usize| -> &str {
+        if i < scope.len() {
+            &scope[i].0
+        } else if i < scope.len() + consts.len() {
+            consts[i - scope.len()].0
+        } else {
+            &own.values[i - scope.len() - consts.len()].0
+        }
+    };
+    let total = scope.len() + consts.len() + own.values.len();
     out.push(b'{');
-    for (i, (k, text)) in merged.iter().enumerate() {
-        if i > 0 {
+    let mut first = true;
+    for i in 0..total {
+        let k = key(i);
+        if (i + 1..total).any(|j| key(j) == k) {
+            continue;
+        }
+        if !first {
             out.push(b',');
         }
+        first = false;
         json_str(k, out);
         out.push(b':');
-        match text {
+        if i < scope.len() {
             // A `Value` always serializes.
-            TagText::Value(v) => drop(serde_json::to_writer(&mut *out, v)),
-            TagText::Json(json) => out.extend_from_slice(json.as_bytes()),
+            let _ = serde_json::to_writer(&mut *out, &scope[i].1);
+        } else if i < scope.len() + consts.len() {
+            out.extend_from_slice(consts[i - scope.len()].1.as_bytes());
+        } else {
+            let _ = serde_json::to_writer(&mut *out, &own.values[i - scope.len() - consts.len()].1);
         }
     }
     out.push(b'}');
-}
-
-/// Sets `key` in `merged`: replaces its value in place, or appends it.
-fn merged_put<'a>(merged: &mut Vec<(&'a str, TagText<'a>)>, key: &'a str, text: TagText<'a>) {
-    match merged.iter_mut().find(|(k, _)| *k == key) {
-        Some(slot) => slot.1 = text,
-        None => merged.push((key, text)),
-    }
 }
 
 /// "00" to "99", for writing two digits at a time.

@@ -58,6 +58,7 @@ use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
 pub(crate) mod encode;
+mod scan;
 
 /// The version of the format this crate writes (it reads every version up
 /// to this one; see [Versions](self#versions)).
@@ -118,11 +119,14 @@ pub struct Line<'a> {
 impl<'a> Line<'a> {
     /// Decodes one line (without its newline); `None` for a blank line, one
     /// that is not a JSON object, or malformed JSON.
+    ///
+    /// Plain lines take a fast path that reads the fields in one pass; lines with
+    /// escapes or anything unusual go through serde. Both decode a line the same way.
     pub fn parse(line: &'a str) -> Option<Line<'a>> {
         if !is_object(line.as_bytes()) {
             return None;
         }
-        serde_json::from_str(line).ok()
+        scan::scan(line).or_else(|| serde_json::from_str(line).ok())
     }
 
     /// The span's name: `function`, else `label` (Python-truthy values only,
@@ -389,7 +393,8 @@ mod tests {
             .keys()
             .map(|k| k.as_str())
             .collect();
-        assert_eq!(keys, ["user", "r\u{f6}ute", "route", "v", "q\"uote\n"]);
+        // A key that comes again is written where it comes last.
+        assert_eq!(keys, ["r\u{f6}ute", "route", "v", "user", "q\"uote\n"]);
 
         // Re-encoding what was decoded gives the same record, field for field.
         let mut again = serde_json::Map::new();
@@ -443,5 +448,79 @@ mod tests {
         assert!(!decoded.slow.truthy());
         assert!(Line::parse("[1,2]").is_none());
         assert!(Line::parse("not json").is_none());
+    }
+
+    /// Serde's decoding of a line, the reference for the fast path.
+    fn by_serde(line: &str) -> Option<String> {
+        serde_json::from_str::<Line<'_>>(line)
+            .ok()
+            .map(|l| format!("{l:?}"))
+    }
+
+    /// The fast path accepts only what serde accepts, and decodes it the same.
+    fn agrees(line: &str) {
+        if let Some(fast) = scan::scan(line) {
+            assert_eq!(Some(format!("{fast:?}")), by_serde(line), "{line:?}");
+        }
+        assert_eq!(
+            Line::parse(line).map(|l| format!("{l:?}")),
+            if is_object(line.as_bytes()) {
+                by_serde(line)
+            } else {
+                None
+            },
+            "{line:?}"
+        );
+    }
+
+    #[test]
+    fn the_fast_path_agrees_with_serde_on_every_mutation() {
+        let corpus = [
+            r#"{"timestamp":"2026-11-22T01:02:03.456789+00:00","function":"checkout[payments]","duration_ms":12.345,"cpu_time_ms":1.2,"status":"success","error_type":null,"error":null,"trace_id":"9f86d081884c7d65","span_id":"2c26b46b68ffc68f","parent_span_id":null,"tags":{"user":42,"route":"/a"},"slow":true}"#,
+            r#"{"timestamp":"2026-11-22T01:02:04.000000+00:00","status":"dropped","dropped":{"count":120,"reasons":{"stalled":120},"from":"a","to":"b"}}"#,
+            r#" { "function" : ["x", {"y": [1, -2.5e3, true, false, null]}], "duration_ms" : -0.0, "label": 7, "extra": {"deep": [[[]]]}, "n": 123456789012345678901 } "#,
+            r#"{"function":"esc\"aped","duration_ms":1e2,"slow":0,"error":"caf\u00e9"}"#,
+            r#"{"function":"a","function":"b"}"#,
+            r#"{}"#,
+            r#"{"duration_ms":1e400}"#,
+            r#"{"duration_ms":-0,"x":1e400,"slow":18446744073709551616}"#,
+        ];
+        let replacements = [
+            b' ', b'"', b'\\', b',', b':', b'{', b'}', b'[', b']', b'0', b'-', b'e', b'.', b'x',
+            b'n', b'\x01', b'\t',
+        ];
+        for base in corpus {
+            agrees(base);
+            let bytes = base.as_bytes();
+            for i in 0..bytes.len() {
+                if !bytes[i].is_ascii() {
+                    continue;
+                }
+                agrees(&base[..i]);
+                let mut cut = base[..i].to_owned();
+                cut.push('}');
+                agrees(&cut);
+                for &r in &replacements {
+                    let mut changed = bytes.to_vec();
+                    changed[i] = r;
+                    agrees(std::str::from_utf8(&changed).unwrap());
+                }
+                let mut doubled = bytes.to_vec();
+                doubled.insert(i, bytes[i]);
+                agrees(std::str::from_utf8(&doubled).unwrap());
+            }
+        }
+    }
+
+    #[test]
+    fn the_fast_path_takes_plain_lines() {
+        let line = r#"{"function":"f","duration_ms":1.5,"tags":{"a":1},"status":"success"}"#;
+        let fast = scan::scan(line).expect("a plain line takes the fast path");
+        assert_eq!(fast.duration_ms.f64(), Some(1.5));
+        assert_eq!(fast.tags.map(|t| t.get()), Some(r#"{"a":1}"#));
+        assert!(
+            scan::scan(r#"{"function":"a\"b"}"#).is_none(),
+            "escapes go to serde"
+        );
     }
 }

@@ -7,6 +7,7 @@ use std::io::{self, Write};
 use tracing_subscriber::fmt::MakeWriter;
 
 use super::handle::AsyncLogger;
+use super::shared::DropReason;
 use super::staging::{Wait, with_local};
 use crate::clock::now;
 use crate::record::Entry;
@@ -76,8 +77,21 @@ impl Drop for LineWriter<'_> {
             at: now(),
             bytes: bytes.into_boxed_slice(),
         };
+        // An event sentinel's own threads emit (a rotation error) must not
+        // wait for room: that room is made by the writer itself.
+        let own_thread = std::thread::current()
+            .name()
+            .is_some_and(|n| n.starts_with("sentinel-"));
+        let wait = if own_thread { Wait::Never } else { Wait::Block };
         // Refused or dropped entries are counted by the logger, as `log`'s.
-        let _ = with_local(self.logger.shared(), |local| local.push(entry, Wait::Block));
+        with_local(self.logger.shared(), |local| {
+            match local.push(entry, wait) {
+                Ok(_) => {}
+                Err(_) => {
+                    local.refuse(DropReason::QueueFull);
+                }
+            }
+        });
     }
 }
 

@@ -92,7 +92,17 @@
 //! makes the logger unhealthy for good: [`AsyncLogger::is_healthy`] turns
 //! false, the records in hand are counted as lost, and later records are
 //! refused and counted. A record whose `Serialize` impl fails or panics is
-//! dropped alone and counted; the writer stays healthy.
+//! dropped alone and counted; the writer stays healthy. A failed rotation
+//! step never makes the logger unhealthy: it is counted and the live file
+//! keeps being written (see [`crate::rotation`]).
+//!
+//! # Rotation
+//!
+//! With [rotation](crate::rotation) on, the writer appends each batch under
+//! a shared `flock` and renames the live file when a policy says so, between
+//! lines; compression and retention run on a background thread. The rules
+//! above hold unchanged: a rename that blocks (a hung file system) is a
+//! stalled sink like a blocked write.
 //!
 //! [`SentinelConfig::max_queue_bytes`]: crate::SentinelConfig::max_queue_bytes
 //! [`SentinelConfig::stall_timeout`]: crate::SentinelConfig::stall_timeout

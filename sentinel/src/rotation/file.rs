@@ -8,7 +8,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::janitor::Janitor;
 use super::lock::{self, Mode};
@@ -18,6 +18,9 @@ use super::policy::{Counters, Policy, Step, unix_secs};
 /// Seconds before a failed rotation is tried again (on the policy's clock);
 /// meanwhile the live file keeps growing past its limits.
 const RETRY_SECS: i64 = 1;
+
+/// At most one error event per this long; every failure is counted.
+const REPORT_EVERY: Duration = Duration::from_secs(1);
 
 /// Opens `path` for appending, creating it and its parent directories.
 /// `O_NONBLOCK` for the open alone, so a FIFO without a reader is an error
@@ -72,6 +75,8 @@ pub(crate) struct RotatingFile {
     period: Option<i64>,
     /// No rotation is tried before this (policy clock, seconds).
     retry_at: i64,
+    /// When the last error event went out, and how many failures since.
+    reported: Option<(Instant, u64)>,
     janitor: Option<Janitor>,
 }
 
@@ -110,6 +115,7 @@ impl RotatingFile {
             counters,
             period: None,
             retry_at: i64::MIN,
+            reported: None,
             janitor: janitor.transpose()?,
         };
         let meta = rotating.file.metadata()?;
@@ -218,6 +224,7 @@ impl RotatingFile {
                 rest.len()
             };
             if take > 0 {
+                self.policy.step(Step::Append)?;
                 self.file.write_all(&rest[..take])?;
                 rest = &rest[take..];
             }
@@ -325,13 +332,25 @@ impl RotatingFile {
         false
     }
 
-    /// Counts and reports a failed step; the live file is still written.
-    fn failed(&self, what: &'static str, err: &io::Error) {
+    /// Counts a failed step and reports it, at most one event a second
+    /// (saying how many failed since); the live file is still written.
+    fn failed(&mut self, what: &'static str, err: &io::Error) {
         self.counters.errors.fetch_add(1, Ordering::Relaxed);
+        let now = Instant::now();
+        let count = match self.reported {
+            Some((at, n)) if now.duration_since(at) < REPORT_EVERY => {
+                self.reported = Some((at, n + 1));
+                return;
+            }
+            Some((_, n)) => n + 1,
+            None => 1,
+        };
+        self.reported = Some((now, 0));
         tracing::error!(
             target: "sentinel",
             error = %err,
             step = what,
+            count,
             path = ?self.live,
             reason = "rotation",
             "sentinel could not rotate the log file; records go on into the live file"

@@ -11,7 +11,9 @@ use super::Outcome;
 use super::sink::{Reply, Server};
 
 const W4_EVENTS: u64 = 100_000;
-const W5_EVENTS: u64 = 5_000;
+/// W5 and W7 log for this long against a sink taking `W5_DELAY` per request.
+const W5_RUN: Duration = Duration::from_secs(5);
+const W7_RUN: Duration = Duration::from_secs(3);
 const W5_DELAY: Duration = Duration::from_millis(20);
 
 /// (workload, system key, label) of every shipping row.
@@ -40,6 +42,16 @@ pub const CASES: &[(&str, &str, &str)] = &[
         "w5",
         "client-defaults",
         "master-log-client defaults (backpressure on), sink 20 ms/request",
+    ),
+    (
+        "w7",
+        "client-32-tasks",
+        "master-log-client defaults, 32 producer tasks, sink 20 ms/request",
+    ),
+    (
+        "w7",
+        "client-256-tasks",
+        "master-log-client defaults, 256 producer tasks, sink 20 ms/request",
     ),
 ];
 
@@ -77,6 +89,13 @@ pub fn run(workload: &str, system: &str) -> Outcome {
         ("w5", "client-defaults") => {
             server.set_default(Reply::ok().delay(W5_DELAY));
             rt.block_on(w5_client(&server))
+        }
+        ("w7", s) if s.starts_with("client-") => {
+            let tasks: usize = s["client-".len()..s.len() - "-tasks".len()]
+                .parse()
+                .expect("task count");
+            server.set_default(Reply::ok().delay(W5_DELAY));
+            rt.block_on(w7_client(&server, tasks))
         }
         _ => panic!("unknown shipping case {workload}/{system}"),
     };
@@ -174,37 +193,111 @@ async fn accepted(resp: reqwest::Response) -> u64 {
 }
 
 async fn w5_client(server: &Server) -> Outcome {
-    let n = W5_EVENTS;
-    // Defaults: backpressure on, batch 100, queue 10 000, drop when full.
+    // Defaults: backpressure on, batch 100, queue 10 000, `log` waits for room.
     let client = client_builder(server).build().expect("client");
     let start = Instant::now();
-    let mut marks = Vec::new();
-    for i in 0..n {
-        client.log(event(i)).await.expect("log");
-        if i % 500 == 0 {
-            marks.push((i, start.elapsed()));
+    // (events logged, time) at each half second.
+    let mut marks = vec![(0u64, Duration::ZERO)];
+    let mut n = 0u64;
+    let mut failed = 0u64;
+    loop {
+        let now = start.elapsed();
+        if now >= W5_RUN {
+            break;
+        }
+        if now >= Duration::from_millis(500) * marks.len() as u32 {
+            marks.push((n, now));
+        }
+        match client.log(event(n)).await {
+            Ok(_) => n += 1,
+            Err(_) => failed += 1,
         }
     }
     let produced = start.elapsed();
+    marks.push((n, produced));
     let stats = client.stats();
     let _ = client.shutdown(Duration::from_secs(60)).await;
     let total = start.elapsed();
-    // The settled rate: the last 2,000 events, after the moving average has
-    // learned the sink's pace.
-    let (i0, t0) = marks[marks.len() - 5];
-    let (i1, t1) = marks[marks.len() - 1];
-    let settled = (i1 - i0) as f64 / (t1 - t0).as_secs_f64();
+    let rate = |from: usize, to: usize| {
+        let ((i0, t0), (i1, t1)) = (marks[from], marks[to]);
+        (i1 - i0) as f64 / (t1 - t0).as_secs_f64()
+    };
     let capacity = 100.0 / W5_DELAY.as_secs_f64();
+    // The second after the first two: is the producer near capacity 2 s after start?
+    let at_two = rate(4, 6);
+    let whole = n as f64 / produced.as_secs_f64();
     Outcome {
-        caller_ns: produced.as_nanos() as f64 / n as f64,
+        caller_ns: produced.as_nanos() as f64 / n.max(1) as f64,
         expected: n,
         dropped_stats: Some(stats.dropped_full),
         flushed_ms: total.as_secs_f64() * 1e3,
         requests: Some(stats.requests),
         extra: format!(
-            "settled {settled:.0} logs/s vs capacity {capacity:.0}/s over events {i0}..{i1}; \
-             whole run {:.0} logs/s; queue high-water {} of 10000",
-            n as f64 / produced.as_secs_f64(),
+            "{:.0} logs/s from 2 s to 3 s ({:.2}× capacity {capacity:.0}/s); whole run {whole:.0} \
+             logs/s ({:.2}×); first second {:.0} logs/s; {failed} log errors; queue high-water \
+             {} of 10000",
+            at_two,
+            at_two / capacity,
+            whole / capacity,
+            rate(0, 2),
+            stats.queue_high_water
+        ),
+        ratio_override: Some(at_two / capacity),
+        ..Outcome::default()
+    }
+}
+
+/// W7: `tasks` producer tasks share one client with default settings, as a service's
+/// request handlers would; their aggregate rate should follow the sink.
+async fn w7_client(server: &Server, tasks: usize) -> Outcome {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    let client = client_builder(server).build().expect("client");
+    let logged = Arc::new(AtomicU64::new(0));
+    let failed = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let producers: Vec<_> = (0..tasks)
+        .map(|t| {
+            let (client, logged, failed) =
+                (client.clone(), Arc::clone(&logged), Arc::clone(&failed));
+            tokio::spawn(async move {
+                let mut i = t as u64 * 1_000_000;
+                while start.elapsed() < W7_RUN {
+                    match client.log(event(i)).await {
+                        Ok(_) => logged.fetch_add(1, Ordering::Relaxed),
+                        Err(_) => failed.fetch_add(1, Ordering::Relaxed),
+                    };
+                    i += 1;
+                }
+            })
+        })
+        .collect();
+    // The aggregate rate after the first second, once the pace has learned the sink.
+    tokio::time::sleep_until((start + Duration::from_secs(1)).into()).await;
+    let (n1, t1) = (logged.load(Ordering::Relaxed), start.elapsed());
+    for p in producers {
+        p.await.expect("producer");
+    }
+    let produced = start.elapsed();
+    let n = logged.load(Ordering::Relaxed);
+    let stats = client.stats();
+    let _ = client.shutdown(Duration::from_secs(60)).await;
+    let total = start.elapsed();
+    let capacity = 100.0 / W5_DELAY.as_secs_f64();
+    let settled = (n - n1) as f64 / (produced - t1).as_secs_f64();
+    let whole = n as f64 / produced.as_secs_f64();
+    Outcome {
+        caller_ns: produced.as_nanos() as f64 * tasks as f64 / n.max(1) as f64,
+        expected: n,
+        dropped_stats: Some(stats.dropped_full),
+        flushed_ms: total.as_secs_f64() * 1e3,
+        requests: Some(stats.requests),
+        extra: format!(
+            "{settled:.0} logs/s from 1 s on ({:.2}× capacity {capacity:.0}/s); whole run \
+             {whole:.0} logs/s; {} queue-full errors; queue high-water {} of 10000",
+            settled / capacity,
+            failed.load(Ordering::Relaxed),
             stats.queue_high_water
         ),
         ratio_override: Some(settled / capacity),

@@ -72,6 +72,24 @@ pub(crate) struct Window {
 }
 
 impl Window {
+    /// Parses `SINCE..UNTIL` (either side may be empty), each side a time as `--since` takes.
+    pub(crate) fn parse(s: &str, now: i128) -> Option<Result<Window, String>> {
+        let (since, until) = s.split_once("..")?;
+        let side = |t: &str| -> Result<Option<i128>, String> {
+            if t.is_empty() {
+                Ok(None)
+            } else {
+                parse_user_time(t, now).map(Some)
+            }
+        };
+        Some(side(since).and_then(|since| {
+            Ok(Window {
+                since,
+                until: side(until)?,
+            })
+        }))
+    }
+
     fn contains(&self, nanos: i128) -> bool {
         self.since.is_none_or(|s| nanos >= s) && self.until.is_none_or(|u| nanos < u)
     }
@@ -111,6 +129,16 @@ impl FilterArgs {
 }
 
 impl Filter {
+    /// Narrows the filter further to `window`.
+    pub(crate) fn within(mut self, window: Window) -> Filter {
+        self.window.since = self.window.since.max(window.since);
+        self.window.until = match (self.window.until, window.until) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self
+    }
+
     /// Whether `line` passes every filter.
     pub(crate) fn matches(&self, line: &Line<'_>) -> bool {
         if !self.window.is_open() {
@@ -250,6 +278,21 @@ mod tests {
         assert!(Pattern::new("f?tch").matches("fetch"));
         assert!(Pattern::new("*a*b*").matches("xaxxbx"));
         assert!(!Pattern::new("*a*b").matches("xaxxbx"));
+    }
+
+    #[test]
+    fn windows_parse_either_side() {
+        let now = 1_000_000_000_000;
+        assert_eq!(
+            Window::parse("2s..1s", now),
+            Some(Ok(Window {
+                since: Some(now - 2_000_000_000),
+                until: Some(now - 1_000_000_000)
+            }))
+        );
+        assert_eq!(Window::parse("..1s", now).unwrap().unwrap().since, None);
+        assert!(Window::parse("logs/", now).is_none());
+        assert!(Window::parse("x..", now).unwrap().is_err());
     }
 
     #[test]

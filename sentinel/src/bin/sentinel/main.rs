@@ -23,7 +23,7 @@ use clap::{ArgAction, Args, CommandFactory, FromArgMatches, Parser, Subcommand, 
 use error::Failure;
 use filter::FilterArgs;
 use input::InputArgs;
-use stats::SortKey;
+use stats::{GroupBy, Query, SortKey};
 use tail::TailOptions;
 
 /// Sentinel: utilities for inspecting JSONL trace logs.
@@ -141,8 +141,16 @@ struct StatsArgs {
     #[arg(long, value_enum, default_value_t = Format::Table, value_name = "FORMAT")]
     format: Format,
     /// Same as --format json.
-    #[arg(long, conflicts_with = "format")]
+    #[arg(long)]
     json: bool,
+    /// One row per span name (the default), or per value of a tag: --by tag:route.
+    #[arg(long, value_name = "name|tag:KEY", value_parser = GroupBy::parse, default_value = "name")]
+    by: GroupBy,
+    /// Compare two inputs (files, folders, globs), or two time windows SINCE..UNTIL of the
+    /// PATHs (2h..1h 1h..): each percentile's and the error rate's change, biggest
+    /// regression first.
+    #[arg(long, num_args = 2, value_names = ["A", "B"])]
+    compare: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -368,20 +376,88 @@ fn run_tail(args: &TailArgs) -> Result<Outcome, Failure> {
 
 fn run_stats(args: &StatsArgs) -> Result<Outcome, Failure> {
     let format = if args.json { Format::Json } else { args.format };
-    let filter = args.filter.filter();
+    let query = Query {
+        filter: args.filter.filter(),
+        group: args.by.clone(),
+        last: args.filter.last,
+    };
     let mut reporter = Reporter::default();
-    let stats = stats::Stats::read(
-        &args.input.sources()?,
-        &filter,
-        args.filter.last,
-        &mut |note| reporter.note(note),
-    )?;
-    let rows = stats.rows(args.sort.into(), args.top);
+    let mut note = |n| reporter.note(n);
     let mut out = BufWriter::new(io::stdout().lock());
+    if let Some(sides) = &args.compare {
+        let (a, b, labels) = compare_sides(args, sides, &query)?;
+        let a_stats = stats::Stats::read(&a.0, &a.1, &mut note)?;
+        let b_stats = stats::Stats::read(&b.0, &b.1, &mut note)?;
+        let rows = stats::compare(&a_stats, &b_stats);
+        let rows = &rows[..args.top.unwrap_or(rows.len()).min(rows.len())];
+        match format {
+            Format::Json => stats::write_json(&mut out, rows)?,
+            Format::Csv => stats::compare::write_csv(&mut out, rows)?,
+            Format::Table => stats::compare::write_table(
+                &mut out,
+                rows,
+                &args.by.heading(),
+                [&labels[0], &labels[1]],
+                [a_stats.spans(), b_stats.spans()],
+            )?,
+        }
+        return Ok(reporter.outcome());
+    }
+    let stats = stats::Stats::read(&args.input.sources()?, &query, &mut note)?;
+    let rows = stats.rows(args.sort.into(), args.top);
     match format {
         Format::Json => stats::write_json(&mut out, &rows)?,
         Format::Csv => stats::write_csv(&mut out, &rows)?,
         Format::Table => stats::write_table(&mut out, &rows, &stats)?,
     }
     Ok(reporter.outcome())
+}
+
+/// One side of a comparison: its inputs and its query.
+type Side = (Vec<input::Source>, Query);
+
+/// The two sides of `--compare A B`: two time windows of the PATHs, or two inputs.
+fn compare_sides(
+    args: &StatsArgs,
+    sides: &[String],
+    query: &Query,
+) -> Result<(Side, Side, [String; 2]), Failure> {
+    let now = timestamp::now_nanos();
+    let windows: Vec<_> = sides
+        .iter()
+        .map(|s| filter::Window::parse(s, now))
+        .collect();
+    let labels = [sides[0].clone(), sides[1].clone()];
+    match (&windows[0], &windows[1]) {
+        (Some(a), Some(b)) => {
+            let bad = |e: &String| Failure::Usage(format!("--compare: {e}"));
+            let (a, b) = (
+                a.clone().map_err(|e| bad(&e))?,
+                b.clone().map_err(|e| bad(&e))?,
+            );
+            let sources = args.input.sources()?;
+            let side = |w| Query {
+                filter: query.filter.clone().within(w),
+                ..query.clone()
+            };
+            Ok(((sources.clone(), side(a)), (sources, side(b)), labels))
+        }
+        (None, None) if args.input.paths.is_empty() => {
+            let inputs = |path: &String| InputArgs {
+                paths: vec![path.clone()],
+            };
+            let a = inputs(&sides[0]).sources()?;
+            let b = inputs(&sides[1]).sources()?;
+            Ok(((a, query.clone()), (b, query.clone()), labels))
+        }
+        (None, None) => Err(Failure::Usage(
+            "--compare A B takes two inputs, or two time windows (2h..1h 1h..) of the PATHs; \
+             not both inputs and PATHs"
+                .to_owned(),
+        )),
+        _ => Err(Failure::Usage(
+            "--compare A B: give two inputs or two time windows SINCE..UNTIL, not one of each"
+                .to_owned(),
+        )),
+    }
 }

@@ -12,6 +12,9 @@
 //!   `parent_span_id`, `cpu_time_ms`, `slow`; a tag with one of those names is shown as
 //!   `tag.NAME`. `cat` is the status (filterable in `chrome://tracing`), and `cname` colours
 //!   errors red and cancellations grey there.
+//! - A child drawn on another track or input than its parent is linked to it by a flow
+//!   arrow: a flow start (`"ph":"s"`) inside the parent's slice and a flow end (`"ph":"f"`) at
+//!   the child's start, which binds to the child's slice.
 //! - A drop marker is a process-wide instant event (`"ph":"i","s":"p"`) named
 //!   `N records dropped by the logger`.
 
@@ -116,6 +119,30 @@ pub fn write<W: Write + ?Sized>(set: &SpanSet, sources: &[String], out: &mut W) 
             Status::Success => {}
         }
         event(out, e)?;
+    }
+    // A child drawn away from its parent (another track or input) gets a flow arrow from the
+    // parent's slice to its own.
+    let forest = Forest::new(spans);
+    let mut flow_id = 0u64;
+    for (p, children) in forest.children.iter().enumerate() {
+        for &c in children {
+            let (parent, child) = (&tracks[p], &tracks[c]);
+            if spans[p].source == spans[c].source && parent.track == child.track {
+                continue;
+            }
+            flow_id += 1;
+            let from = child.start_ns.clamp(parent.start_ns, parent.end_ns);
+            event(
+                out,
+                json!({"name":"child","cat":"flow","ph":"s","id":flow_id,"ts":micros(from - origin),
+                       "pid":spans[p].source + 1,"tid":parent.track + 1}),
+            )?;
+            event(
+                out,
+                json!({"name":"child","cat":"flow","ph":"f","id":flow_id,"ts":micros(child.start_ns - origin),
+                       "pid":spans[c].source + 1,"tid":child.track + 1}),
+            )?;
+        }
     }
     for d in &set.drops {
         let Some(at) = d.at_ns else { continue };

@@ -62,8 +62,9 @@
   var columns = [
     ["name", "name", String], ["count", "count", String], ["errors", "errors", String],
     ["error_rate_pct", "err%", function (v) { return v.toFixed(1) + "%"; }],
-    ["p50_ms", "p50", ms], ["p95_ms", "p95", ms], ["p99_ms", "p99", ms], ["max_ms", "max", ms],
-    ["total_ms", "total", ms], ["cancelled", "cancelled", String], ["slow", "slow", String]
+    ["p50_ms", "p50", ms], ["p95_ms", "p95", ms], ["p99_ms", "p99", ms], ["p999_ms", "p99.9", ms],
+    ["max_ms", "max", ms], ["total_ms", "total", ms], ["self_ms", "self", ms],
+    ["cancelled", "cancelled", String], ["slow", "slow", String]
   ];
   var table = document.getElementById("stats");
   var headRow = el("tr");
@@ -136,6 +137,7 @@
       row.appendChild(label);
       row.appendChild(track);
       var tip = [s.name, ms(s.duration_ms) + " at +" + ms(s.offset_ms), "status: " + s.status];
+      if (data.inputs.length > 1) tip.push("from: " + data.inputs[s.input]);
       if (s.error) tip.push("error: " + s.error);
       for (var k in s.tags) tip.push(k + " = " + tagText(s.tags[k]));
       row.title = tip.join("\n");

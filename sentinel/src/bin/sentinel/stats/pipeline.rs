@@ -1,0 +1,240 @@
+//! Reading inputs on every core: this thread reads (and decompresses) blocks of whole lines,
+//! one worker per core parses them into its own [`Stats`], and the workers' counts are
+//! merged at the end.
+//!
+//! Blocks are [`BLOCK_BYTES`] long, cut after their last newline; their buffers go back to
+//! the reader once parsed, so memory stays at a few blocks per worker whatever the input.
+
+use std::io::{self, Read};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::thread;
+
+use super::{Query, Stats};
+use crate::error::Failure;
+use crate::input::{Seen, Source, Tally};
+use crate::tail::DEFAULT_MAX_LINE_BYTES;
+
+/// Bytes read per block.
+const BLOCK_BYTES: usize = 4 << 20;
+/// Bytes checked for a NUL at the start of an input to call it binary.
+const BINARY_SNIFF: usize = 8192;
+
+/// A run of whole lines of one input.
+struct Block {
+    index: usize,
+    source: usize,
+    data: Vec<u8>,
+}
+
+/// What a worker hands back.
+struct Done {
+    stats: Stats,
+    tallies: Vec<Tally>,
+}
+
+/// Reads every input in blocks on as many workers as there are cores.
+///
+/// # Errors
+///
+/// An input that cannot be opened or read.
+pub(super) fn read(sources: &[Source], query: &Query) -> Result<(Stats, Vec<Tally>), Failure> {
+    let workers = thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 8);
+    let (to_workers, blocks) = sync_channel::<Block>(workers * 2);
+    let (recycle, spent) = sync_channel::<Vec<u8>>(workers * 3);
+    let blocks = Arc::new(Mutex::new(blocks));
+    let handles: Vec<_> = (0..workers)
+        .map(|_| {
+            let blocks = Arc::clone(&blocks);
+            let recycle = recycle.clone();
+            let query = query.clone();
+            let n = sources.len();
+            thread::spawn(move || work(&blocks, &recycle, &query, n))
+        })
+        .collect();
+    drop(recycle);
+    let mut reader = Reader {
+        to_workers,
+        spent,
+        index: 0,
+        binary: vec![false; sources.len()],
+        oversized: vec![0; sources.len()],
+    };
+    let read = sources
+        .iter()
+        .enumerate()
+        .try_for_each(|(i, source)| reader.source(i, source));
+    let Reader {
+        to_workers,
+        binary,
+        oversized,
+        ..
+    } = reader;
+    drop(to_workers);
+    let mut stats = Stats::new(query.group.clone());
+    let mut tallies = vec![Tally::default(); sources.len()];
+    for handle in handles {
+        let done = handle
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        stats.merge(done.stats);
+        for (total, part) in tallies.iter_mut().zip(&done.tallies) {
+            total.records += part.records;
+            total.not_records += part.not_records;
+            total.oversized += part.oversized;
+        }
+    }
+    read?;
+    for ((tally, binary), oversized) in tallies.iter_mut().zip(binary).zip(oversized) {
+        tally.binary = binary;
+        tally.oversized += oversized;
+        stats.oversized += tally.oversized;
+    }
+    stats.settle();
+    Ok((stats, tallies))
+}
+
+struct Reader {
+    to_workers: SyncSender<Block>,
+    spent: Receiver<Vec<u8>>,
+    index: usize,
+    binary: Vec<bool>,
+    /// Lines longer than a block, skipped while reading.
+    oversized: Vec<u64>,
+}
+
+impl Reader {
+    fn buffer(&self) -> Vec<u8> {
+        match self.spent.try_recv() {
+            Ok(mut buf) => {
+                buf.clear();
+                buf
+            }
+            Err(_) => Vec::with_capacity(BLOCK_BYTES),
+        }
+    }
+
+    fn source(&mut self, i: usize, source: &Source) -> Result<(), Failure> {
+        let name = source.name();
+        let mut input = source.open()?;
+        let mut buf = self.buffer();
+        let mut first = true;
+        let mut skipping = false;
+        loop {
+            let start = buf.len();
+            buf.resize(BLOCK_BYTES.max(start + 1), 0);
+            let n = match read_some(&mut input, &mut buf[start..]) {
+                Ok(n) => n,
+                Err(e) => return Err(Failure::read(&name, &e)),
+            };
+            buf.truncate(start + n);
+            if first {
+                first = false;
+                if memchr::memchr(0, &buf[..buf.len().min(BINARY_SNIFF)]).is_some() {
+                    self.binary[i] = true;
+                    return Ok(());
+                }
+            }
+            if n == 0 {
+                if !buf.is_empty() && !skipping {
+                    self.send(i, buf);
+                }
+                return Ok(());
+            }
+            if skipping {
+                // The rest of a line longer than a block: drop it up to its newline.
+                match memchr::memchr(b'\n', &buf) {
+                    Some(end) => {
+                        buf.drain(..=end);
+                        skipping = false;
+                    }
+                    None => {
+                        buf.clear();
+                        continue;
+                    }
+                }
+            }
+            if buf.len() < BLOCK_BYTES {
+                continue;
+            }
+            match memchr::memrchr(b'\n', &buf) {
+                Some(end) => {
+                    let mut next = self.buffer();
+                    next.extend_from_slice(&buf[end + 1..]);
+                    buf.truncate(end + 1);
+                    self.send(i, std::mem::replace(&mut buf, next));
+                }
+                None => {
+                    self.oversized[i] += 1;
+                    skipping = true;
+                    buf.clear();
+                }
+            }
+        }
+    }
+
+    fn send(&mut self, source: usize, data: Vec<u8>) {
+        let block = Block {
+            index: self.index,
+            source,
+            data,
+        };
+        self.index += 1;
+        // The workers only stop early by panicking, which `join` reports.
+        let _ = self.to_workers.send(block);
+    }
+}
+
+/// Fills `buf` as far as the input allows; 0 only at its end.
+fn read_some(input: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match input.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+fn work(
+    blocks: &Mutex<Receiver<Block>>,
+    recycle: &SyncSender<Vec<u8>>,
+    query: &Query,
+    sources: usize,
+) -> Done {
+    let mut stats = Stats::new(query.group.clone());
+    let mut tallies = vec![Tally::default(); sources];
+    loop {
+        let block = match blocks.lock() {
+            Ok(rx) => rx.recv(),
+            Err(poisoned) => poisoned.into_inner().recv(),
+        };
+        let Ok(block) = block else {
+            break;
+        };
+        let tally = &mut tallies[block.source];
+        let mut start = 0;
+        let ends = memchr::memchr_iter(b'\n', &block.data).chain(std::iter::once(block.data.len()));
+        for end in ends {
+            let line = &block.data[start..end];
+            start = end + 1;
+            if line.len() > DEFAULT_MAX_LINE_BYTES {
+                tally.oversized += 1;
+                continue;
+            }
+            match stats.add_line(line, &query.filter) {
+                Seen::Record => tally.records += 1,
+                Seen::NotRecord => tally.not_records += 1,
+                Seen::Blank => {}
+            }
+        }
+        stats.end_block(block.index);
+        let _ = recycle.try_send(block.data);
+    }
+    Done { stats, tallies }
+}

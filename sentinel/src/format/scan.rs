@@ -1,0 +1,306 @@
+//! The fast path of [`Line::parse`]: one pass over the bytes of a line that fills a
+//! [`Line`] without serde's machinery.
+//!
+//! It handles the common line (no backslash in any string, well-formed JSON) and hands
+//! everything else to serde by answering [`None`]: an escape, a duplicate field, anything
+//! malformed, numbers serde reads differently (`-0`, integers past 18 digits, floats out of
+//! range), nesting past [`MAX_DEPTH`]. So it accepts exactly the lines serde accepts and
+//! decodes them to the same [`Line`]; the tests of `format` check both paths agree.
+
+use std::borrow::Cow;
+
+use serde_json::value::RawValue;
+
+use super::{Line, Loose};
+
+/// Deeper nesting is left to serde, which stops at 128.
+const MAX_DEPTH: usize = 64;
+
+/// Decodes `s` (a whole line) when it is plain enough; `None` hands it to serde.
+pub(super) fn scan(s: &str) -> Option<Line<'_>> {
+    let mut p = Scanner {
+        s,
+        b: s.as_bytes(),
+        i: 0,
+    };
+    let mut line = Line::default();
+    let mut seen: u32 = 0;
+    p.ws();
+    p.eat(b'{')?;
+    p.ws();
+    if p.peek() == Some(b'}') {
+        p.i += 1;
+    } else {
+        loop {
+            p.ws();
+            let key = p.string()?;
+            p.ws();
+            p.eat(b':')?;
+            p.ws();
+            let slot = match key {
+                "timestamp" => Some((0, &mut line.timestamp)),
+                "function" => Some((1, &mut line.function)),
+                "label" => Some((2, &mut line.label)),
+                "duration_ms" => Some((3, &mut line.duration_ms)),
+                "status" => Some((4, &mut line.status)),
+                "error_type" => Some((5, &mut line.error_type)),
+                "error" => Some((6, &mut line.error)),
+                "trace_id" => Some((7, &mut line.trace_id)),
+                "span_id" => Some((8, &mut line.span_id)),
+                "parent_span_id" => Some((9, &mut line.parent_span_id)),
+                "slow" => Some((10, &mut line.slow)),
+                "cpu_time_ms" => Some((11, &mut line.cpu_time_ms)),
+                _ => None,
+            };
+            if let Some((bit, field)) = slot {
+                // A repeated field is serde's to reject.
+                if seen & (1 << bit) != 0 {
+                    return None;
+                }
+                seen |= 1 << bit;
+                *field = p.loose()?;
+            } else if key == "tags" || key == "dropped" {
+                let bit = if key == "tags" { 12 } else { 13 };
+                if seen & (1 << bit) != 0 {
+                    return None;
+                }
+                seen |= 1 << bit;
+                let start = p.i;
+                p.skip(0)?;
+                let raw = &s[start..p.i];
+                let raw = if raw == "null" {
+                    None
+                } else {
+                    Some(serde_json::from_str::<&RawValue>(raw).ok()?)
+                };
+                if bit == 12 {
+                    line.tags = raw;
+                } else {
+                    line.dropped = raw;
+                }
+            } else {
+                p.skip(0)?;
+            }
+            p.ws();
+            match p.next()? {
+                b',' => continue,
+                b'}' => break,
+                _ => return None,
+            }
+        }
+    }
+    p.ws();
+    (p.i == p.b.len()).then_some(line)
+}
+
+/// The offset of the first `"`, `\\` or control character in `b`, eight bytes at a time.
+fn string_end(b: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let special = |c: u8| c == b'"' || c == b'\\' || c < 0x20;
+    let mut i = 0;
+    while let Some(chunk) = b.get(i..i + 8) {
+        let x = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+        let quote = x ^ (ONES * u64::from(b'"'));
+        let backslash = x ^ (ONES * u64::from(b'\\'));
+        // A byte is flagged when it is zero (after the xor) or below 0x20; the lowest
+        // flagged byte is exact, which is all we look at.
+        let zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
+        let below_space = x.wrapping_sub(ONES * 0x20) & !x & HIGHS;
+        let found = zero(quote) | zero(backslash) | below_space;
+        if found != 0 {
+            return Some(i + (found.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    b[i..].iter().position(|&c| special(c)).map(|p| i + p)
+}
+
+struct Scanner<'a> {
+    s: &'a str,
+    b: &'a [u8],
+    i: usize,
+}
+
+impl<'a> Scanner<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    fn next(&mut self) -> Option<u8> {
+        let c = self.peek()?;
+        self.i += 1;
+        Some(c)
+    }
+
+    fn eat(&mut self, c: u8) -> Option<()> {
+        (self.next()? == c).then_some(())
+    }
+
+    /// JSON whitespace: space, tab, line feed, carriage return.
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+            self.i += 1;
+        }
+    }
+
+    /// A string without escapes or control characters, returned without its quotes.
+    fn string(&mut self) -> Option<&'a str> {
+        self.eat(b'"')?;
+        let start = self.i;
+        let end = start + string_end(&self.b[start..])?;
+        if self.b[end] != b'"' {
+            return None;
+        }
+        self.i = end + 1;
+        // Quotes are ASCII, so both ends are character boundaries.
+        Some(&self.s[start..end])
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Option<()> {
+        let end = self.i + word.len();
+        (self.b.get(self.i..end)? == word).then(|| self.i = end)
+    }
+
+    /// A number as JSON writes it; `(text, is_integer)`.
+    fn number(&mut self) -> Option<(&'a str, bool)> {
+        let start = self.i;
+        if self.peek() == Some(b'-') {
+            self.i += 1;
+        }
+        match self.next()? {
+            b'0' => {}
+            b'1'..=b'9' => self.digits(),
+            _ => return None,
+        }
+        let mut integer = true;
+        if self.peek() == Some(b'.') {
+            self.i += 1;
+            integer = false;
+            self.digit()?;
+            self.digits();
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            self.i += 1;
+            integer = false;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.i += 1;
+            }
+            self.digit()?;
+            self.digits();
+        }
+        Some((&self.s[start..self.i], integer))
+    }
+
+    fn digit(&mut self) -> Option<()> {
+        self.next()?.is_ascii_digit().then_some(())
+    }
+
+    fn digits(&mut self) {
+        while self.peek().is_some_and(|c| c.is_ascii_digit()) {
+            self.i += 1;
+        }
+    }
+
+    /// A known field's value, as serde decodes it into [`Loose`].
+    fn loose(&mut self) -> Option<Loose<'a>> {
+        match self.peek()? {
+            b'"' => Some(Loose::Str(Cow::Borrowed(self.string()?))),
+            b't' => self.literal(b"true").map(|()| Loose::Bool(true)),
+            b'f' => self.literal(b"false").map(|()| Loose::Bool(false)),
+            b'n' => self.literal(b"null").map(|()| Loose::Null),
+            b'[' | b'{' => self.skip(0).map(|()| Loose::Other),
+            _ => {
+                let (text, integer) = self.number()?;
+                let number = if integer {
+                    // serde reads `-0` and integers past u64 as floats: its call.
+                    if text.len() > 18 || text == "-0" {
+                        return None;
+                    }
+                    if text.starts_with('-') {
+                        serde_json::Number::from(text.parse::<i64>().ok()?)
+                    } else {
+                        serde_json::Number::from(text.parse::<u64>().ok()?)
+                    }
+                } else {
+                    // serde rejects a float out of range; `from_f64` refuses only those.
+                    serde_json::Number::from_f64(text.parse::<f64>().ok()?)?
+                };
+                Some(Loose::Num(number))
+            }
+        }
+    }
+
+    /// Skips one well-formed value.
+    fn skip(&mut self, depth: usize) -> Option<()> {
+        match self.peek()? {
+            b'"' => self.string().map(drop),
+            b't' => self.literal(b"true"),
+            b'f' => self.literal(b"false"),
+            b'n' => self.literal(b"null"),
+            open @ (b'[' | b'{') => {
+                if depth >= MAX_DEPTH {
+                    return None;
+                }
+                self.i += 1;
+                let close = if open == b'[' { b']' } else { b'}' };
+                self.ws();
+                if self.peek() == Some(close) {
+                    self.i += 1;
+                    return Some(());
+                }
+                loop {
+                    self.ws();
+                    if open == b'{' {
+                        self.string()?;
+                        self.ws();
+                        self.eat(b':')?;
+                        self.ws();
+                    }
+                    self.skip(depth + 1)?;
+                    self.ws();
+                    match self.next()? {
+                        b',' => continue,
+                        c if c == close => return Some(()),
+                        _ => return None,
+                    }
+                }
+            }
+            _ => {
+                let (text, integer) = self.number()?;
+                // Numbers serde might read differently are its call.
+                let plain = if integer {
+                    text.len() <= 18
+                } else {
+                    text.parse::<f64>().is_ok_and(f64::is_finite)
+                };
+                plain.then_some(())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::string_end;
+
+    #[test]
+    fn string_end_finds_the_first_special_byte_at_every_offset() {
+        for len in 0..40 {
+            for special in [b'"', b'\\', 0x00, 0x1f, b'\n'] {
+                let mut b = vec![b'a'; len];
+                b.extend_from_slice(&[special, b'"', b'x']);
+                assert_eq!(string_end(&b), Some(len), "{len} {special}");
+                let mut high = vec![0xc3; len];
+                high.push(special);
+                assert_eq!(
+                    string_end(&high),
+                    Some(len),
+                    "{len} {special} after non-ASCII"
+                );
+            }
+            assert_eq!(string_end(&vec![b' '; len]), None);
+            assert_eq!(string_end(&vec![0x7f; len]), None);
+        }
+    }
+}
