@@ -63,6 +63,10 @@
 //!     sentinel::record("items", items);
 //!     Ok(items)
 //! }
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! # let _ = get_order(7, &Session { user_id: 42 }).await;
+//! # }
 //! ```
 //!
 //! # Modules
