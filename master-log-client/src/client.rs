@@ -26,7 +26,7 @@
 //! flush or shutdown as [`Error::Undelivered`], each with its [`FailureKind`].
 //!
 //! Delivery is at least once. A request that timed out may have reached the server, so its
-//! outcome is unknown ([`FlushReport::unknown_outcome_events`]; a batch given up right after
+//! outcome is unknown ([`FlushReport::unknown_outcome_events`]; a batch given up after
 //! such an attempt is [`FailureKind::Unknown`], not failed) and the retry may store a second
 //! copy. To let the server or a reader drop such copies, every request carries the batch's
 //! id in an `Idempotency-Key` header (the same for every attempt at one batch; the halves

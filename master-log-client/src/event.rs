@@ -512,11 +512,18 @@ fn python_strip(text: &str) -> &str {
 }
 
 /// The first line of `text` as Python's `str.splitlines()` cuts it.
+///
+/// Scans bytes: the breaks are `\n`, `\r`, `\v`, `\f`, `\x1c`-`\x1e`, and the UTF-8 forms of
+/// U+0085 (`C2 85`) and U+2028/U+2029 (`E2 80 A8`/`A9`), whose lead bytes start characters.
 fn first_line(text: &str) -> &str {
-    const BREAKS: &[char] = &[
-        '\n', '\r', '\x0b', '\x0c', '\x1c', '\x1d', '\x1e', '\u{85}', '\u{2028}', '\u{2029}',
-    ];
-    text.split(BREAKS).next().unwrap_or("")
+    let bytes = text.as_bytes();
+    let end = bytes.iter().enumerate().position(|(i, &b)| match b {
+        b'\n' | b'\r' | 0x0b | 0x0c | 0x1c..=0x1e => true,
+        0xC2 => bytes.get(i + 1) == Some(&0x85),
+        0xE2 => bytes.get(i + 1) == Some(&0x80) && matches!(bytes.get(i + 2), Some(0xA8 | 0xA9)),
+        _ => false,
+    });
+    end.map_or(text, |i| &text[..i])
 }
 
 fn write_json<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
@@ -675,6 +682,9 @@ mod tests {
             ("a\x1fb", "a\x1fb"),
             ("\x1f\x1c  title \nrest", "title "),
             ("a\tb\nc", "a\tb"),
+            // Other characters sharing the breaks' lead bytes do not end a line.
+            ("a…b\u{a0}c", "a…b\u{a0}c"),
+            ("é\u{2029}x", "é"),
         ];
         for (body, title) in cases {
             assert_eq!(Event::info(body).effective_title(), title, "{body:?}");

@@ -201,8 +201,8 @@ pub enum FailureKind {
     /// The retry budget (`max_retry_elapsed`) or `max_retries` ran out while the server was
     /// unreachable, failing (5xx) or busy (429).
     RetryBudget,
-    /// The budget ran out right after an attempt that timed out: the server may have stored
-    /// the batch after all, so its outcome is unknown rather than failed.
+    /// The budget ran out (or the batch was spooled) after an attempt that timed out: the
+    /// server may have stored the batch after all, so its outcome is unknown, not failed.
     Unknown,
 }
 

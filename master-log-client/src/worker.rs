@@ -767,7 +767,8 @@ where
         };
         timed_out |= this_timed_out;
         shared.attempt_failed();
-        let kind = if this_timed_out {
+        // After any attempt that timed out, the server may hold the batch: unknown, not failed.
+        let kind = if timed_out {
             FailureKind::Unknown
         } else {
             FailureKind::RetryBudget
@@ -786,7 +787,6 @@ where
             } else {
                 "out of retries"
             };
-            // The last attempt's fate is unknown when it timed out: it may have been stored.
             shared.health.failed(Health::Unreachable {
                 reason: reason.clone(),
             });
@@ -1321,6 +1321,25 @@ mod tests {
         assert_eq!(report.failures[0].kind, FailureKind::Unknown);
         assert_eq!(report.unknown_outcome_events, 2);
         assert_eq!(h.shared.counters.snapshot(0, 0.0).unknown_outcome_events, 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_batch_given_up_after_any_timed_out_attempt_is_unknown() {
+        let s = Settings {
+            max_retries: 1,
+            ..settings(1)
+        };
+        let script = vec![
+            Attempt::TimedOut {
+                reason: "timed out".into(),
+            },
+            retry(503, None),
+        ];
+        let h = spawn(s, script, Duration::ZERO);
+        h.log("a").await;
+        let report = h.flush().await;
+        assert_eq!(report.failures[0].kind, FailureKind::Unknown);
+        assert_eq!(report.failures[0].status, Some(503));
     }
 
     #[test]

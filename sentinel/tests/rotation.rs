@@ -403,6 +403,90 @@ fn retention_never_removes_a_segment_another_logger_is_compressing() {
     assert_eq!(a.stats().rotation_errors, 0);
 }
 
+/// Whether a process waits for an exclusive `flock` on the file with inode
+/// `ino` (a blocked request is listed with `->` in `/proc/locks`).
+fn exclusive_lock_awaited(ino: u64) -> bool {
+    let locks = std::fs::read_to_string("/proc/locks").unwrap();
+    let suffix = format!(":{ino} ");
+    locks.lines().any(|l| {
+        l.contains("->") && l.contains("FLOCK") && l.contains("WRITE") && l.contains(&suffix)
+    })
+}
+
+#[test]
+fn a_rotation_waits_for_appends_in_progress_elsewhere() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("app.jsonl");
+    // Logger B stops in its first append: it has checked the path and holds
+    // the shared lock, about to write.
+    let (entered_tx, entered) = std::sync::mpsc::channel();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let released = std::sync::Mutex::new(released);
+    let first = std::sync::atomic::AtomicBool::new(true);
+    let b_hook: sentinel::rotation::FaultHook = Arc::new(move |step| {
+        if step == Step::Append && first.swap(false, Ordering::SeqCst) {
+            let _ = entered_tx.send(());
+            let _ = released.lock().unwrap().recv_timeout(WAIT);
+        }
+        Ok(())
+    });
+    // Logger A reports reaching the rename.
+    let (renaming_tx, renaming) = std::sync::mpsc::channel();
+    let renaming_tx = std::sync::Mutex::new(renaming_tx);
+    let a_hook: sentinel::rotation::FaultHook = Arc::new(move |step| {
+        if step == Step::Rename {
+            let _ = renaming_tx.lock().unwrap().send(());
+        }
+        Ok(())
+    });
+    let config = |hook| {
+        SentinelConfig::new(&live)
+            .rotate_bytes(2048)
+            .rotation_fault_hook(hook)
+    };
+    let a = AsyncLogger::new(config(a_hook)).unwrap();
+    let b = AsyncLogger::new(config(b_hook)).unwrap();
+    log_numbered(&a, 0..10);
+    assert!(a.flush_blocking(WAIT));
+    b.log(json!({"n": 1000}));
+    entered.recv_timeout(WAIT).expect("B never appended");
+
+    // A needs a rotation now; it must wait for B's append, not rename the
+    // file B is about to write to.
+    let ino = std::fs::metadata(dir.path().join(".app.jsonl.lock"))
+        .unwrap()
+        .ino();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            log_numbered(&a, 10..100);
+            assert!(a.flush_blocking(WAIT));
+        });
+        let start = std::time::Instant::now();
+        while !exclusive_lock_awaited(ino) {
+            assert!(
+                renaming.try_recv().is_err(),
+                "A renamed the file while B was appending to it"
+            );
+            assert!(start.elapsed() < WAIT, "A never asked for the lock");
+            std::thread::yield_now();
+        }
+        release.send(()).unwrap();
+    });
+    assert!(b.shutdown_blocking(WAIT));
+    assert!(a.shutdown_blocking(WAIT));
+    // B's record went into the file before it was rotated out: the first
+    // segment, with A's first records.
+    let first = numbers(&read_file(&segments(&live).unwrap()[0].path));
+    assert_eq!(first[..10], [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    assert!(first.contains(&1000), "{first:?}");
+    let mut all = numbers(&read_folder(&live));
+    all.sort_unstable();
+    let mut expected: Vec<u64> = (0..100).collect();
+    expected.push(1000);
+    assert_eq!(all, expected);
+}
+
 /// A hook failing `step` with ENOSPC while `on` is set.
 fn failing(step: Step, on: Arc<AtomicU64>) -> sentinel::rotation::FaultHook {
     Arc::new(move |s| {
@@ -482,6 +566,34 @@ fn a_failed_compression_keeps_the_plain_segment() {
         "{names:?}"
     );
     assert_eq!(numbers(&read_folder(&live)), (0..200).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_failed_removal_is_counted_and_retention_tries_again() {
+    let fail = Arc::new(AtomicU64::new(u64::MAX));
+    let (dir, live, stats) = run_with(
+        |c| {
+            c.rotate_bytes(2048)
+                .keep_segments(1)
+                .rotation_fault_hook(failing(Step::Retire, fail.clone()))
+        },
+        200,
+    );
+    assert!(stats.rotation_errors >= 1);
+    assert_eq!(stats.segments_removed, 0);
+    assert_eq!(segments(&live).unwrap().len() as u64, stats.rotations);
+    assert_eq!(numbers(&read_folder(&live)), (0..200).collect::<Vec<_>>());
+    // Permission back: the next logger's first pass applies retention.
+    let logger = AsyncLogger::new(
+        SentinelConfig::new(&live)
+            .rotate_bytes(2048)
+            .keep_segments(1),
+    )
+    .unwrap();
+    assert!(logger.shutdown_blocking(WAIT));
+    assert_eq!(segments(&live).unwrap().len(), 1);
+    assert_eq!(logger.stats().segments_removed, stats.rotations - 1);
+    drop(dir);
 }
 
 #[test]

@@ -1003,6 +1003,17 @@ impl Followed {
         }
     }
 
+    /// Waits for the next line, whatever it is.
+    fn next_line(&mut self) -> String {
+        match self.lines.recv_timeout(FOLLOW_TIMEOUT) {
+            Ok(line) => {
+                self.seen.push(line.clone());
+                line
+            }
+            Err(e) => panic!("waiting for a line: {e}; output so far: {:#?}", self.seen),
+        }
+    }
+
     fn signal(&self, signal: libc::c_int) {
         // SAFETY: plain kill(2) on our own child's pid.
         let rc = unsafe { libc::kill(self.child.id() as libc::pid_t, signal) };
@@ -1014,6 +1025,15 @@ impl Followed {
         let status = self.child.wait().unwrap();
         let rest = self.lines.iter().collect();
         (status, rest)
+    }
+}
+
+impl Drop for Followed {
+    /// A failed test must not leave its `tail -f` running (it would hold the test's
+    /// output open).
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -1151,6 +1171,59 @@ fn follow_with_last_n_prints_the_last_n_then_what_comes() {
     let (status, rest) = tail.finish();
     assert!(status.success(), "{status:?}");
     assert!(rest.is_empty(), "{rest:?}");
+}
+
+#[test]
+fn follow_keeps_up_with_the_writers_own_rotation() {
+    use sentinel::rotation::Compression;
+    use sentinel::{AsyncLogger, SentinelConfig};
+
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("app.jsonl");
+    let logger = AsyncLogger::new(
+        SentinelConfig::new(&live)
+            .rotate_bytes(1024)
+            .compress(Compression::Gzip),
+    )
+    .unwrap();
+    let log = |range: std::ops::Range<u64>| {
+        for n in range {
+            let record = serde_json::json!({"function": format!("r{n}"), "duration_ms": 1, "pad": "x".repeat(40)});
+            assert!(logger.log(record));
+        }
+        assert!(logger.flush_blocking(FOLLOW_TIMEOUT));
+    };
+    // Already rotated (and compressed, or being compressed) before the tail starts.
+    log(0..40);
+    let mut tail = Followed::spawn(&["--json"], dir.path());
+    let mut got = Vec::new();
+    let expect_up_to = |tail: &mut Followed, end: u64, got: &mut Vec<u64>| {
+        while got.last().is_none_or(|&n| n + 1 < end) {
+            let line: serde_json::Value = serde_json::from_str(&tail.next_line()).unwrap();
+            let name = line["function"].as_str().unwrap();
+            got.push(name[1..].parse().unwrap());
+        }
+    };
+    expect_up_to(&mut tail, 40, &mut got);
+    // Rotations while it follows: a few records at a time, each batch flushed.
+    for batch in 0..30 {
+        log(40 + batch * 10..50 + batch * 10);
+    }
+    expect_up_to(&mut tail, 340, &mut got);
+    assert!(logger.shutdown_blocking(FOLLOW_TIMEOUT));
+    assert!(
+        sentinel::rotation::segments(&live).unwrap().len() > 10,
+        "the writer rotated"
+    );
+    assert_eq!(
+        got,
+        (0..340).collect::<Vec<u64>>(),
+        "every record once, in order"
+    );
+    tail.signal(libc::SIGINT);
+    let (status, rest) = tail.finish();
+    assert!(status.success(), "{status:?}");
+    assert!(rest.is_empty(), "nothing repeated: {rest:?}");
 }
 
 /// A drop marker as the writer writes it, between two spans.

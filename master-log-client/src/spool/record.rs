@@ -23,7 +23,8 @@ pub(crate) fn encode(batch: &Batch, out: &mut Vec<u8>) {
 pub(crate) fn decode(payload: &[u8], events: u32) -> Option<Batch> {
     let id: [u8; ID_LEN] = payload.get(..ID_LEN)?.try_into().ok()?;
     let mut rest = &payload[ID_LEN..];
-    let mut parts = Vec::with_capacity(events as usize);
+    // The count comes from the file: never trust it for more room than the payload can fill.
+    let mut parts = Vec::with_capacity((events as usize).min(rest.len() / 4));
     while !rest.is_empty() {
         let len = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?) as usize;
         parts.push(rest.get(4..4 + len)?);
@@ -47,6 +48,15 @@ mod tests {
         assert_eq!(back.body, batch.body);
         assert_eq!(back.events().collect::<Vec<_>>(), events);
         assert!(back.split().is_some());
+    }
+
+    // regression: issue #14
+    #[test]
+    fn issue_14_a_huge_event_count_is_refused_without_reserving_room_for_it() {
+        let batch = Batch::from_events([&b"{}"[..]]);
+        let mut payload = Vec::new();
+        encode(&batch, &mut payload);
+        assert!(decode(&payload, u32::MAX).is_none());
     }
 
     #[test]

@@ -88,6 +88,8 @@ struct Scan {
     records: Vec<(u64, u64)>,
     /// Where the bad tail begins, if there is one.
     good_end: Option<u64>,
+    /// Where the last good record ends.
+    records_end: u64,
 }
 
 #[derive(Debug)]
@@ -166,7 +168,10 @@ impl Store {
             }
         };
         ids.sort_unstable();
-        store.next_id = ids.last().map_or(0, |id| id + 1);
+        // New segments come after every one the ledger has seen, even if the folder is empty:
+        // a reused id below the ledger's would be taken for delivered at the next start.
+        let after_ledger = ledger.map_or(0, |(acked, _)| acked.saturating_add(1));
+        store.next_id = ids.last().map_or(0, |id| id + 1).max(after_ledger);
         for id in ids {
             let path = store.segment_path(id);
             match ledger {
@@ -224,6 +229,7 @@ impl Store {
                 bytes,
                 records,
                 good_end,
+                records_end: pos,
             }))
         })();
         match scanned {
@@ -231,10 +237,12 @@ impl Store {
                 bytes,
                 records,
                 good_end,
+                records_end,
             })) => {
                 // A ledger offset that is not a record boundary is not trusted: replaying
-                // twice beats losing.
-                let start = if records.iter().any(|&(at, _)| at == start) {
+                // twice beats losing. The end of the last good record is a boundary too: a
+                // segment delivered to its end.
+                let start = if start == records_end || records.iter().any(|&(at, _)| at == start) {
                     start
                 } else {
                     HEADER_LEN
@@ -744,6 +752,66 @@ mod tests {
         let (mut store, counters) = open(dir.path(), 256 << 20);
         assert_eq!(get(&counters.pending), 3);
         assert_eq!(drain(&mut store), bodies(1..4));
+    }
+
+    // regression: issue #14
+    #[test]
+    fn issue_14_a_fully_delivered_segment_is_not_replayed_after_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut store, _) = open(dir.path(), 256 << 20);
+        for i in 0..3 {
+            assert!(store.append(1, &body(i)));
+        }
+        assert_eq!(drain(&mut store), bodies(0..3));
+        drop(store);
+        // The ledger points at the end of the (still open) segment: nothing is left to send.
+        let (mut store, counters) = open(dir.path(), 256 << 20);
+        assert_eq!(get(&counters.pending), 0);
+        assert!(drain(&mut store).is_empty());
+    }
+
+    // regression: issue #14
+    #[test]
+    fn issue_14_a_folder_emptied_by_replay_does_not_reuse_the_ledgers_segment_ids() {
+        let dir = tempfile::tempdir().unwrap();
+        // First process: spools across a few segments and delivers them all.
+        let (mut store, _) = open(dir.path(), 512 << 10);
+        let payload = vec![b'x'; 30_000];
+        for _ in 0..10 {
+            assert!(store.append(1, &payload));
+        }
+        assert!(store.segments.len() > 1);
+        drain(&mut store);
+        drop(store);
+        // Second process: deletes the delivered open segment; the folder is now empty but
+        // the ledger still names the last segment delivered.
+        let (mut store, _) = open(dir.path(), 512 << 10);
+        assert!(drain(&mut store).is_empty());
+        drop(store);
+        assert_eq!(store_segment_count(dir.path()), 0);
+        // Third process spools during an outage and stops with the server still down.
+        let (mut store, _) = open(dir.path(), 512 << 10);
+        for i in 0..3 {
+            assert!(store.append(1, &body(i)));
+        }
+        drop(store);
+        // The fourth must replay them, not take them for delivered ones.
+        let (mut store, counters) = open(dir.path(), 512 << 10);
+        assert_eq!(get(&counters.pending), 3);
+        assert_eq!(drain(&mut store), bodies(0..3));
+    }
+
+    fn store_segment_count(dir: &Path) -> usize {
+        fs::read_dir(dir)
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .path()
+                    .extension()
+                    .is_some_and(|x| x == "spool")
+            })
+            .count()
     }
 
     #[test]

@@ -224,6 +224,7 @@ impl RotatingFile {
                 rest.len()
             };
             if take > 0 {
+                self.policy.step(Step::Append)?;
                 self.file.write_all(&rest[..take])?;
                 rest = &rest[take..];
             }

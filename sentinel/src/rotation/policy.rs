@@ -100,6 +100,9 @@ impl WallClock for ManualClock {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Step {
+    /// Appending a batch to the live file, under the shared lock, after
+    /// checking the path still names it.
+    Append,
     /// Renaming the live file to its segment name.
     Rename,
     /// Creating the new live file after the rename.

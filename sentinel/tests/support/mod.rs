@@ -10,6 +10,37 @@ use serde_json::Value;
 
 pub const WAIT: Duration = Duration::from_secs(10);
 
+/// Set in a child that [`run_alone`] started; the test then runs its body.
+const ALONE: &str = "SENTINEL_TEST_ALONE";
+
+/// Runs test `name` of this test binary again in a child process with no
+/// other test beside it, for tests that read process-wide state (the
+/// thread count) that parallel tests would disturb. Returns `true` in that
+/// child, where the caller runs its body; in the parent it waits for the
+/// child, fails if it failed, and returns `false`.
+pub fn run_alone(name: &str) -> bool {
+    if std::env::var_os(ALONE).is_some() {
+        return true;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env(ALONE, "1")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{name} failed alone:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(" 1 passed"),
+        "{name} did not run alone:\n{stdout}"
+    );
+    false
+}
+
 /// Every line of a JSONL file, parsed; panics on a malformed line.
 pub fn read_jsonl(path: &Path) -> Vec<Value> {
     let text = std::fs::read_to_string(path).unwrap_or_default();

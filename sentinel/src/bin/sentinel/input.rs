@@ -84,7 +84,13 @@ impl Source {
         let raw: Box<dyn Read + Send> = match self {
             Source::Stdin => Box::new(io::stdin()),
             Source::File(path) => {
-                let file = File::open(path).map_err(|e| Failure::read(&self.name(), &e))?;
+                let file = File::open(path)
+                    .or_else(|e| match compressed_twin(path) {
+                        // Compressed since it was listed: same records, new name.
+                        Some(twin) if e.kind() == io::ErrorKind::NotFound => File::open(twin),
+                        _ => Err(e),
+                    })
+                    .map_err(|e| Failure::read(&self.name(), &e))?;
                 if file.metadata().is_ok_and(|m| m.is_dir()) {
                     return Err(Failure::input(self.name(), "is a directory"));
                 }
@@ -229,6 +235,17 @@ pub(crate) fn live_of(path: &Path) -> Option<PathBuf> {
         }
     }
     Some(path.to_path_buf())
+}
+
+/// The segment `path` became once compressed (`.gz` or `.zst` added), if there is one.
+fn compressed_twin(path: &Path) -> Option<PathBuf> {
+    let live = live_of(path)?;
+    let segment = Segment::parse(&live, path)?;
+    sentinel::rotation::segments(&live)
+        .ok()?
+        .into_iter()
+        .find(|s| (s.time, s.sequence) == (segment.time, segment.sequence) && s.path != path)
+        .map(|s| s.path)
 }
 
 /// Puts the files a glob matched in reading order: by log, rotated segments in time order,

@@ -13,7 +13,8 @@
 //! - the [`MAX_TRACES`] slowest traces and the [`MAX_TRACES`] latest failed ones as
 //!   waterfalls (at most [`MAX_WATERFALL_SPANS`] spans each);
 //! - a flame graph by self time over every span (frames narrower than 1/[`FLAME_MIN_SHARE`] of
-//!   the total merged away, at most [`MAX_FLAME_NODES`] frames).
+//!   the total merged away, at most [`MAX_FLAME_NODES`] frames, at most [`MAX_FLAME_DEPTH`]
+//!   deep).
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::Write as _;
@@ -40,6 +41,10 @@ pub(crate) const MAX_WATERFALL_SPANS: usize = 500;
 pub(crate) const MAX_FLAME_NODES: usize = 2_000;
 /// Frames narrower than 1/this of the whole graph are merged into their parent.
 pub(crate) const FLAME_MIN_SHARE: u64 = 2_000;
+/// Deepest frame of the flame graph; deeper spans add their self time to their ancestor at
+/// this depth (a recursion thousands deep would otherwise cost quadratic time and overflow
+/// the stack).
+pub(crate) const MAX_FLAME_DEPTH: usize = 256;
 
 const PAGE: &str = include_str!("page.html");
 const STYLE: &str = include_str!("page.css");
@@ -301,11 +306,17 @@ fn flame(spans: &[Span], forest: &Forest) -> (Frame, u64) {
         n.self_us + n.children.values().map(total).sum::<u64>()
     }
     let mut root = Node::default();
+    let mut too_deep = 0;
     for &r in &forest.roots {
         let mut path: Vec<&str> = Vec::new();
         for (i, depth) in forest.walk(r) {
-            path.truncate(depth);
-            path.push(&spans[i].name);
+            if depth < MAX_FLAME_DEPTH {
+                path.truncate(depth);
+                path.push(&spans[i].name);
+            } else {
+                // Drawn as part of its ancestor at the cap (`path` is that ancestor's).
+                too_deep += 1;
+            }
             let mut node = &mut root;
             for name in &path {
                 node = node.children.entry((*name).to_owned()).or_default();
@@ -316,7 +327,7 @@ fn flame(spans: &[Span], forest: &Forest) -> (Frame, u64) {
     let all = total(&root);
     let min = all / FLAME_MIN_SHARE;
     let mut budget = MAX_FLAME_NODES;
-    let mut merged = 0;
+    let mut merged = too_deep;
     // Widest first, so the budget goes to what is seen; merged frames add to their parent.
     fn keep(name: String, node: Node, min: u64, budget: &mut usize, merged: &mut u64) -> Frame {
         let mut children: Vec<(String, Node, u64)> = node
@@ -379,6 +390,52 @@ mod tests {
             frame.self_us, 3_000_000,
             "merged frames count as the parent's self time"
         );
+    }
+
+    /// A chain of `depth` spans, each the parent of the next, each 1 ms of self time.
+    pub(crate) fn chain(depth: u64) -> SpanSet {
+        let mut set = SpanSet::default();
+        for i in 1..=depth {
+            let parent = if i == 1 {
+                "null".to_owned()
+            } else {
+                format!("\"{:016x}\"", i - 1)
+            };
+            let l = format!(
+                r#"{{"timestamp":"2026-11-22T00:00:10+00:00","function":"f{}","duration_ms":{},"trace_id":"{:032x}","span_id":"{i:016x}","parent_span_id":{parent}}}"#,
+                i % 7,
+                depth - i + 1,
+                1
+            );
+            set.add_line(l.as_bytes(), 0, &Filter::default());
+        }
+        set
+    }
+
+    fn frame_depth(f: &Frame) -> usize {
+        // Iterative: the frame tree under test may be deep.
+        let mut deepest = 0;
+        let mut stack = vec![(f, 0)];
+        while let Some((f, d)) = stack.pop() {
+            deepest = deepest.max(d);
+            stack.extend(f.children.iter().map(|c| (c, d + 1)));
+        }
+        deepest
+    }
+
+    // regression: issue #16
+    #[test]
+    fn issue_16_a_very_deep_trace_is_cut_at_the_flame_depth_cap_and_keeps_its_time() {
+        let set = chain(10_000);
+        let forest = Forest::new(&set.spans);
+        let (frame, merged) = flame(&set.spans, &forest);
+        assert_eq!(frame.total_us, 10_000_000);
+        assert!(
+            frame_depth(&frame) <= MAX_FLAME_DEPTH,
+            "{}",
+            frame_depth(&frame)
+        );
+        assert_eq!(merged, 10_000 - MAX_FLAME_DEPTH as u64);
     }
 
     #[test]

@@ -8,12 +8,14 @@
 //! # Rotation
 //!
 //! When the path names a new file (the writer renamed the live file away and created a new
-//! one), the old file is read to its end through the descriptor still open, then the new
-//! file from its start: no record is missed or repeated. A record a writer appends to the
+//! one), the old file is read to its end through the descriptor still open, then every
+//! segment rotated out after it (a fast writer may rotate several times between two looks),
+//! then the new file from its start: no record is missed or repeated. A record a writer appends to the
 //! old file after the new one appeared (another process that has not reopened yet) is
 //! missed, as with `tail -F`. When the file gets shorter than what was read (truncation), it
 //! is read again from its start.
 
+use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::{self, BufReader, Seek, SeekFrom, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -23,7 +25,8 @@ use std::time::Duration;
 
 use super::{LineReader, Tail};
 use crate::error::Failure;
-use crate::input::{InputArgs, Log, Source, folder_logs};
+use crate::input::{InputArgs, Log, Source, folder_logs, read_lines};
+use sentinel::rotation::{Compression, Segment, segments};
 
 /// Poll interval while inotify watches the folder: a safety net only.
 const NOTIFIED_POLL: Duration = Duration::from_secs(1);
@@ -92,6 +95,15 @@ fn file_identity(meta: &std::fs::Metadata) -> (u64, u64) {
 struct Open {
     reader: BufReader<File>,
     identity: (u64, u64),
+    /// The rotated segments that existed once it was open, by `(time, sequence)`.
+    known: BTreeSet<SegmentKey>,
+}
+
+type SegmentKey = (time::OffsetDateTime, u32);
+
+/// The rotated segments of `live`, oldest first (none when the folder cannot be read).
+fn segments_of(live: &Path) -> Vec<Segment> {
+    segments(live).unwrap_or_default()
 }
 
 /// Follows `path` until `stop` is set, feeding `state`; see the module docs.
@@ -118,17 +130,13 @@ pub(crate) fn follow<W: Write + ?Sized>(
     let read_err = |e: io::Error| Failure::read(&name, &e);
     while !stop.load(Ordering::Relaxed) {
         let Some(open) = &mut current else {
-            match File::open(path) {
-                Ok(file) => {
-                    let identity = file_identity(&file.metadata().map_err(read_err)?);
-                    current = Some(Open {
-                        reader: BufReader::with_capacity(1 << 16, file),
-                        identity,
-                    });
+            match open_live(path) {
+                Ok(Some((opened, _))) => {
+                    current = Some(opened);
                     lines.reset();
                     continue;
                 }
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                Ok(None) => {
                     if !said_waiting {
                         said_waiting = true;
                         state.release(out)?;
@@ -148,13 +156,24 @@ pub(crate) fn follow<W: Write + ?Sized>(
         state.release(out)?;
         match std::fs::metadata(path) {
             Ok(meta) if file_identity(&meta) != open.identity => {
-                // Rotated: finish the old file, its writer may have added lines since.
+                // Rotated: finish the old file, its writer may have added lines since;
+                // open the new live file, then read the segments rotated between the two
+                // (the writer may have rotated more than once since we looked).
                 drain(&mut open.reader, &mut lines, state, out, stop)?;
                 if let Some(line) = lines.take_partial() {
                     state.line(line, out)?;
                 }
+                let Some((next, all)) = open_live(path).map_err(read_err)? else {
+                    // Renamed away, the new one not there yet: look again when it is.
+                    watch.wait(stop);
+                    continue;
+                };
+                for segment in missed_segments(&all, open, &next) {
+                    read_segment(&segment, state, out, note)?;
+                }
                 out.flush()?;
-                current = None;
+                current = Some(next);
+                lines.reset();
                 continue;
             }
             Ok(meta) if meta.len() < lines.consumed() => {
@@ -172,6 +191,71 @@ pub(crate) fn follow<W: Write + ?Sized>(
         state.line(line, out)?;
     }
     out.flush()?;
+    Ok(())
+}
+
+/// Opens the live file, then lists its segments (in that order, so every segment rotated
+/// out before the opened file was created is listed); `None` when it does not exist.
+fn open_live(live: &Path) -> io::Result<Option<(Open, Vec<Segment>)>> {
+    let file = match File::open(live) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let identity = file_identity(&file.metadata()?);
+    let all = segments_of(live);
+    let known = all.iter().map(|s| (s.time, s.sequence)).collect();
+    let open = Open {
+        reader: BufReader::with_capacity(1 << 16, file),
+        identity,
+        known,
+    };
+    Ok(Some((open, all)))
+}
+
+/// Of `all` segments, those rotated out after `old` was the live file and before `next`
+/// was, oldest first.
+///
+/// A file is found among the segments by its inode. Once compressed it has another one:
+/// `old` is then taken to be the oldest segment that appeared since it was opened, and
+/// `next`, not yet rotated, to be none of them.
+fn missed_segments(all: &[Segment], old: &Open, next: &Open) -> Vec<Segment> {
+    let find = |identity| {
+        all.iter().position(|s| {
+            s.compression == Compression::None
+                && std::fs::metadata(&s.path).is_ok_and(|m| file_identity(&m) == identity)
+        })
+    };
+    let new: Vec<usize> = (0..all.len())
+        .filter(|&i| !old.known.contains(&(all[i].time, all[i].sequence)))
+        .collect();
+    let after = match find(old.identity) {
+        Some(i) => i + 1,
+        None => new.first().map_or(all.len(), |&i| i + 1),
+    };
+    let before = find(next.identity).unwrap_or(all.len());
+    new.into_iter()
+        .filter(|&i| i >= after && i < before)
+        .map(|i| all[i].clone())
+        .collect()
+}
+
+/// Reads a whole rotated segment (its compressed twin if it was compressed meanwhile).
+fn read_segment<W: Write + ?Sized>(
+    segment: &Segment,
+    state: &mut Tail,
+    out: &mut W,
+    note: &mut dyn FnMut(Result<Option<String>, Failure>),
+) -> Result<(), Failure> {
+    let max = state.opts.max_line_bytes;
+    let source = Source::File(segment.path.clone());
+    let tally = read_lines(&source, max, |line| Ok(state.line(line, out)?));
+    match tally {
+        Ok(tally) => note(tally.check(&source.name(), max)),
+        // Removed by retention before it could be read: say so, go on.
+        Err(e @ Failure::Input { .. }) => note(Err(e)),
+        Err(e) => return Err(e),
+    }
     Ok(())
 }
 
