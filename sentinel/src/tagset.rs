@@ -73,6 +73,9 @@ impl ConstTags {
     }
 }
 
+/// One tag a span recorded: key and JSON value.
+pub(crate) type Tag = (Cow<'static, str>, Value);
+
 /// A span's own tags, which its children do not inherit: the constants of
 /// `#[trace(tags(..))]`, then what `args(..)` captured and
 /// [`record`](fn@crate::record) added, in that order (a later key wins, and
@@ -80,7 +83,7 @@ impl ConstTags {
 #[derive(Debug, Default)]
 pub(crate) struct OwnTags {
     pub(crate) consts: Option<&'static ConstTags>,
-    pub(crate) values: Option<Box<[(Cow<'static, str>, Value)]>>,
+    pub(crate) values: Option<Box<[Tag]>>,
 }
 
 impl OwnTags {
