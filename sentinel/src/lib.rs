@@ -48,6 +48,27 @@
 //! }
 //! ```
 //!
+//! A span says which request it was with constant tags, recorded arguments
+//! and values learned inside it ([`record`](fn@record)), across `.await`
+//! points and thread hops; none of it is captured unless asked for:
+//!
+//! ```
+//! # use sentinel::trace;
+//! struct Session { user_id: u64 }
+//!
+//! #[trace(tags(route = "/orders/{id}"), args(order_id, user = session.user_id))]
+//! async fn get_order(order_id: u64, session: &Session) -> std::io::Result<u32> {
+//!     tokio::task::yield_now().await;
+//!     let items = 3; // loaded, say
+//!     sentinel::record("items", items);
+//!     Ok(items)
+//! }
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! # let _ = get_order(7, &Session { user_id: 42 }).await;
+//! # }
+//! ```
+//!
 //! # Modules
 //!
 //! - [`pipeline`]: [`AsyncLogger`], the handle to the JSONL writer, and the

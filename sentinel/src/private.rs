@@ -314,7 +314,7 @@ pub mod bench {
                         span_id: random_id(),
                         parent_span_id: random_id(),
                         tags: None,
-                        own: None,
+                        own: Default::default(),
                         error: None,
                     })
                 })

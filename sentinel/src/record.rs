@@ -70,8 +70,9 @@ pub(crate) struct SpanRecord {
     /// Zero for a root span.
     pub(crate) parent_span_id: u64,
     pub(crate) tags: Option<Arc<TagSet>>,
-    /// The span's own tags, written over the scope's `tags`.
-    pub(crate) own: Option<Box<OwnTags>>,
+    /// The span's own tags, written over the scope's `tags`; inline, so a
+    /// span with constant tags only allocates nothing for them.
+    pub(crate) own: OwnTags,
     pub(crate) error: Option<Box<ErrorInfo>>,
 }
 
@@ -168,7 +169,7 @@ impl Entry {
                 SPAN_LINE_BYTES
                     + s.name.len() as u64
                     + s.tags.as_ref().map_or(0, |t| t.encoded_len as u64)
-                    + s.own.as_ref().map_or(0, |o| o.approx_len() as u64)
+                    + s.own.approx_len() as u64
                     + s.error
                         .as_ref()
                         .map_or(0, |e| (e.type_name.len() + e.message.len()) as u64)

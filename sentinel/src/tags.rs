@@ -18,6 +18,39 @@
 //!
 //! Futures carry tags with [`TagsFutureExt::with_tags`], or by capturing the
 //! whole context with [`crate::context::FutureExt::in_current_context`].
+//!
+//! # In async code
+//!
+//! [`TagGuard`] changes this thread's state, so it is not `Send` and must not
+//! be held across `.await`. The `Send` form is a scoped future, which may be
+//! opened anywhere, also inside an async fn:
+//!
+//! ```
+//! use sentinel::Tags;
+//! use sentinel::tags::TagsFutureExt;
+//!
+//! #[sentinel::trace]
+//! async fn handler(tenant: &'static str) {
+//!     async {
+//!         tokio::task::yield_now().await;
+//!         assert_eq!(sentinel::tags::current()["tenant"], tenant);
+//!     }
+//!     .with_tags(Tags::new().with("tenant", tenant))
+//!     .await;
+//! }
+//!
+//! fn is_send<T: Send>(_: &T) {}
+//! is_send(&handler("acme"));
+//! ```
+//!
+//! Its rules: the scope is entered on every poll of the future it wraps,
+//! on whichever thread polls it, and left after each poll, so it never
+//! leaks to other tasks. It covers the records of spans that run inside it
+//! (not the enclosing span's own record, which began outside it: use
+//! [`record`](fn@crate::record) for that). A task spawned inside starts
+//! without these tags unless its future carries them
+//! ([`in_current_context`](crate::context::FutureExt::in_current_context) or
+//! `with_tags` where it is spawned).
 
 use std::borrow::Cow;
 use std::fmt;

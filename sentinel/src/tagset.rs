@@ -73,6 +73,9 @@ impl ConstTags {
     }
 }
 
+/// One tag a span recorded: key and JSON value.
+pub(crate) type Tag = (Cow<'static, str>, Value);
+
 /// A span's own tags, which its children do not inherit: the constants of
 /// `#[trace(tags(..))]`, then what `args(..)` captured and
 /// [`record`](fn@crate::record) added, in that order (a later key wins, and
@@ -80,16 +83,23 @@ impl ConstTags {
 #[derive(Debug, Default)]
 pub(crate) struct OwnTags {
     pub(crate) consts: Option<&'static ConstTags>,
-    pub(crate) values: Vec<(Cow<'static, str>, Value)>,
+    pub(crate) values: Option<Box<[Tag]>>,
 }
 
 impl OwnTags {
+    /// Whether the span has no tags of its own.
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.consts.is_none() && self.values.is_none()
+    }
+
     /// An estimate of the encoded length, made without encoding anything.
     pub(crate) fn approx_len(&self) -> usize {
         self.consts.map_or(0, |c| c.encoded_len)
             + self
                 .values
                 .iter()
+                .flatten()
                 .map(|(k, v)| k.len() + 4 + approx_json_len(v))
                 .sum::<usize>()
     }

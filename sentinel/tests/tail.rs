@@ -250,8 +250,9 @@ fn help_lists_every_subcommand_option() {
 
 // === robust input ===
 
+// regression: issue #15
 #[test]
-fn missing_null_and_mistyped_fields_use_defaults() {
+fn issue_15_missing_null_and_mistyped_fields_use_defaults() {
     let out = tail(
         &[],
         &[
@@ -263,7 +264,7 @@ fn missing_null_and_mistyped_fields_use_defaults() {
     );
     assert_eq!(
         out,
-        "? 0.00ms\n? 0.00ms\n? 0.00ms 7\nnumeric-string 2.50ms success\n"
+        "? 0.00ms\n? 0.00ms\n? 0.00ms\nnumeric-string 2.50ms success\n"
     );
 }
 

@@ -267,10 +267,10 @@ impl Encoder {
             line.put(&hex_id(s.parent_span_id));
         }
         let scope = s.tags.as_ref().filter(|t| !t.is_empty());
-        if let Some(own) = &s.own {
+        if !s.own.is_empty() {
             line.put(b",\"tags\":");
             let out = line.finish();
-            own_tags(scope.map(|t| &**t), own, out);
+            own_tags(scope.map(|t| &**t), &s.own, out);
             line = Line::new(out, SPAN_LINE_RESERVE);
         } else if let Some(tags) = scope {
             line.put(b",\"tags\":");
@@ -359,16 +359,17 @@ impl Encoder {
 fn own_tags(scope: Option<&TagSet>, own: &OwnTags, out: &mut Vec<u8>) {
     let scope = scope.map_or(&[][..], |s| &s.entries[..]);
     let consts = own.consts.map_or(&[][..], ConstTags::pairs);
+    let values = own.values.as_deref().unwrap_or_default();
     let key = |i: usize| -> &str {
         if i < scope.len() {
             &scope[i].0
         } else if i < scope.len() + consts.len() {
             consts[i - scope.len()].0
         } else {
-            &own.values[i - scope.len() - consts.len()].0
+            &values[i - scope.len() - consts.len()].0
         }
     };
-    let total = scope.len() + consts.len() + own.values.len();
+    let total = scope.len() + consts.len() + values.len();
     out.push(b'{');
     let mut first = true;
     for i in 0..total {
@@ -388,7 +389,7 @@ fn own_tags(scope: Option<&TagSet>, own: &OwnTags, out: &mut Vec<u8>) {
         } else if i < scope.len() + consts.len() {
             out.extend_from_slice(consts[i - scope.len()].1.as_bytes());
         } else {
-            let _ = serde_json::to_writer(&mut *out, &own.values[i - scope.len() - consts.len()].1);
+            let _ = serde_json::to_writer(&mut *out, &values[i - scope.len() - consts.len()].1);
         }
     }
     out.push(b'}');
@@ -557,7 +558,7 @@ mod tests {
             span_id: 0x2c26_b46b_68ff_c68f,
             parent_span_id: 0,
             tags: None,
-            own: None,
+            own: Default::default(),
             error: None,
         }
     }

@@ -343,13 +343,13 @@ mod tests {
                     (Cow::Borrowed("r\u{f6}ute"), "/\u{1f600}\t\"x\"".into()),
                 ],
             ))),
-            own: Some(Box::new(OwnTags {
+            own: OwnTags {
                 consts: Some(&CONSTS),
-                values: vec![
+                values: Some(Box::new([
                     (Cow::Borrowed("user"), 43.into()), // over the scope's
                     (Cow::Borrowed("q\"uote\n"), "\u{2028}".into()),
-                ],
-            })),
+                ])),
+            },
             error: Some(Box::new(ErrorInfo {
                 type_name: Cow::Borrowed("my::Error"),
                 message: "disk \"gone\"\r\n\u{0}\u{7f} \u{fc}".into(),

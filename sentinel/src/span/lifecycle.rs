@@ -295,13 +295,11 @@ impl SpanCore {
             Cpu::Busy(total) => total,
         };
         let (status, error) = outcome.split();
-        let own = if self.consts.is_none() && self.values.is_empty() {
-            None
-        } else {
-            Some(Box::new(OwnTags {
-                consts: self.consts,
-                values: std::mem::take(&mut self.values),
-            }))
+        let own = OwnTags {
+            consts: self.consts,
+            // One allocation at most, handed over as it is.
+            values: (!self.values.is_empty())
+                .then(|| std::mem::take(&mut self.values).into_boxed_slice()),
         };
         Some(Entry::Span(SpanRecord {
             name: std::mem::replace(&mut self.name, Cow::Borrowed("")),

@@ -16,8 +16,7 @@ use serde_json::Value;
 
 use crate::context::{SpanContext, SpanId, current_span};
 
-/// One recorded tag.
-pub(crate) type Tag = (Cow<'static, str>, Value);
+pub(crate) use crate::tagset::Tag;
 
 struct Frames {
     /// The span whose frame is open, `None` outside any or when it is not

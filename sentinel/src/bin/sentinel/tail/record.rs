@@ -66,10 +66,8 @@ impl Record {
                 .map_or_else(String::new, |t| owned_clean(&t)),
             name: name.map_or_else(|| "?".to_owned(), |n| owned_clean(&n)),
             duration_ms: w.duration_ms.f64().unwrap_or(0.0),
-            status: w
-                .status
-                .text()
-                .map_or_else(String::new, |s| owned_clean(&s)),
+            // A status that is not a string counts as absent, as in `stats`.
+            status: w.status.str().map_or_else(String::new, owned_clean),
             slow: w.slow.truthy(),
             error: error.map(|e| owned_clean(&e)),
             trace_id: w.trace_id.str().map(owned_clean),
