@@ -7,6 +7,7 @@
 //! to three tries, after 0.5 s and 1 s (or the `Retry-After` seconds, at most 10 s). The first
 //! batch the receiver does not take stops the export with an error that says how many spans
 //! were already sent; spans a receiver reports as rejected in a partial success are counted.
+//! Only the first 64 KiB of an answer are read.
 
 use std::time::Duration;
 
@@ -20,6 +21,9 @@ const RETRYABLE: [u16; 4] = [429, 502, 503, 504];
 const ATTEMPTS: u32 = 3;
 /// Pause before the second try (doubled before the third) when the receiver names none.
 const RETRY_DELAY: Duration = Duration::from_millis(500);
+/// Bytes of a receiver's answer read (for its status text or partial success); the rest is
+/// not read and the connection is closed.
+const MAX_ANSWER_BYTES: usize = 64 << 10;
 /// The longest pause a `Retry-After` may ask for.
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(10);
 
@@ -113,7 +117,15 @@ pub(crate) fn post(
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| v.trim().parse::<u64>().ok())
                     .map(Duration::from_secs);
-                let body = response.bytes().await?;
+                // Only the start of an answer is used: a receiver cannot make us hold more.
+                let mut response = response;
+                let mut body = Vec::new();
+                while body.len() < MAX_ANSWER_BYTES
+                    && let Some(chunk) = response.chunk().await?
+                {
+                    let room = MAX_ANSWER_BYTES - body.len();
+                    body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                }
                 Ok::<_, reqwest::Error>((status, retry_after, body))
             });
             let retry = match &answer {
