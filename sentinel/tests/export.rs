@@ -735,3 +735,35 @@ fn issue_16_a_receiver_answering_with_a_huge_body_is_read_only_up_to_a_cap() {
         "the client read {written} bytes of an answer it only needs the start of"
     );
 }
+
+// regression: issue #16
+#[test]
+fn issue_16_a_non_numeric_cpu_time_cannot_make_otlp_json_invalid() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("odd.jsonl");
+    let lines: Vec<String> = ["\"NaN\"", "\"inf\"", "\"-infinity\""]
+        .iter()
+        .enumerate()
+        .map(|(i, cpu)| {
+            let extra = format!(r#""cpu_time_ms":{cpu}"#);
+            span(TRACE_A, i as u64 + 1, None, "odd", (0, 10), &extra)
+        })
+        .collect();
+    fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let out = export(&["--format", "otlp-json"], &path);
+    let requests = decode_lines(&out.stdout);
+    let spans: Vec<_> = requests
+        .iter()
+        .flat_map(|r| &r.resource_spans)
+        .flat_map(|r| &r.scope_spans)
+        .flat_map(|s| &s.spans)
+        .collect();
+    assert_eq!(spans.len(), 3);
+    for s in spans {
+        assert!(
+            s.attributes.iter().all(|a| a.key != "sentinel.cpu_time_ms"),
+            "{:?}",
+            s.attributes
+        );
+    }
+}

@@ -66,7 +66,7 @@ pub struct Span {
     pub error: Option<String>,
     /// `tags`, in file order.
     pub tags: serde_json::Map<String, serde_json::Value>,
-    /// `cpu_time_ms`, when present.
+    /// `cpu_time_ms`, when present and a finite number.
     pub cpu_ms: Option<f64>,
     /// The `slow` flag.
     pub slow: bool,
@@ -249,7 +249,8 @@ impl SpanSet {
             error_type: l.error_type.truthy_text().map(|s| s.into_owned()),
             error: l.error.truthy_text().map(|s| s.into_owned()),
             tags,
-            cpu_ms: l.cpu_time_ms.f64(),
+            // "NaN" or "inf" in a string parses, but is no time (and no JSON number).
+            cpu_ms: l.cpu_time_ms.f64().filter(|v| v.is_finite()),
             slow: l.slow.truthy(),
         });
     }

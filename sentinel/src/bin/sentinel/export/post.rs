@@ -130,17 +130,17 @@ pub(crate) fn post(
             });
             let retry = match &answer {
                 Ok((status, retry_after, _)) if RETRYABLE.contains(&status.as_u16()) => {
-                    Some(retry_after.unwrap_or(RETRY_DELAY).min(MAX_RETRY_DELAY))
+                    Some(*retry_after)
                 }
-                Err(e) if e.is_connect() || e.is_timeout() => Some(RETRY_DELAY),
+                Err(e) if e.is_connect() || e.is_timeout() => Some(None),
                 _ => None,
             };
             match retry {
-                Some(delay) if attempt < ATTEMPTS => {
-                    attempt += 1;
+                Some(retry_after) if attempt < ATTEMPTS => {
                     // A pause between attempts is what the receiver asked for, not a wait on
                     // another task.
-                    std::thread::sleep(delay * (attempt - 1));
+                    std::thread::sleep(pause(retry_after, attempt));
+                    attempt += 1;
                 }
                 _ => {
                     let (status, _, body) = answer.map_err(|e| failed(error_chain(&e)))?;
@@ -179,6 +179,14 @@ pub(crate) fn post(
     Ok(sent)
 }
 
+/// The pause after failed try number `attempt` (1-based): what the receiver asked for,
+/// else [`RETRY_DELAY`] doubled for each earlier try; at most [`MAX_RETRY_DELAY`].
+fn pause(retry_after: Option<Duration>, attempt: u32) -> Duration {
+    retry_after
+        .unwrap_or_else(|| RETRY_DELAY.saturating_mul(1 << attempt.saturating_sub(1).min(16)))
+        .min(MAX_RETRY_DELAY)
+}
+
 /// An error and its sources, `a: b: c`.
 fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
@@ -194,6 +202,22 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // regression: issue #16
+    #[test]
+    fn issue_16_pauses_between_tries_follow_the_docs() {
+        assert_eq!(pause(None, 1), Duration::from_millis(500));
+        assert_eq!(pause(None, 2), Duration::from_secs(1));
+        let asked = Some(Duration::from_secs(7));
+        assert_eq!(pause(asked, 1), Duration::from_secs(7));
+        assert_eq!(
+            pause(asked, 2),
+            Duration::from_secs(7),
+            "as asked, not doubled"
+        );
+        let too_long = Some(Duration::from_secs(3600));
+        assert_eq!(pause(too_long, 2), MAX_RETRY_DELAY, "never past the cap");
+    }
 
     #[test]
     fn a_bare_endpoint_gets_the_standard_traces_path() {
