@@ -186,7 +186,9 @@ impl Timestamp {
 ///   body cut at [`MAX_TITLE_CHARS`] characters; else [`DEFAULT_TITLE`]. Lines and trimming
 ///   follow Python's `str.splitlines()` and `str.strip()`, as the original client does.
 /// - `metadata`: the event's JSON object plus its id under `event_id` (see
-///   [`Event::with_id`]) and a `rust_client` block (hostname, fqdn, pid,
+///   [`Event::with_id`]), with the `sentinel` feature the `trace_id` and `span_id` of the
+///   sentinel span the event was created in (unless the metadata has them), and a
+///   `rust_client` block (hostname, fqdn, pid,
 ///   process_name, argv0, cwd, rust_version, library, library_version). When the event's
 ///   metadata already has a `rust_client` key, the block goes under `_rust_client` instead.
 #[derive(Debug, Clone, PartialEq)]
@@ -200,6 +202,11 @@ pub struct Event {
     metadata: Option<Box<Map<String, Value>>>,
     lifetime: Option<Box<Lifetime>>,
     id: Option<Box<str>>,
+    /// The sentinel span the event was created in (feature `sentinel`): trace id high and
+    /// low halves, span id; read when created, written out by the worker. Boxed like the
+    /// other optional parts, so events outside spans stay small in the queue.
+    #[cfg(feature = "sentinel")]
+    trace: Option<Box<[u64; 3]>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -221,6 +228,14 @@ impl Event {
             lifetime: None,
             echo: None,
             id: None,
+            #[cfg(feature = "sentinel")]
+            trace: sentinel::context::current_span().map(|s| {
+                Box::new([
+                    (s.trace_id.0 >> 64) as u64,
+                    s.trace_id.0 as u64,
+                    s.span_id.0,
+                ])
+            }),
         }
     }
 
@@ -415,6 +430,16 @@ impl Event {
             out.extend_from_slice(&generated_id());
             out.extend_from_slice(b"\",");
         }
+        #[cfg(feature = "sentinel")]
+        if let Some(&[high, low, span]) = self.trace.as_deref() {
+            // The event's own metadata keys win, as a `MasterLogLayer` id hook's do.
+            let own = |key: &str| self.metadata.as_ref().is_some_and(|m| m.contains_key(key));
+            if !own("trace_id") && !own("span_id") {
+                let ids =
+                    format!("\"trace_id\":\"{high:016x}{low:016x}\",\"span_id\":\"{span:016x}\",");
+                out.extend_from_slice(ids.as_bytes());
+            }
+        }
         if let Some(map) = &self.metadata {
             // The block replaces a user entry with the same key, as a dict update would.
             let skip_id = self.id.is_some();
@@ -580,6 +605,36 @@ fn hostname() -> String {
 mod tests {
     use serde_json::json;
     use time::macros::datetime;
+
+    #[cfg(feature = "sentinel")]
+    #[test]
+    fn an_event_created_in_a_sentinel_span_carries_its_ids() {
+        use sentinel::context::Context;
+        use sentinel::{SpanContext, SpanId, TraceId};
+
+        let span = SpanContext {
+            trace_id: TraceId(0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736),
+            span_id: SpanId(0x00f0_67aa_0ba9_02b7),
+            sampled: true,
+        };
+        let (inside, own) = Context::with_span(Some(span)).run(|| {
+            (
+                Event::info("in a span"),
+                Event::info("own ids").metadata(json!({"trace_id": "mine"})),
+            )
+        });
+        let v = inside.to_json();
+        assert_eq!(
+            v["metadata"]["trace_id"],
+            "4bf92f3577b34da6a3ce929d0e0e4736"
+        );
+        assert_eq!(v["metadata"]["span_id"], "00f067aa0ba902b7");
+        let v = own.to_json();
+        assert_eq!(v["metadata"]["trace_id"], "mine");
+        assert!(v["metadata"].get("span_id").is_none(), "{v}");
+        let outside = Event::info("no span").to_json();
+        assert!(outside["metadata"].get("trace_id").is_none(), "{outside}");
+    }
 
     use super::*;
 

@@ -606,8 +606,9 @@ pub(crate) async fn run<F, Fut>(
     drop(done);
 }
 
-/// Settles a batch read back from the spool: delivered, refused for good, or split are done
-/// with (acknowledged); one the server may take later stays in the spool.
+/// Settles a batch read back from the spool: delivered or refused for good are done with
+/// (acknowledged); split, its halves go back to the spool first; one the server may take
+/// later stays in the spool.
 fn settle_replay(state: &mut State, outcome: Outcome, shared: &Shared) {
     match outcome {
         Outcome::GaveUp(_, failure)
@@ -618,6 +619,15 @@ fn settle_replay(state: &mut State, outcome: Outcome, shared: &Shared) {
         {
             if let Some(spool) = &state.spool {
                 spool.nack();
+            }
+        }
+        // The halves go back to the spool before the record is acknowledged (the spool
+        // thread handles both in order): a crash while they are out loses nothing.
+        Outcome::Split(first, second) => {
+            state.spool_batch(first);
+            state.spool_batch(second);
+            if let Some(spool) = &state.spool {
+                spool.ack();
             }
         }
         outcome => {
@@ -1441,6 +1451,78 @@ mod tests {
         assert_eq!(report.accepted, 3000);
         let rate = h.shared.rate.get();
         assert!((rate - 0.0002).abs() < 0.0001, "{rate}");
+    }
+
+    // regression: issue #14
+    // Real time, as above.
+    #[tokio::test]
+    async fn issue_14_a_replayed_batch_split_by_a_413_stays_on_disk_until_its_halves_are_sent() {
+        let dir = tempfile::tempdir().unwrap();
+        let (tx, rx) = mpsc::channel(10);
+        let shared = Arc::new(Shared::new(2, 0.005));
+        let counters = Arc::clone(&shared.counters.spool);
+        let spool = Spool::start(dir.path(), 1 << 20, crate::SpoolFsync::None, counters).unwrap();
+        let (third_tx, mut third) = mpsc::unbounded_channel();
+        let calls = Arc::new(AtomicUsize::new(0));
+        // 503 (so "ab" goes to the spool), then 413 for its replay (split), then the halves'
+        // requests never end: the process is killed while they are out.
+        let send = move |_batch: Batch, _timeout: Duration| {
+            let call = calls.fetch_add(1, Ordering::SeqCst);
+            let third_tx = third_tx.clone();
+            async move {
+                match call {
+                    0 => retry(503, None),
+                    1 => Attempt::Reject {
+                        status: Some(413),
+                        reason: "too large".into(),
+                    },
+                    _ => {
+                        let _ = third_tx.send(());
+                        std::future::pending().await
+                    }
+                }
+            }
+        };
+        let (done, _) = watch::channel(());
+        let task = tokio::spawn(run(
+            rx,
+            send,
+            settings(2),
+            Arc::clone(&shared),
+            Some(spool),
+            done,
+        ));
+        for b in ["a", "b"] {
+            tx.send(Msg::Event(Event::info(b))).await.unwrap();
+            shared.enqueued(&tx);
+        }
+        third.recv().await.unwrap();
+        // The kill: the worker stops where it is; its spool thread writes what it was handed.
+        task.abort();
+        let _ = task.await;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let counters = Arc::new(crate::stats::SpoolCounters::default());
+        let (_spool, mut replays) = loop {
+            match Spool::start(
+                dir.path(),
+                1 << 20,
+                crate::SpoolFsync::None,
+                Arc::clone(&counters),
+            ) {
+                Ok(s) => break s,
+                Err(crate::Error::SpoolLocked(_)) if Instant::now() < deadline => {
+                    tokio::task::yield_now().await;
+                }
+                Err(e) => panic!("{e}"),
+            }
+        };
+        // The next process still has both events.
+        let replayed = tokio::time::timeout(Duration::from_secs(10), replays.recv())
+            .await
+            .expect("the split batch's events were lost")
+            .unwrap();
+        let v: Value = serde_json::from_slice(&replayed.body).unwrap();
+        assert_eq!(v["logs"][0]["body"], "a");
     }
 
     // Real time: the spool's thread answers outside the runtime, so a paused clock would

@@ -64,6 +64,31 @@
 //! with `parent: None` starts a new trace. A sampled-out trace writes nothing
 //! but its ids still propagate, so the decision holds for both worlds.
 //!
+//! # Trace ids on log lines
+//!
+//! `tracing-subscriber`'s JSON formatter, wrapped in [`WithTraceIds`], starts
+//! every line logged inside a span with the span's sentinel `trace_id` and
+//! `span_id`, so an error line leads to its trace in the sentinel file:
+//!
+//! ```
+//! use tracing_subscriber::fmt::format;
+//! use tracing_subscriber::layer::SubscriberExt;
+//! use sentinel::layer::{SentinelLayer, WithTraceIds};
+//!
+//! let subscriber = tracing_subscriber::registry()
+//!     .with(SentinelLayer::new())
+//!     .with(
+//!         tracing_subscriber::fmt::layer()
+//!             .json()
+//!             .event_format(WithTraceIds::new(format().json())),
+//!     );
+//! tracing::subscriber::with_default(subscriber, || {
+//!     let _span = tracing::info_span!("checkout").entered();
+//!     // {"trace_id":"…32 hex…","span_id":"…16 hex…","timestamp":…,"level":"WARN",…}
+//!     tracing::warn!(order = 7, "card declined");
+//! });
+//! ```
+//!
 //! # Backpressure
 //!
 //! A closing span is a synchronous producer: when the logger's queue is full
@@ -90,6 +115,8 @@ use crate::record::{ErrorInfo, NO_CPU, NameKind};
 use crate::span::recorded::{self, Outer};
 use crate::span::{CpuMode, Outcome, Policy, SpanCore, Target, slow_threshold};
 use crate::tags::TagSet;
+
+pub use crate::log_ids::WithTraceIds;
 
 /// Writes every closed `tracing` span as a sentinel record; see the
 /// [module documentation](self).
@@ -193,7 +220,9 @@ thread_local! {
     static ENTERED: RefCell<Vec<Entered>> = const { RefCell::new(Vec::new()) };
 }
 
-fn span_ctx<S>(span: &tracing_subscriber::registry::SpanRef<'_, S>) -> Option<SpanContext>
+pub(crate) fn span_ctx<S>(
+    span: &tracing_subscriber::registry::SpanRef<'_, S>,
+) -> Option<SpanContext>
 where
     S: for<'a> LookupSpan<'a>,
 {

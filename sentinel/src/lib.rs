@@ -121,6 +121,8 @@ mod global;
 pub mod http;
 #[cfg(feature = "tracing")]
 pub mod layer;
+#[cfg(feature = "tracing")]
+mod log_ids;
 pub mod pipeline;
 mod propagation;
 pub mod record;

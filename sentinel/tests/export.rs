@@ -694,3 +694,76 @@ fn a_busy_receiver_gets_the_batch_again_after_its_retry_after() {
     );
     assert_eq!(receiver.received().len(), 3);
 }
+
+// regression: issue #16
+#[test]
+fn issue_16_a_receiver_answering_with_a_huge_body_is_read_only_up_to_a_cap() {
+    use std::io::{Read, Write};
+
+    const TOTAL: usize = 128 << 20;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    // Answers 200 with a 128 MiB body and counts what it managed to write before the
+    // client hung up.
+    let server = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut request = [0u8; 64 << 10];
+        let _ = stream.read(&mut request).unwrap();
+        let head = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {TOTAL}\r\n\r\n"
+        );
+        stream.write_all(head.as_bytes()).unwrap();
+        let chunk = vec![b' '; 64 << 10];
+        let mut written = 0;
+        while written < TOTAL {
+            match stream.write(&chunk) {
+                Ok(n) => written += n,
+                Err(_) => break,
+            }
+        }
+        written
+    });
+    let (_dir, path) = fixture();
+    let out = export(
+        &["--otlp-endpoint", &format!("http://{addr}/v1/traces")],
+        &path,
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("sent 5 spans in 1 requests"));
+    let written = server.join().unwrap();
+    assert!(
+        written < TOTAL / 4,
+        "the client read {written} bytes of an answer it only needs the start of"
+    );
+}
+
+// regression: issue #16
+#[test]
+fn issue_16_a_non_numeric_cpu_time_cannot_make_otlp_json_invalid() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("odd.jsonl");
+    let lines: Vec<String> = ["\"NaN\"", "\"inf\"", "\"-infinity\""]
+        .iter()
+        .enumerate()
+        .map(|(i, cpu)| {
+            let extra = format!(r#""cpu_time_ms":{cpu}"#);
+            span(TRACE_A, i as u64 + 1, None, "odd", (0, 10), &extra)
+        })
+        .collect();
+    fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let out = export(&["--format", "otlp-json"], &path);
+    let requests = decode_lines(&out.stdout);
+    let spans: Vec<_> = requests
+        .iter()
+        .flat_map(|r| &r.resource_spans)
+        .flat_map(|r| &r.scope_spans)
+        .flat_map(|s| &s.spans)
+        .collect();
+    assert_eq!(spans.len(), 3);
+    for s in spans {
+        assert!(
+            s.attributes.iter().all(|a| a.key != "sentinel.cpu_time_ms"),
+            "{:?}",
+            s.attributes
+        );
+    }
+}

@@ -607,3 +607,85 @@ fn values_recorded_in_an_async_instrument_span_survive_thread_hops() {
         }
     }
 }
+
+/// Everything a `fmt` layer writes, shared with the test.
+#[derive(Clone, Default)]
+struct Lines(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Lines {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Lines {
+    fn json(&self) -> Vec<Value> {
+        let text = String::from_utf8(self.0.lock().unwrap().clone()).unwrap();
+        text.lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}")))
+            .collect()
+    }
+}
+
+#[test]
+fn json_log_lines_carry_the_ids_of_the_span_they_are_logged_in() {
+    use sentinel::layer::WithTraceIds;
+    use tracing_subscriber::fmt::format;
+
+    let t = TempLog::new();
+    let lines = Lines::default();
+    let writer = lines.clone();
+    let subscriber = tracing_subscriber::registry()
+        .with(SentinelLayer::with_logger(&t.logger))
+        .with(
+            tracing_subscriber::fmt::layer()
+                .json()
+                .event_format(WithTraceIds::new(format().json()))
+                .with_writer(move || writer.clone()),
+        );
+    #[trace(logger = logger)]
+    fn charge(logger: &AsyncLogger) {
+        let _ = logger;
+        tracing::warn!(order = 7, "card declined");
+    }
+    let (outer, explicit) = tracing::subscriber::with_default(subscriber, || {
+        tracing::info!("before any span");
+        let outer = tracing::info_span!("checkout");
+        {
+            let _entered = outer.enter();
+            tracing::info!("in checkout");
+            charge(&t.logger);
+        }
+        // Logged outside, but explicitly under `checkout`.
+        tracing::info!(parent: &outer, "for checkout");
+        let explicit = outer.id();
+        drop(outer);
+        (sentinel::current_trace_id(), explicit)
+    });
+    assert_eq!(outer, None);
+    assert!(explicit.is_some());
+    let r = t.records();
+    let (checkout, charge) = (by_name(&r, "checkout"), by_name(&r, "charge"));
+    let logged = lines.json();
+    assert_eq!(logged.len(), 4, "{logged:#?}");
+    assert!(logged[0].get("trace_id").is_none(), "{}", logged[0]);
+    assert_eq!(logged[0]["fields"]["message"], "before any span");
+    for (line, span) in [
+        (&logged[1], checkout),
+        (&logged[2], charge),
+        (&logged[3], checkout),
+    ] {
+        assert_eq!(line["trace_id"], span["trace_id"], "{line}");
+        assert_eq!(line["span_id"], span["span_id"], "{line}");
+        assert_eq!(line["trace_id"].as_str().unwrap().len(), 32);
+    }
+    // The inner format's own fields are all still there.
+    assert_eq!(logged[2]["level"], "WARN");
+    assert_eq!(logged[2]["fields"]["order"], 7);
+    assert_eq!(logged[2]["fields"]["message"], "card declined");
+    assert!(logged[2]["timestamp"].is_string());
+}

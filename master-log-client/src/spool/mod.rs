@@ -27,7 +27,9 @@
 //! answers, spooled and new batches alternate, one each, so new events keep arriving while a
 //! backlog drains; both share the worker's one request at a time, `min_request_interval` and
 //! the backoff, so a backlog never goes faster than the server answers. A replayed batch is
-//! the same request as its first attempt: same body, same `Idempotency-Key`.
+//! the same request as its first attempt: same body, same `Idempotency-Key`. One the server
+//! finds too large (413) goes back to the spool as two halves, at its end, before its record
+//! is acknowledged, so a crash while the halves are out loses nothing.
 //!
 //! # Layout
 //!

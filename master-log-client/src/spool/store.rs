@@ -569,30 +569,29 @@ impl Store {
 
     /// The worker delivered (or rejected for good) the record from [`Store::next_replay`].
     pub(crate) fn ack(&mut self) {
-        let Some(f) = self.in_flight.take() else {
-            return;
-        };
-        Counters::add(&self.counters.replayed, f.events);
-        if let Some(seg) = self.segments.iter_mut().find(|s| s.id == f.id) {
-            seg.events = seg.events.saturating_sub(f.events);
-            seg.start = f.end;
-            self.write_ledger(f.id, f.end);
+        if let Some(f) = self.pass_in_flight() {
+            Counters::add(&self.counters.replayed, f.events);
         }
     }
 
     /// The record from [`Store::next_replay`] passed its checksum but does not hold a batch:
     /// skipped, its events counted lost.
     pub(crate) fn skip_undecodable(&mut self) {
-        let Some(f) = self.in_flight.take() else {
-            return;
-        };
-        self.count_bad_tail(f.id, 0, "undecodable record");
-        self.lose(f.events, "undecodable spool record");
+        if let Some(f) = self.pass_in_flight() {
+            self.count_bad_tail(f.id, 0, "undecodable record");
+            self.lose(f.events, "undecodable spool record");
+        }
+    }
+
+    /// Moves the segment's start and the ledger past the record handed out, and returns it.
+    fn pass_in_flight(&mut self) -> Option<InFlight> {
+        let f = self.in_flight.take()?;
         if let Some(seg) = self.segments.iter_mut().find(|s| s.id == f.id) {
             seg.events = seg.events.saturating_sub(f.events);
             seg.start = f.end;
             self.write_ledger(f.id, f.end);
         }
+        Some(f)
     }
 
     /// The worker could not deliver the record: it is read again next time.

@@ -66,7 +66,7 @@ pub struct Span {
     pub error: Option<String>,
     /// `tags`, in file order.
     pub tags: serde_json::Map<String, serde_json::Value>,
-    /// `cpu_time_ms`, when present.
+    /// `cpu_time_ms`, when present and a finite number.
     pub cpu_ms: Option<f64>,
     /// The `slow` flag.
     pub slow: bool,
@@ -249,7 +249,8 @@ impl SpanSet {
             error_type: l.error_type.truthy_text().map(|s| s.into_owned()),
             error: l.error.truthy_text().map(|s| s.into_owned()),
             tags,
-            cpu_ms: l.cpu_time_ms.f64(),
+            // "NaN" or "inf" in a string parses, but is no time (and no JSON number).
+            cpu_ms: l.cpu_time_ms.f64().filter(|v| v.is_finite()),
             slow: l.slow.truthy(),
         });
     }
@@ -286,6 +287,33 @@ fn trace_id(v: &Loose<'_>) -> Option<u128> {
 /// A span id as the library parses it ([`SpanId`]: 16 hex digits, never zero).
 fn span_id(v: &Loose<'_>) -> Option<u64> {
     v.str()?.parse::<SpanId>().ok().map(|id| id.0)
+}
+
+/// Deepest stack the flame graphs (`export --format folded`, the report's) draw: a deeper span
+/// adds its self time to its ancestor at this depth. A recursion thousands deep would
+/// otherwise cost time and memory quadratic in its depth.
+pub const MAX_STACK_DEPTH: usize = 256;
+
+/// A chain of `depth` spans of one trace, each the parent of the next, each with 1 ms of
+/// self time: the deepest tree there is.
+#[cfg(test)]
+pub(crate) fn chain(depth: u64) -> SpanSet {
+    let mut set = SpanSet::default();
+    for i in 1..=depth {
+        let parent = if i == 1 {
+            "null".to_owned()
+        } else {
+            format!("\"{:016x}\"", i - 1)
+        };
+        let l = format!(
+            r#"{{"timestamp":"2026-11-22T00:00:10+00:00","function":"f{}","duration_ms":{},"trace_id":"{:032x}","span_id":"{i:016x}","parent_span_id":{parent}}}"#,
+            i % 7,
+            depth - i + 1,
+            1
+        );
+        set.add_line(l.as_bytes(), 0, &Filter::default());
+    }
+    set
 }
 
 /// The spans as forests: each span's children, and the roots (spans whose parent is not among

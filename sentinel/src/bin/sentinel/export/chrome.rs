@@ -153,25 +153,30 @@ pub fn write<W: Write + ?Sized>(set: &SpanSet, sources: &[String], out: &mut W) 
                    "pid":d.source + 1,"tid":0,"args":{"count":d.count}}),
         )?;
     }
-    out.write_all(b"\n],\"displayTimeUnit\":\"ms\",\"otherData\":")?;
-    let other = json!({
-        "generator": concat!("sentinel ", env!("CARGO_PKG_VERSION")),
-        "start_unix_us": micros(origin),
-    });
-    serde_json::to_writer(&mut *out, &other)?;
-    out.write_all(b"}\n")?;
+    // Written as text: the absolute start has 19 digits, more than a `Value` (an f64) keeps.
+    write!(
+        out,
+        "\n],\"displayTimeUnit\":\"ms\",\"otherData\":{{\"generator\":\"sentinel {}\",\"start_unix_us\":{}}}}}\n",
+        env!("CARGO_PKG_VERSION"),
+        micros_text(origin)
+    )?;
     out.flush()
 }
 
-/// Nanoseconds as microseconds with three exact decimals: a JSON number, no float rounding.
-fn micros(ns: i64) -> Value {
-    let text = format!(
+/// Nanoseconds as microseconds with three exact decimals, as JSON number text.
+fn micros_text(ns: i64) -> String {
+    format!(
         "{}{}.{:03}",
         if ns < 0 { "-" } else { "" },
         ns.unsigned_abs() / 1000,
         ns.unsigned_abs() % 1000
-    );
-    serde_json::from_str(&text).expect("a decimal is a JSON number")
+    )
+}
+
+/// [`micros_text`] as a JSON number: an f64, so exact to the nanosecond for times up to
+/// 10^12 µs (11 days) from the origin, which is what `ts` and `dur` are.
+fn micros(ns: i64) -> Value {
+    serde_json::from_str(&micros_text(ns)).expect("a decimal is a JSON number")
 }
 
 /// Where a span is drawn: its track (0-based, per input) and its times, nudged by less than
@@ -340,6 +345,24 @@ mod tests {
         assert_eq!(placed[2].track, placed[0].track);
         assert!(placed[2].start_ns >= placed[1].end_ns);
         assert!(placed[2].start_ns - set.spans[2].start_ns < TOLERANCE_NS);
+    }
+
+    // regression: issue #16
+    #[test]
+    fn issue_16_the_absolute_start_is_exact_to_the_nanosecond() {
+        let mut set = SpanSet::default();
+        let l = r#"{"timestamp":"2026-11-22T01:02:03.000000123+00:00","function":"f","duration_ms":0,"trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","span_id":"0000000000000001"}"#;
+        set.add_line(l.as_bytes(), 0, &crate::filter::Filter::default());
+        let mut out = Vec::new();
+        write(&set, &["a".to_owned()], &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.contains("\"start_unix_us\":1795309323000000.123"),
+            "{}",
+            &text[text.find("otherData").unwrap()..]
+        );
+        // Still one JSON document.
+        serde_json::from_str::<Value>(&text).unwrap();
     }
 
     #[test]

@@ -5,13 +5,14 @@
 //! frames are the span names from the trace's root down, and the count is the time the span
 //! spent outside its children (concurrent children are not subtracted twice), in whole
 //! microseconds, summed over every span with that stack. Stacks whose self time rounds to
-//! 0 µs are left out (they add no width). In names, `;` (the frame separator) becomes `:` and
-//! control characters are escaped, so a line always parses.
+//! 0 µs are left out (they add no width). A stack stops at [`MAX_STACK_DEPTH`] frames:
+//! deeper spans add their self time to their ancestor there. In names, `;` (the frame
+//! separator) becomes `:` and control characters are escaped, so a line always parses.
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
-use crate::spans::{Forest, Span};
+use crate::spans::{Forest, MAX_STACK_DEPTH, Span};
 
 /// Self time in microseconds per stack, stacks in sorted order.
 pub fn stacks(spans: &[Span], forest: &Forest) -> BTreeMap<String, u64> {
@@ -19,8 +20,11 @@ pub fn stacks(spans: &[Span], forest: &Forest) -> BTreeMap<String, u64> {
     let mut path: Vec<String> = Vec::new();
     for &root in &forest.roots {
         for (i, depth) in forest.walk(root) {
-            path.truncate(depth);
-            path.push(frame(&spans[i].name));
+            // A span deeper than the cap adds its time to its ancestor at the cap.
+            if depth < MAX_STACK_DEPTH {
+                path.truncate(depth);
+                path.push(frame(&spans[i].name));
+            }
             let self_us = u64::try_from(forest.self_ns(spans, i)).unwrap_or(0) / 1000;
             if self_us > 0 {
                 *out.entry(path.join(";")).or_insert(0) += self_us;
@@ -58,6 +62,17 @@ pub fn write<W: Write + ?Sized>(stacks: &BTreeMap<String, u64>, out: &mut W) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // regression: issue #16
+    #[test]
+    fn issue_16_a_very_deep_trace_folds_into_stacks_at_most_the_cap_deep() {
+        let set = crate::spans::chain(1_000);
+        let forest = Forest::new(&set.spans);
+        let stacks = stacks(&set.spans, &forest);
+        let deepest = stacks.keys().map(|k| k.split(';').count()).max();
+        assert_eq!(deepest, Some(MAX_STACK_DEPTH));
+        assert_eq!(stacks.values().sum::<u64>(), 1_000_000, "no time lost");
+    }
 
     #[test]
     fn separators_and_control_characters_cannot_break_a_line() {

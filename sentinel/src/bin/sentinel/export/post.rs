@@ -7,6 +7,7 @@
 //! to three tries, after 0.5 s and 1 s (or the `Retry-After` seconds, at most 10 s). The first
 //! batch the receiver does not take stops the export with an error that says how many spans
 //! were already sent; spans a receiver reports as rejected in a partial success are counted.
+//! Only the first 64 KiB of an answer are read.
 
 use std::time::Duration;
 
@@ -20,6 +21,9 @@ const RETRYABLE: [u16; 4] = [429, 502, 503, 504];
 const ATTEMPTS: u32 = 3;
 /// Pause before the second try (doubled before the third) when the receiver names none.
 const RETRY_DELAY: Duration = Duration::from_millis(500);
+/// Bytes of a receiver's answer read (for its status text or partial success); the rest is
+/// not read and the connection is closed.
+const MAX_ANSWER_BYTES: usize = 64 << 10;
 /// The longest pause a `Retry-After` may ask for.
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(10);
 
@@ -113,22 +117,30 @@ pub(crate) fn post(
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| v.trim().parse::<u64>().ok())
                     .map(Duration::from_secs);
-                let body = response.bytes().await?;
+                // Only the start of an answer is used: a receiver cannot make us hold more.
+                let mut response = response;
+                let mut body = Vec::new();
+                while body.len() < MAX_ANSWER_BYTES
+                    && let Some(chunk) = response.chunk().await?
+                {
+                    let room = MAX_ANSWER_BYTES - body.len();
+                    body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                }
                 Ok::<_, reqwest::Error>((status, retry_after, body))
             });
             let retry = match &answer {
                 Ok((status, retry_after, _)) if RETRYABLE.contains(&status.as_u16()) => {
-                    Some(retry_after.unwrap_or(RETRY_DELAY).min(MAX_RETRY_DELAY))
+                    Some(*retry_after)
                 }
-                Err(e) if e.is_connect() || e.is_timeout() => Some(RETRY_DELAY),
+                Err(e) if e.is_connect() || e.is_timeout() => Some(None),
                 _ => None,
             };
             match retry {
-                Some(delay) if attempt < ATTEMPTS => {
-                    attempt += 1;
+                Some(retry_after) if attempt < ATTEMPTS => {
                     // A pause between attempts is what the receiver asked for, not a wait on
                     // another task.
-                    std::thread::sleep(delay * (attempt - 1));
+                    std::thread::sleep(pause(retry_after, attempt));
+                    attempt += 1;
                 }
                 _ => {
                     let (status, _, body) = answer.map_err(|e| failed(error_chain(&e)))?;
@@ -167,6 +179,14 @@ pub(crate) fn post(
     Ok(sent)
 }
 
+/// The pause after failed try number `attempt` (1-based): what the receiver asked for,
+/// else [`RETRY_DELAY`] doubled for each earlier try; at most [`MAX_RETRY_DELAY`].
+fn pause(retry_after: Option<Duration>, attempt: u32) -> Duration {
+    retry_after
+        .unwrap_or_else(|| RETRY_DELAY.saturating_mul(1 << attempt.saturating_sub(1).min(16)))
+        .min(MAX_RETRY_DELAY)
+}
+
 /// An error and its sources, `a: b: c`.
 fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
@@ -182,6 +202,22 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // regression: issue #16
+    #[test]
+    fn issue_16_pauses_between_tries_follow_the_docs() {
+        assert_eq!(pause(None, 1), Duration::from_millis(500));
+        assert_eq!(pause(None, 2), Duration::from_secs(1));
+        let asked = Some(Duration::from_secs(7));
+        assert_eq!(pause(asked, 1), Duration::from_secs(7));
+        assert_eq!(
+            pause(asked, 2),
+            Duration::from_secs(7),
+            "as asked, not doubled"
+        );
+        let too_long = Some(Duration::from_secs(3600));
+        assert_eq!(pause(too_long, 2), MAX_RETRY_DELAY, "never past the cap");
+    }
 
     #[test]
     fn a_bare_endpoint_gets_the_standard_traces_path() {

@@ -13,8 +13,8 @@
 //! - the [`MAX_TRACES`] slowest traces and the [`MAX_TRACES`] latest failed ones as
 //!   waterfalls (at most [`MAX_WATERFALL_SPANS`] spans each);
 //! - a flame graph by self time over every span (frames narrower than 1/[`FLAME_MIN_SHARE`] of
-//!   the total merged away, at most [`MAX_FLAME_NODES`] frames, at most [`MAX_FLAME_DEPTH`]
-//!   deep).
+//!   the total merged away, at most [`MAX_FLAME_NODES`] frames, at most
+//!   [`MAX_STACK_DEPTH`](crate::spans::MAX_STACK_DEPTH) deep).
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::Write as _;
@@ -27,7 +27,7 @@ use crate::error::Failure;
 use crate::export::output;
 use crate::filter::FilterArgs;
 use crate::input::InputArgs;
-use crate::spans::{Forest, Span, SpanSet, Status};
+use crate::spans::{Forest, MAX_STACK_DEPTH, Span, SpanSet, Status};
 use crate::stats::{GroupBy, Row, SortKey, Stats};
 use crate::{Outcome, Reporter};
 
@@ -41,10 +41,6 @@ pub(crate) const MAX_WATERFALL_SPANS: usize = 500;
 pub(crate) const MAX_FLAME_NODES: usize = 2_000;
 /// Frames narrower than 1/this of the whole graph are merged into their parent.
 pub(crate) const FLAME_MIN_SHARE: u64 = 2_000;
-/// Deepest frame of the flame graph; deeper spans add their self time to their ancestor at
-/// this depth (a recursion thousands deep would otherwise cost quadratic time and overflow
-/// the stack).
-pub(crate) const MAX_FLAME_DEPTH: usize = 256;
 
 const PAGE: &str = include_str!("page.html");
 const STYLE: &str = include_str!("page.css");
@@ -310,7 +306,7 @@ fn flame(spans: &[Span], forest: &Forest) -> (Frame, u64) {
     for &r in &forest.roots {
         let mut path: Vec<&str> = Vec::new();
         for (i, depth) in forest.walk(r) {
-            if depth < MAX_FLAME_DEPTH {
+            if depth < MAX_STACK_DEPTH {
                 path.truncate(depth);
                 path.push(&spans[i].name);
             } else {
@@ -392,26 +388,6 @@ mod tests {
         );
     }
 
-    /// A chain of `depth` spans, each the parent of the next, each 1 ms of self time.
-    pub(crate) fn chain(depth: u64) -> SpanSet {
-        let mut set = SpanSet::default();
-        for i in 1..=depth {
-            let parent = if i == 1 {
-                "null".to_owned()
-            } else {
-                format!("\"{:016x}\"", i - 1)
-            };
-            let l = format!(
-                r#"{{"timestamp":"2026-11-22T00:00:10+00:00","function":"f{}","duration_ms":{},"trace_id":"{:032x}","span_id":"{i:016x}","parent_span_id":{parent}}}"#,
-                i % 7,
-                depth - i + 1,
-                1
-            );
-            set.add_line(l.as_bytes(), 0, &Filter::default());
-        }
-        set
-    }
-
     fn frame_depth(f: &Frame) -> usize {
         // Iterative: the frame tree under test may be deep.
         let mut deepest = 0;
@@ -426,16 +402,16 @@ mod tests {
     // regression: issue #16
     #[test]
     fn issue_16_a_very_deep_trace_is_cut_at_the_flame_depth_cap_and_keeps_its_time() {
-        let set = chain(10_000);
+        let set = crate::spans::chain(10_000);
         let forest = Forest::new(&set.spans);
         let (frame, merged) = flame(&set.spans, &forest);
         assert_eq!(frame.total_us, 10_000_000);
         assert!(
-            frame_depth(&frame) <= MAX_FLAME_DEPTH,
+            frame_depth(&frame) <= MAX_STACK_DEPTH,
             "{}",
             frame_depth(&frame)
         );
-        assert_eq!(merged, 10_000 - MAX_FLAME_DEPTH as u64);
+        assert_eq!(merged, 10_000 - MAX_STACK_DEPTH as u64);
     }
 
     #[test]
