@@ -178,6 +178,33 @@ fn robust_to_bad_records() {
     );
 }
 
+/// Over 12 MiB, so the input is read in several blocks: lines cut by a block's end, and a
+/// line longer than a block in the middle, are each counted once.
+#[test]
+fn every_line_counts_once_across_blocks() {
+    let line = span("fetch", 1.5, "success", false);
+    let per_mib = (1 << 20) / (line.len() + 1);
+    let mut text = String::new();
+    for _ in 0..per_mib * 5 {
+        text.push_str(&line);
+        text.push('\n');
+    }
+    text.push_str(&"x".repeat(5 << 20));
+    text.push('\n');
+    for _ in 0..per_mib * 7 {
+        text.push_str(&line);
+        text.push('\n');
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("log.jsonl");
+    fs::write(&path, text).unwrap();
+    let rows = json_rows(&stats(&["--json"], &path));
+    assert_eq!(rows[0]["count"], per_mib * 12, "{rows:?}");
+    assert_eq!(rows[0]["total_ms"], 1.5 * (per_mib * 12) as f64);
+    let table = String::from_utf8(stats(&[], &path).stdout).unwrap();
+    assert!(table.contains("1 over-long lines skipped"), "{table}");
+}
+
 #[test]
 fn missing_file_exits_1_with_message() {
     let dir = tempfile::tempdir().unwrap();

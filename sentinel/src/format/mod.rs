@@ -126,7 +126,51 @@ impl<'a> Line<'a> {
         if !is_object(line.as_bytes()) {
             return None;
         }
-        scan::scan(line).or_else(|| serde_json::from_str(line).ok())
+        scan::scan(line, Fields::ALL).or_else(|| serde_json::from_str(line).ok())
+    }
+
+    /// Like [`Line::parse`], but decodes only `fields`: the others read as absent. The
+    /// line is accepted or rejected exactly as by [`Line::parse`]; skipping a field's value
+    /// is what makes this faster (no number parsed, no tags checked twice).
+    pub fn parse_only(line: &'a str, fields: Fields) -> Option<Line<'a>> {
+        if !is_object(line.as_bytes()) {
+            return None;
+        }
+        scan::scan(line, fields).or_else(|| {
+            serde_json::from_str(line)
+                .ok()
+                .map(|l: Line<'a>| l.only(fields))
+        })
+    }
+
+    /// This line with the fields outside `fields` reset to absent.
+    fn only(mut self, fields: Fields) -> Line<'a> {
+        let loose = [
+            (Fields::TIMESTAMP, &mut self.timestamp),
+            (Fields::FUNCTION, &mut self.function),
+            (Fields::LABEL, &mut self.label),
+            (Fields::DURATION_MS, &mut self.duration_ms),
+            (Fields::STATUS, &mut self.status),
+            (Fields::ERROR_TYPE, &mut self.error_type),
+            (Fields::ERROR, &mut self.error),
+            (Fields::TRACE_ID, &mut self.trace_id),
+            (Fields::SPAN_ID, &mut self.span_id),
+            (Fields::PARENT_SPAN_ID, &mut self.parent_span_id),
+            (Fields::SLOW, &mut self.slow),
+            (Fields::CPU_TIME_MS, &mut self.cpu_time_ms),
+        ];
+        for (field, value) in loose {
+            if !fields.contains(field) {
+                *value = Loose::Null;
+            }
+        }
+        if !fields.contains(Fields::TAGS) {
+            self.tags = None;
+        }
+        if !fields.contains(Fields::DROPPED) {
+            self.dropped = None;
+        }
+        self
     }
 
     /// The span's name: `function`, else `label` (Python-truthy values only,
@@ -150,6 +194,75 @@ impl<'a> Line<'a> {
         serde_json::from_str::<Count>(raw.get())
             .ok()
             .map(|c| c.count)
+    }
+}
+
+/// A set of [`Line`]'s fields, for [`Line::parse_only`]; combine them with `|`.
+///
+/// ```
+/// use sentinel::format::{Fields, Line};
+///
+/// let line = r#"{"function":"f","duration_ms":1.5,"status":"error"}"#;
+/// let only = Line::parse_only(line, Fields::FUNCTION | Fields::DURATION_MS).unwrap();
+/// assert_eq!(only.duration_ms.f64(), Some(1.5));
+/// assert_eq!(only.status.str(), None);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fields(u16);
+
+impl Fields {
+    /// `timestamp`.
+    pub const TIMESTAMP: Fields = Fields(1 << 0);
+    /// `function`.
+    pub const FUNCTION: Fields = Fields(1 << 1);
+    /// `label`.
+    pub const LABEL: Fields = Fields(1 << 2);
+    /// `duration_ms`.
+    pub const DURATION_MS: Fields = Fields(1 << 3);
+    /// `status`.
+    pub const STATUS: Fields = Fields(1 << 4);
+    /// `error_type`.
+    pub const ERROR_TYPE: Fields = Fields(1 << 5);
+    /// `error`.
+    pub const ERROR: Fields = Fields(1 << 6);
+    /// `trace_id`.
+    pub const TRACE_ID: Fields = Fields(1 << 7);
+    /// `span_id`.
+    pub const SPAN_ID: Fields = Fields(1 << 8);
+    /// `parent_span_id`.
+    pub const PARENT_SPAN_ID: Fields = Fields(1 << 9);
+    /// `slow`.
+    pub const SLOW: Fields = Fields(1 << 10);
+    /// `cpu_time_ms`.
+    pub const CPU_TIME_MS: Fields = Fields(1 << 11);
+    /// `tags`.
+    pub const TAGS: Fields = Fields(1 << 12);
+    /// `dropped` (what [`Line::dropped_count`] reads, with `status`).
+    pub const DROPPED: Fields = Fields(1 << 13);
+    /// No field.
+    pub const NONE: Fields = Fields(0);
+    /// Every field.
+    pub const ALL: Fields = Fields((1 << 14) - 1);
+    /// What [`Line::name`] reads: `function` and `label`.
+    pub const NAME: Fields = Fields(Fields::FUNCTION.0 | Fields::LABEL.0);
+
+    /// True when every field of `other` is in `self`.
+    pub const fn contains(self, other: Fields) -> bool {
+        self.0 & other.0 == other.0
+    }
+}
+
+impl std::ops::BitOr for Fields {
+    type Output = Fields;
+
+    fn bitor(self, other: Fields) -> Fields {
+        Fields(self.0 | other.0)
+    }
+}
+
+impl std::ops::BitOrAssign for Fields {
+    fn bitor_assign(&mut self, other: Fields) {
+        self.0 |= other.0;
     }
 }
 
@@ -457,10 +570,46 @@ mod tests {
             .map(|l| format!("{l:?}"))
     }
 
-    /// The fast path accepts only what serde accepts, and decodes it the same.
+    /// Subsets of fields the agreement tests try: each alone, `stats`'s, none.
+    fn subsets() -> Vec<Fields> {
+        let mut all: Vec<Fields> = (0..14).map(|bit| Fields(1 << bit)).collect();
+        all.push(Fields::NONE);
+        all.push(
+            Fields::NAME
+                | Fields::DURATION_MS
+                | Fields::STATUS
+                | Fields::SLOW
+                | Fields::TRACE_ID
+                | Fields::SPAN_ID
+                | Fields::PARENT_SPAN_ID
+                | Fields::DROPPED,
+        );
+        all
+    }
+
+    /// The fast path accepts only what serde accepts, and decodes it the same, whichever
+    /// fields it is asked for.
     fn agrees(line: &str) {
-        if let Some(fast) = scan::scan(line) {
+        if let Some(fast) = scan::scan(line, Fields::ALL) {
             assert_eq!(Some(format!("{fast:?}")), by_serde(line), "{line:?}");
+        }
+        for fields in subsets() {
+            let by_serde_only = serde_json::from_str::<Line<'_>>(line)
+                .ok()
+                .filter(|_| is_object(line.as_bytes()))
+                .map(|l| format!("{:?}", l.only(fields)));
+            if let Some(fast) = scan::scan(line, fields) {
+                assert_eq!(
+                    Some(format!("{fast:?}")),
+                    by_serde_only,
+                    "{fields:?} {line:?}"
+                );
+            }
+            assert_eq!(
+                Line::parse_only(line, fields).map(|l| format!("{l:?}")),
+                by_serde_only,
+                "{fields:?} {line:?}"
+            );
         }
         assert_eq!(
             Line::parse(line).map(|l| format!("{l:?}")),
@@ -484,6 +633,8 @@ mod tests {
             r#"{}"#,
             r#"{"duration_ms":1e400}"#,
             r#"{"duration_ms":-0,"x":1e400,"slow":18446744073709551616}"#,
+            r#"{"cpu_time_ms":1e400,"tags":{"a":[1e400]},"timestamp":-0,"error":12345678901234567890}"#,
+            r#"{"duration_ms":0.000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000001}"#,
         ];
         let replacements = [
             b' ', b'"', b'\\', b',', b':', b'{', b'}', b'[', b']', b'0', b'-', b'e', b'.', b'x',
@@ -515,11 +666,11 @@ mod tests {
     #[test]
     fn the_fast_path_takes_plain_lines() {
         let line = r#"{"function":"f","duration_ms":1.5,"tags":{"a":1},"status":"success"}"#;
-        let fast = scan::scan(line).expect("a plain line takes the fast path");
+        let fast = scan::scan(line, Fields::ALL).expect("a plain line takes the fast path");
         assert_eq!(fast.duration_ms.f64(), Some(1.5));
         assert_eq!(fast.tags.map(|t| t.get()), Some(r#"{"a":1}"#));
         assert!(
-            scan::scan(r#"{"function":"a\"b"}"#).is_none(),
+            scan::scan(r#"{"function":"a\"b"}"#, Fields::ALL).is_none(),
             "escapes go to serde"
         );
     }

@@ -3,21 +3,22 @@
 //!
 //! It handles the common line (no backslash in any string, well-formed JSON) and hands
 //! everything else to serde by answering [`None`]: an escape, a duplicate field, anything
-//! malformed, numbers serde reads differently (`-0`, integers past 18 digits, floats out of
-//! range), nesting past [`MAX_DEPTH`]. So it accepts exactly the lines serde accepts and
+//! malformed, numbers serde reads differently (`-0`, integers past 18 digits, floats with an
+//! exponent or more than 15 digits), nesting past [`MAX_DEPTH`]. So it accepts exactly the lines serde accepts and
 //! decodes them to the same [`Line`]; the tests of `format` check both paths agree.
 
 use std::borrow::Cow;
 
 use serde_json::value::RawValue;
 
-use super::{Line, Loose};
+use super::{Fields, Line, Loose};
 
 /// Deeper nesting is left to serde, which stops at 128.
 const MAX_DEPTH: usize = 64;
 
-/// Decodes `s` (a whole line) when it is plain enough; `None` hands it to serde.
-pub(super) fn scan(s: &str) -> Option<Line<'_>> {
+/// Decodes `wanted` of `s` (a whole line) when it is plain enough; `None` hands it to
+/// serde. The fields not wanted are only checked, as an unknown field is.
+pub(super) fn scan(s: &str, wanted: Fields) -> Option<Line<'_>> {
     let mut p = Scanner {
         s,
         b: s.as_bytes(),
@@ -58,13 +59,26 @@ pub(super) fn scan(s: &str) -> Option<Line<'_>> {
                     return None;
                 }
                 seen |= 1 << bit;
-                *field = p.loose()?;
+                if wanted.0 & (1 << bit) != 0 {
+                    *field = p.loose()?;
+                } else {
+                    p.skip(0)?;
+                }
             } else if key == "tags" || key == "dropped" {
                 let bit = if key == "tags" { 12 } else { 13 };
                 if seen & (1 << bit) != 0 {
                     return None;
                 }
                 seen |= 1 << bit;
+                if wanted.0 & (1 << bit) == 0 {
+                    p.skip(0)?;
+                    p.ws();
+                    match p.next()? {
+                        b',' => continue,
+                        b'}' => break,
+                        _ => return None,
+                    }
+                }
                 let start = p.i;
                 p.skip(0)?;
                 let raw = &s[start..p.i];
@@ -223,7 +237,14 @@ impl<'a> Scanner<'a> {
                         serde_json::Number::from(text.parse::<u64>().ok()?)
                     }
                 } else {
-                    // serde rejects a float out of range; `from_f64` refuses only those.
+                    // At most 15 digits and no exponent: the value is a 53-bit integer
+                    // over a power of ten up to 10^22, which serde (without
+                    // `float_roundtrip`) and `parse` both round exactly. Past that serde
+                    // may round differently (by an ulp): its call.
+                    let digits = text.bytes().filter(u8::is_ascii_digit).count();
+                    if digits > 15 || text.contains(['e', 'E']) {
+                        return None;
+                    }
                     serde_json::Number::from_f64(text.parse::<f64>().ok()?)?
                 };
                 Some(Loose::Num(number))
@@ -271,6 +292,9 @@ impl<'a> Scanner<'a> {
                 // Numbers serde might read differently are its call.
                 let plain = if integer {
                     text.len() <= 18
+                } else if text.len() < 300 && !text.contains(['e', 'E']) {
+                    // Fewer than 300 digits and no exponent: well below f64::MAX.
+                    true
                 } else {
                     text.parse::<f64>().is_ok_and(f64::is_finite)
                 };

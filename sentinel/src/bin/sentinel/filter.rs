@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 use clap::Args;
-use sentinel::format::{Line, Loose};
+use sentinel::format::{Fields, Line, Loose};
 
 use crate::timestamp::{now_nanos, parse_timestamp_nanos, parse_user_time};
 
@@ -140,6 +140,30 @@ impl Filter {
     }
 
     /// Whether `line` passes every filter.
+    /// The fields [`Filter::matches`] reads, for [`Line::parse_only`].
+    pub(crate) fn fields(&self) -> Fields {
+        let mut fields = Fields::STATUS;
+        if !self.window.is_open() {
+            fields |= Fields::TIMESTAMP;
+        }
+        if self.trace.is_some() {
+            fields |= Fields::TRACE_ID;
+        }
+        if self.name.is_some() {
+            fields |= Fields::NAME;
+        }
+        if self.slow {
+            fields |= Fields::SLOW;
+        }
+        if self.min_ms.is_some() {
+            fields |= Fields::DURATION_MS;
+        }
+        if !self.tags.is_empty() {
+            fields |= Fields::TAGS;
+        }
+        fields
+    }
+
     pub(crate) fn matches(&self, line: &Line<'_>) -> bool {
         if !self.window.is_open() {
             let Some(end) = line.timestamp.str().and_then(parse_timestamp_nanos) else {

@@ -29,7 +29,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 
-use sentinel::format::{Line, is_blank, is_object, with_utf8};
+use sentinel::format::{Fields, Line, is_blank, is_object, with_utf8};
 
 use crate::error::Failure;
 use crate::filter::{Filter, Tags};
@@ -271,13 +271,31 @@ impl Stats {
         Ok((stats, tallies))
     }
 
+    /// The fields [`Stats::add`] and `filter` read: a line is decoded no further.
+    fn fields(&self, filter: &Filter) -> Fields {
+        let group = match self.group_by {
+            GroupBy::Name => Fields::NAME,
+            GroupBy::Tag(_) => Fields::TAGS,
+        };
+        filter.fields()
+            | group
+            | Fields::DURATION_MS
+            | Fields::STATUS
+            | Fields::SLOW
+            | Fields::TRACE_ID
+            | Fields::SPAN_ID
+            | Fields::PARENT_SPAN_ID
+            | Fields::DROPPED
+    }
+
     /// Adds one line (without its `\n`) when `filter` keeps it.
     pub(crate) fn add_line(&mut self, line: &[u8], filter: &Filter) -> Seen {
         if is_blank(line) {
             return Seen::Blank;
         }
+        let fields = self.fields(filter);
         let seen = is_object(line)
-            && with_utf8(line, |s| match Line::parse(s) {
+            && with_utf8(line, |s| match Line::parse_only(s, fields) {
                 Some(w) => {
                     if filter.matches(&w) && !self.add(&w) {
                         self.skipped += 1;
@@ -305,8 +323,9 @@ impl Stats {
         if is_blank(line) {
             return Seen::Blank;
         }
+        let fields = self.fields(filter);
         let decoded = is_object(line)
-            && with_utf8(line, |s| match Line::parse(s) {
+            && with_utf8(line, |s| match Line::parse_only(s, fields) {
                 Some(w) => {
                     if let Some(count) = w.dropped_count() {
                         self.dropped += count;

@@ -24,7 +24,9 @@ const BINARY_SNIFF: usize = 8192;
 struct Block {
     index: usize,
     source: usize,
+    /// A buffer of [`BLOCK_BYTES`], whose first `len` bytes are the lines.
     data: Vec<u8>,
+    len: usize,
 }
 
 /// What a worker hands back.
@@ -106,80 +108,81 @@ struct Reader {
 }
 
 impl Reader {
+    /// A spent block's buffer, or a new one: always [`BLOCK_BYTES`] long, so reading into
+    /// it never zeroes it again.
     fn buffer(&self) -> Vec<u8> {
-        match self.spent.try_recv() {
-            Ok(mut buf) => {
-                buf.clear();
-                buf
-            }
-            Err(_) => Vec::with_capacity(BLOCK_BYTES),
-        }
+        self.spent
+            .try_recv()
+            .unwrap_or_else(|_| vec![0; BLOCK_BYTES])
     }
 
     fn source(&mut self, i: usize, source: &Source) -> Result<(), Failure> {
         let name = source.name();
         let mut input = source.open()?;
         let mut buf = self.buffer();
+        // Bytes of `buf` holding input.
+        let mut filled = 0;
         let mut first = true;
         let mut skipping = false;
         loop {
-            let start = buf.len();
-            buf.resize(BLOCK_BYTES.max(start + 1), 0);
-            let n = match read_some(&mut input, &mut buf[start..]) {
+            let n = match read_some(&mut input, &mut buf[filled..]) {
                 Ok(n) => n,
                 Err(e) => return Err(Failure::read(&name, &e)),
             };
-            buf.truncate(start + n);
+            filled += n;
             if first {
                 first = false;
-                if memchr::memchr(0, &buf[..buf.len().min(BINARY_SNIFF)]).is_some() {
+                if memchr::memchr(0, &buf[..filled.min(BINARY_SNIFF)]).is_some() {
                     self.binary[i] = true;
                     return Ok(());
                 }
             }
             if n == 0 {
-                if !buf.is_empty() && !skipping {
-                    self.send(i, buf);
+                if filled > 0 && !skipping {
+                    self.send(i, buf, filled);
                 }
                 return Ok(());
             }
             if skipping {
                 // The rest of a line longer than a block: drop it up to its newline.
-                match memchr::memchr(b'\n', &buf) {
+                match memchr::memchr(b'\n', &buf[..filled]) {
                     Some(end) => {
-                        buf.drain(..=end);
+                        buf.copy_within(end + 1..filled, 0);
+                        filled -= end + 1;
                         skipping = false;
                     }
                     None => {
-                        buf.clear();
+                        filled = 0;
                         continue;
                     }
                 }
             }
-            if buf.len() < BLOCK_BYTES {
+            if filled < BLOCK_BYTES {
                 continue;
             }
-            match memchr::memrchr(b'\n', &buf) {
+            match memchr::memrchr(b'\n', &buf[..filled]) {
                 Some(end) => {
                     let mut next = self.buffer();
-                    next.extend_from_slice(&buf[end + 1..]);
-                    buf.truncate(end + 1);
-                    self.send(i, std::mem::replace(&mut buf, next));
+                    let tail = filled - (end + 1);
+                    next[..tail].copy_from_slice(&buf[end + 1..filled]);
+                    self.send(i, std::mem::replace(&mut buf, next), end + 1);
+                    filled = tail;
                 }
                 None => {
                     self.oversized[i] += 1;
                     skipping = true;
-                    buf.clear();
+                    filled = 0;
                 }
             }
         }
     }
 
-    fn send(&mut self, source: usize, data: Vec<u8>) {
+    fn send(&mut self, source: usize, data: Vec<u8>, len: usize) {
         let block = Block {
             index: self.index,
             source,
             data,
+            len,
         };
         self.index += 1;
         // The workers only stop early by panicking, which `join` reports.
@@ -218,10 +221,11 @@ fn work(
             break;
         };
         let tally = &mut tallies[block.source];
+        let data = &block.data[..block.len];
         let mut start = 0;
-        let ends = memchr::memchr_iter(b'\n', &block.data).chain(std::iter::once(block.data.len()));
+        let ends = memchr::memchr_iter(b'\n', data).chain(std::iter::once(data.len()));
         for end in ends {
-            let line = &block.data[start..end];
+            let line = &data[start..end];
             start = end + 1;
             if line.len() > DEFAULT_MAX_LINE_BYTES {
                 tally.oversized += 1;
