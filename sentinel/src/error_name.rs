@@ -55,8 +55,10 @@ pub(crate) fn dyn_error_name(err: &(dyn Error + 'static)) -> Cow<'static, str> {
 /// `Debug` form.
 pub(crate) fn debug_type_name(value: &(impl fmt::Debug + ?Sized)) -> Cow<'static, str> {
     let mut head = Head::default();
+    // The alternate form: `anyhow::Error` and `eyre::Report` print their
+    // inner error's `Debug` with it, a report of messages without it.
     // `Head` stops the formatter once it has enough; that error is expected.
-    let _ = write!(head, "{value:?}");
+    let _ = write!(head, "{value:#?}");
     name_from_debug(head.as_str())
 }
 
