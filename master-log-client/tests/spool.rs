@@ -87,10 +87,8 @@ async fn issue_14_a_two_minute_outage_loses_nothing_and_the_spool_stays_under_it
     for i in 0..TOTAL {
         ticks.tick().await;
         if i == BEFORE {
-            // Dropping the server is the outage: connections refused from here on.
-            let server = first.take().unwrap();
-            before = server.received_bodies();
-            drop(server);
+            // Stopping the server is the outage: connections refused from here on.
+            before = first.take().unwrap().stop();
         }
         if i == BEFORE + DURING {
             second = Some(Server::start_at(addr, vec![]));

@@ -260,6 +260,19 @@ impl Server {
     pub fn received_bodies(&self) -> Vec<String> {
         self.requests().iter().flat_map(Recorded::bodies).collect()
     }
+
+    /// Stops the server (the start of an outage) and returns the events of every request it
+    /// recorded, including one that arrived while it was stopping: read before stopping, a
+    /// batch answered in between would be counted nowhere.
+    pub fn stop(mut self) -> Vec<String> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        self.received_bodies()
+    }
 }
 
 impl Drop for Server {
