@@ -19,10 +19,16 @@ const MAX_DEPTH: usize = 64;
 /// Decodes `wanted` of `s` (a whole line) when it is plain enough; `None` hands it to
 /// serde. The fields not wanted are only checked, as an unknown field is.
 pub(super) fn scan(s: &str, wanted: Fields) -> Option<Line<'_>> {
+    let b = s.as_bytes();
+    // A backslash anywhere is an escape (or malformed): serde's either way.
+    if memchr::memchr(b'\\', b).is_some() {
+        return None;
+    }
     let mut p = Scanner {
         s,
-        b: s.as_bytes(),
+        b,
         i: 0,
+        quotes_end_strings: !b.iter().fold(false, |any, &c| any | (c < 0x20)),
     };
     let mut line = Line::default();
     let mut seen: u32 = 0;
@@ -130,10 +136,30 @@ fn string_end(b: &[u8]) -> Option<usize> {
     b[i..].iter().position(|&c| special(c)).map(|p| i + p)
 }
 
+/// The offset of the first `"` in `b`, eight bytes at a time.
+fn quote(b: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let mut i = 0;
+    while let Some(chunk) = b.get(i..i + 8) {
+        let x = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8])) ^ (ONES * u64::from(b'"'));
+        // The lowest flagged byte is exact, which is all we look at.
+        let found = x.wrapping_sub(ONES) & !x & HIGHS;
+        if found != 0 {
+            return Some(i + (found.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    b[i..].iter().position(|&c| c == b'"').map(|p| i + p)
+}
+
 struct Scanner<'a> {
     s: &'a str,
     b: &'a [u8],
     i: usize,
+    /// The line has no control character (nor backslash), so a string ends at the next
+    /// quote.
+    quotes_end_strings: bool,
 }
 
 impl<'a> Scanner<'a> {
@@ -162,10 +188,15 @@ impl<'a> Scanner<'a> {
     fn string(&mut self) -> Option<&'a str> {
         self.eat(b'"')?;
         let start = self.i;
-        let end = start + string_end(&self.b[start..])?;
-        if self.b[end] != b'"' {
-            return None;
-        }
+        let end = if self.quotes_end_strings {
+            start + quote(&self.b[start..])?
+        } else {
+            let end = start + string_end(&self.b[start..])?;
+            if self.b[end] != b'"' {
+                return None;
+            }
+            end
+        };
         self.i = end + 1;
         // Quotes are ASCII, so both ends are character boundaries.
         Some(&self.s[start..end])
@@ -242,7 +273,7 @@ impl<'a> Scanner<'a> {
                     // `float_roundtrip`) and `parse` both round exactly. Past that serde
                     // may round differently (by an ulp): its call.
                     let digits = text.bytes().filter(u8::is_ascii_digit).count();
-                    if digits > 15 || text.contains(['e', 'E']) {
+                    if digits > 15 || text.bytes().any(|c| c | 0x20 == b'e') {
                         return None;
                     }
                     serde_json::Number::from_f64(text.parse::<f64>().ok()?)?
@@ -292,7 +323,7 @@ impl<'a> Scanner<'a> {
                 // Numbers serde might read differently are its call.
                 let plain = if integer {
                     text.len() <= 18
-                } else if text.len() < 300 && !text.contains(['e', 'E']) {
+                } else if text.len() < 300 && !text.bytes().any(|c| c | 0x20 == b'e') {
                     // Fewer than 300 digits and no exponent: well below f64::MAX.
                     true
                 } else {
