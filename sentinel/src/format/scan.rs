@@ -13,6 +13,27 @@ use serde_json::value::RawValue;
 
 use super::{Fields, Line, Loose};
 
+/// The fields [`Line`] decodes, quoted, at their bit in [`Fields`].
+const KEYS: [&str; 14] = [
+    "\"timestamp\"",
+    "\"function\"",
+    "\"label\"",
+    "\"duration_ms\"",
+    "\"status\"",
+    "\"error_type\"",
+    "\"error\"",
+    "\"trace_id\"",
+    "\"span_id\"",
+    "\"parent_span_id\"",
+    "\"slow\"",
+    "\"cpu_time_ms\"",
+    "\"tags\"",
+    "\"dropped\"",
+];
+
+/// The bits of the fields the writer puts in a span, in its order.
+const WRITER_ORDER: [usize; 12] = [0, 1, 3, 11, 4, 5, 6, 7, 8, 9, 12, 10];
+
 /// Deeper nesting is left to serde, which stops at 128.
 const MAX_DEPTH: usize = 64;
 
@@ -32,6 +53,8 @@ pub(super) fn scan(s: &str, wanted: Fields) -> Option<Line<'_>> {
     };
     let mut line = Line::default();
     let mut seen: u32 = 0;
+    // The key expected next, in the writer's order.
+    let mut next = 0;
     p.ws();
     p.eat(b'{')?;
     p.ws();
@@ -40,23 +63,42 @@ pub(super) fn scan(s: &str, wanted: Fields) -> Option<Line<'_>> {
     } else {
         loop {
             p.ws();
-            let key = p.string()?;
+            // The field's bit in `Fields`, for a known field.
+            let bit = match WRITER_ORDER.get(next) {
+                // The expected key, quotes included, needs no search for its end.
+                Some(&bit) if p.b[p.i..].starts_with(KEYS[bit].as_bytes()) => {
+                    p.i += KEYS[bit].len();
+                    next += 1;
+                    Some(bit)
+                }
+                _ => {
+                    let key = p.string()?;
+                    let bit = KEYS.iter().position(|k| &k[1..k.len() - 1] == key);
+                    if let Some(bit) = bit {
+                        next = WRITER_ORDER
+                            .iter()
+                            .position(|&w| w == bit)
+                            .map_or(next, |at| at + 1);
+                    }
+                    bit
+                }
+            };
             p.ws();
             p.eat(b':')?;
             p.ws();
-            let slot = match key {
-                "timestamp" => Some((0, &mut line.timestamp)),
-                "function" => Some((1, &mut line.function)),
-                "label" => Some((2, &mut line.label)),
-                "duration_ms" => Some((3, &mut line.duration_ms)),
-                "status" => Some((4, &mut line.status)),
-                "error_type" => Some((5, &mut line.error_type)),
-                "error" => Some((6, &mut line.error)),
-                "trace_id" => Some((7, &mut line.trace_id)),
-                "span_id" => Some((8, &mut line.span_id)),
-                "parent_span_id" => Some((9, &mut line.parent_span_id)),
-                "slow" => Some((10, &mut line.slow)),
-                "cpu_time_ms" => Some((11, &mut line.cpu_time_ms)),
+            let slot = match bit {
+                Some(0) => Some((0, &mut line.timestamp)),
+                Some(1) => Some((1, &mut line.function)),
+                Some(2) => Some((2, &mut line.label)),
+                Some(3) => Some((3, &mut line.duration_ms)),
+                Some(4) => Some((4, &mut line.status)),
+                Some(5) => Some((5, &mut line.error_type)),
+                Some(6) => Some((6, &mut line.error)),
+                Some(7) => Some((7, &mut line.trace_id)),
+                Some(8) => Some((8, &mut line.span_id)),
+                Some(9) => Some((9, &mut line.parent_span_id)),
+                Some(10) => Some((10, &mut line.slow)),
+                Some(11) => Some((11, &mut line.cpu_time_ms)),
                 _ => None,
             };
             if let Some((bit, field)) = slot {
@@ -70,8 +112,7 @@ pub(super) fn scan(s: &str, wanted: Fields) -> Option<Line<'_>> {
                 } else {
                     p.skip(0)?;
                 }
-            } else if key == "tags" || key == "dropped" {
-                let bit = if key == "tags" { 12 } else { 13 };
+            } else if let Some(bit @ (12 | 13)) = bit {
                 if seen & (1 << bit) != 0 {
                     return None;
                 }
