@@ -1,6 +1,6 @@
 //! A small HTTP service with traced async handlers, driven by its own load.
 //!
-//! Run with `cargo run -p examples --features web --example web-service`.
+//! Run with `cargo run -p examples --example web-service`.
 //! It serves `GET /orders/{id}` on a loopback port with plain hyper, sends
 //! itself a few thousand requests over keep-alive connections, writes
 //! `target/web-service.jsonl` (recreated on each run), prints where, and

@@ -14,6 +14,10 @@
 //!    whose `Debug` form is a quoted string: `String`.
 //! 5. Anything else: `Error`.
 //!
+//! [`TimeBlock::fail`](crate::TimeBlock::fail) sees its error only as a
+//! generic `Display + Debug` value, so for a wrapper it takes steps 3 to 5
+//! (an anyhow context layer is then named by its context's `Debug` form).
+//!
 //! Only an error's first 96 bytes of `Debug` output are rendered, so a large
 //! error costs little more than its `Display`, which is rendered anyway.
 
@@ -42,15 +46,39 @@ pub(crate) fn dyn_error_name(err: &(dyn Error + 'static)) -> Cow<'static, str> {
             err = inner;
             continue;
         }
-        if text.starts_with('"') {
-            return Cow::Borrowed("String");
-        }
-        return match leading_type_name(text) {
-            Some(name) => Cow::Owned(name.to_owned()),
-            None => Cow::Borrowed("Error"),
-        };
+        return name_from_debug(text);
     }
     Cow::Borrowed("Error")
+}
+
+/// Steps 3 to 5 of the [module docs](self), for a value known only by its
+/// `Debug` form.
+pub(crate) fn debug_type_name(value: &(impl fmt::Debug + ?Sized)) -> Cow<'static, str> {
+    let mut head = Head::default();
+    // The alternate form: `anyhow::Error` and `eyre::Report` print their
+    // inner error's `Debug` with it, a report of messages without it.
+    // `Head` stops the formatter once it has enough; that error is expected.
+    let _ = write!(head, "{value:#?}");
+    name_from_debug(head.as_str())
+}
+
+/// Whether `type_name` (as `std::any::type_name` spells it) is a wrapper
+/// that hides the error's own type: a boxed `dyn Error`, `anyhow::Error`
+/// or `eyre::Report`.
+pub(crate) fn is_error_wrapper(type_name: &str) -> bool {
+    type_name.starts_with("alloc::boxed::Box<dyn ")
+        || type_name == "anyhow::Error"
+        || type_name == "eyre::Report"
+}
+
+fn name_from_debug(text: &str) -> Cow<'static, str> {
+    if text.starts_with('"') {
+        return Cow::Borrowed("String");
+    }
+    match leading_type_name(text) {
+        Some(name) => Cow::Owned(name.to_owned()),
+        None => Cow::Borrowed("Error"),
+    }
 }
 
 /// `Name` at the start of `Name`, `Name { .. }`, `Name(..)` or `Name<..>`,

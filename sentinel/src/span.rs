@@ -360,9 +360,19 @@ impl TimeBlock {
 
     /// Marks the block failed: `status: "error"`, `error_type` = the type name
     /// of `err` without its module path, `error` = its `Display`.
-    pub fn fail<E: fmt::Display + ?Sized>(&mut self, err: &E) {
+    ///
+    /// A wrapper that hides the error's type (`Box<dyn Error>` in any
+    /// `Send`/`Sync` form, `anyhow::Error`, `eyre::Report`) is named by the
+    /// leading type name of its `Debug` form, never by the wrapper's name.
+    pub fn fail<E: fmt::Display + fmt::Debug + ?Sized>(&mut self, err: &E) {
+        let type_name = std::any::type_name::<E>();
+        let type_name = if crate::error_name::is_error_wrapper(type_name) {
+            crate::error_name::debug_type_name(err)
+        } else {
+            Cow::Borrowed(type_name)
+        };
         self.error = Some(ErrorInfo {
-            type_name: Cow::Borrowed(std::any::type_name::<E>()),
+            type_name,
             message: err.to_string(),
         });
     }

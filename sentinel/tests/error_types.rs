@@ -150,3 +150,29 @@ fn issue_13_anyhow_errors_are_named_by_the_error_inside() {
         ]
     );
 }
+
+// regression: issue #13 (`TimeBlock::fail` named the box, not the error)
+#[test]
+fn issue_13_a_time_block_failed_with_a_boxed_error_is_named_by_the_error_inside() {
+    let t = TempLog::new();
+    let boxed: BoxError = Box::new(CardDeclined { order: 6 });
+    let mut block = sentinel::TimeBlock::builder("boxed")
+        .logger(&t.logger)
+        .start();
+    block.fail(&boxed);
+    block.finish();
+    let wrapped = anyhow::Error::from(CardDeclined { order: 7 });
+    let mut block = sentinel::TimeBlock::builder("anyhow")
+        .logger(&t.logger)
+        .start();
+    block.fail(&wrapped);
+    block.finish();
+    let plain = CardDeclined { order: 8 };
+    let mut block = sentinel::TimeBlock::builder("plain")
+        .logger(&t.logger)
+        .start();
+    block.fail(&plain);
+    block.finish();
+    let names: Vec<String> = errors(&t).into_iter().map(|(name, _)| name).collect();
+    assert_eq!(names, ["CardDeclined", "CardDeclined", "CardDeclined"]);
+}

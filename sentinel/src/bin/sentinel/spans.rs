@@ -19,27 +19,9 @@ use crate::input::{Seen, Source, read_lines};
 use crate::tail::DEFAULT_MAX_LINE_BYTES;
 use crate::timestamp::parse_timestamp_nanos;
 
-/// How a span ended, from its `status` field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    /// `success`, or a missing or unknown status.
-    Success,
-    /// `error`.
-    Error,
-    /// `cancelled`.
-    Cancelled,
-}
-
-impl Status {
-    /// The name the file uses.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Success => "success",
-            Status::Error => "error",
-            Status::Cancelled => "cancelled",
-        }
-    }
-}
+/// How a span ended: the library's one definition; a missing or unknown
+/// `status` reads as [`Status::Success`].
+pub use sentinel::Status;
 
 /// One span record, decoded.
 #[derive(Debug, Clone)]

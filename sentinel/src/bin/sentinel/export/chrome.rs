@@ -116,7 +116,7 @@ pub fn write<W: Write + ?Sized>(set: &SpanSet, sources: &[String], out: &mut W) 
         match s.status {
             Status::Error => e["cname"] = "terrible".into(),
             Status::Cancelled => e["cname"] = "grey".into(),
-            Status::Success => {}
+            _ => {}
         }
         event(out, e)?;
     }
