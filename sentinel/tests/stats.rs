@@ -205,6 +205,29 @@ fn every_line_counts_once_across_blocks() {
     assert!(table.contains("1 over-long lines skipped"), "{table}");
 }
 
+// regression: issue #15
+#[test]
+fn issue_15_a_duration_that_is_not_a_number_skips_the_record_with_a_note() {
+    let (_dir, path) = fixture(&[
+        r#"{"function":"words","duration_ms":"abc"}"#.to_owned(),
+        r#"{"function":"flag","duration_ms":true}"#.to_owned(),
+        r#"{"function":"list","duration_ms":[1]}"#.to_owned(),
+        r#"{"function":"ok","duration_ms":"2"}"#.to_owned(),
+        r#"{"function":"no_duration"}"#.to_owned(),
+    ]);
+    assert_eq!(names(&json_rows(&stats(&["--json"], &path))), ["ok"]);
+    let table = String::from_utf8(stats(&[], &path).stdout).unwrap();
+    assert!(
+        table.ends_with("1 spans, 1 names, 1 shown; percentiles within 1%; 1 non-span lines skipped; 3 records with a duration_ms that is not a number skipped\n"),
+        "{table}"
+    );
+    let last = String::from_utf8(stats(&["--last", "10"], &path).stdout).unwrap();
+    assert!(
+        last.contains("3 records with a duration_ms that is not a number skipped"),
+        "{last}"
+    );
+}
+
 #[test]
 fn missing_file_exits_1_with_message() {
     let dir = tempfile::tempdir().unwrap();

@@ -258,13 +258,34 @@ fn issue_15_missing_null_and_mistyped_fields_use_defaults() {
         &[
             "{}",
             r#"{"function":null,"label":null,"duration_ms":null,"status":null,"trace_id":null,"tags":null,"slow":null}"#,
-            r#"{"function":["x"],"duration_ms":"abc","status":7,"trace_id":{"a":1},"tags":[1,2],"error":false}"#,
+            r#"{"function":["x"],"status":7,"trace_id":{"a":1},"tags":[1,2],"error":false}"#,
             r#"{"label":"numeric-string","duration_ms":"2.5","status":"success"}"#,
         ],
     );
     assert_eq!(
         out,
         "? 0.00ms\n? 0.00ms\n? 0.00ms\nnumeric-string 2.50ms success\n"
+    );
+}
+
+// regression: issue #15
+#[test]
+fn issue_15_a_duration_that_is_not_a_number_skips_the_record_with_a_note() {
+    let (_dir, path) = fixture(&[
+        r#"{"function":"words","duration_ms":"abc","trace_id":"t"}"#,
+        r#"{"function":"flag","duration_ms":true,"trace_id":"t"}"#,
+        r#"{"function":"list","duration_ms":[1],"trace_id":"t"}"#,
+        r#"{"function":"ok","duration_ms":"2","trace_id":"t"}"#,
+    ]);
+    let out = sentinel(&["tail", "--no-color"], &path);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), "[t] ok 2.00ms\n");
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        format!(
+            "sentinel: {}: skipped 3 record(s) whose duration_ms is not a number\n",
+            path.display()
+        )
     );
 }
 

@@ -13,19 +13,48 @@ use serde_json::value::RawValue;
 
 use super::{Fields, Line, Loose};
 
+/// The fields [`Line`] decodes, quoted, at their bit in [`Fields`].
+const KEYS: [&str; 14] = [
+    "\"timestamp\"",
+    "\"function\"",
+    "\"label\"",
+    "\"duration_ms\"",
+    "\"status\"",
+    "\"error_type\"",
+    "\"error\"",
+    "\"trace_id\"",
+    "\"span_id\"",
+    "\"parent_span_id\"",
+    "\"slow\"",
+    "\"cpu_time_ms\"",
+    "\"tags\"",
+    "\"dropped\"",
+];
+
+/// The bits of the fields the writer puts in a span, in its order.
+const WRITER_ORDER: [usize; 12] = [0, 1, 3, 11, 4, 5, 6, 7, 8, 9, 12, 10];
+
 /// Deeper nesting is left to serde, which stops at 128.
 const MAX_DEPTH: usize = 64;
 
 /// Decodes `wanted` of `s` (a whole line) when it is plain enough; `None` hands it to
 /// serde. The fields not wanted are only checked, as an unknown field is.
 pub(super) fn scan(s: &str, wanted: Fields) -> Option<Line<'_>> {
+    let b = s.as_bytes();
+    // A backslash anywhere is an escape (or malformed): serde's either way.
+    if memchr::memchr(b'\\', b).is_some() {
+        return None;
+    }
     let mut p = Scanner {
         s,
-        b: s.as_bytes(),
+        b,
         i: 0,
+        quotes_end_strings: !b.iter().fold(false, |any, &c| any | (c < 0x20)),
     };
     let mut line = Line::default();
     let mut seen: u32 = 0;
+    // The key expected next, in the writer's order.
+    let mut next = 0;
     p.ws();
     p.eat(b'{')?;
     p.ws();
@@ -34,23 +63,42 @@ pub(super) fn scan(s: &str, wanted: Fields) -> Option<Line<'_>> {
     } else {
         loop {
             p.ws();
-            let key = p.string()?;
+            // The field's bit in `Fields`, for a known field.
+            let bit = match WRITER_ORDER.get(next) {
+                // The expected key, quotes included, needs no search for its end.
+                Some(&bit) if p.b[p.i..].starts_with(KEYS[bit].as_bytes()) => {
+                    p.i += KEYS[bit].len();
+                    next += 1;
+                    Some(bit)
+                }
+                _ => {
+                    let key = p.string()?;
+                    let bit = KEYS.iter().position(|k| &k[1..k.len() - 1] == key);
+                    if let Some(bit) = bit {
+                        next = WRITER_ORDER
+                            .iter()
+                            .position(|&w| w == bit)
+                            .map_or(next, |at| at + 1);
+                    }
+                    bit
+                }
+            };
             p.ws();
             p.eat(b':')?;
             p.ws();
-            let slot = match key {
-                "timestamp" => Some((0, &mut line.timestamp)),
-                "function" => Some((1, &mut line.function)),
-                "label" => Some((2, &mut line.label)),
-                "duration_ms" => Some((3, &mut line.duration_ms)),
-                "status" => Some((4, &mut line.status)),
-                "error_type" => Some((5, &mut line.error_type)),
-                "error" => Some((6, &mut line.error)),
-                "trace_id" => Some((7, &mut line.trace_id)),
-                "span_id" => Some((8, &mut line.span_id)),
-                "parent_span_id" => Some((9, &mut line.parent_span_id)),
-                "slow" => Some((10, &mut line.slow)),
-                "cpu_time_ms" => Some((11, &mut line.cpu_time_ms)),
+            let slot = match bit {
+                Some(0) => Some((0, &mut line.timestamp)),
+                Some(1) => Some((1, &mut line.function)),
+                Some(2) => Some((2, &mut line.label)),
+                Some(3) => Some((3, &mut line.duration_ms)),
+                Some(4) => Some((4, &mut line.status)),
+                Some(5) => Some((5, &mut line.error_type)),
+                Some(6) => Some((6, &mut line.error)),
+                Some(7) => Some((7, &mut line.trace_id)),
+                Some(8) => Some((8, &mut line.span_id)),
+                Some(9) => Some((9, &mut line.parent_span_id)),
+                Some(10) => Some((10, &mut line.slow)),
+                Some(11) => Some((11, &mut line.cpu_time_ms)),
                 _ => None,
             };
             if let Some((bit, field)) = slot {
@@ -64,8 +112,7 @@ pub(super) fn scan(s: &str, wanted: Fields) -> Option<Line<'_>> {
                 } else {
                     p.skip(0)?;
                 }
-            } else if key == "tags" || key == "dropped" {
-                let bit = if key == "tags" { 12 } else { 13 };
+            } else if let Some(bit @ (12 | 13)) = bit {
                 if seen & (1 << bit) != 0 {
                     return None;
                 }
@@ -130,10 +177,30 @@ fn string_end(b: &[u8]) -> Option<usize> {
     b[i..].iter().position(|&c| special(c)).map(|p| i + p)
 }
 
+/// The offset of the first `"` in `b`, eight bytes at a time.
+fn quote(b: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let mut i = 0;
+    while let Some(chunk) = b.get(i..i + 8) {
+        let x = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8])) ^ (ONES * u64::from(b'"'));
+        // The lowest flagged byte is exact, which is all we look at.
+        let found = x.wrapping_sub(ONES) & !x & HIGHS;
+        if found != 0 {
+            return Some(i + (found.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    b[i..].iter().position(|&c| c == b'"').map(|p| i + p)
+}
+
 struct Scanner<'a> {
     s: &'a str,
     b: &'a [u8],
     i: usize,
+    /// The line has no control character (nor backslash), so a string ends at the next
+    /// quote.
+    quotes_end_strings: bool,
 }
 
 impl<'a> Scanner<'a> {
@@ -162,10 +229,15 @@ impl<'a> Scanner<'a> {
     fn string(&mut self) -> Option<&'a str> {
         self.eat(b'"')?;
         let start = self.i;
-        let end = start + string_end(&self.b[start..])?;
-        if self.b[end] != b'"' {
-            return None;
-        }
+        let end = if self.quotes_end_strings {
+            start + quote(&self.b[start..])?
+        } else {
+            let end = start + string_end(&self.b[start..])?;
+            if self.b[end] != b'"' {
+                return None;
+            }
+            end
+        };
         self.i = end + 1;
         // Quotes are ASCII, so both ends are character boundaries.
         Some(&self.s[start..end])
@@ -242,7 +314,7 @@ impl<'a> Scanner<'a> {
                     // `float_roundtrip`) and `parse` both round exactly. Past that serde
                     // may round differently (by an ulp): its call.
                     let digits = text.bytes().filter(u8::is_ascii_digit).count();
-                    if digits > 15 || text.contains(['e', 'E']) {
+                    if digits > 15 || text.bytes().any(|c| c | 0x20 == b'e') {
                         return None;
                     }
                     serde_json::Number::from_f64(text.parse::<f64>().ok()?)?
@@ -292,7 +364,7 @@ impl<'a> Scanner<'a> {
                 // Numbers serde might read differently are its call.
                 let plain = if integer {
                     text.len() <= 18
-                } else if text.len() < 300 && !text.contains(['e', 'E']) {
+                } else if text.len() < 300 && !text.bytes().any(|c| c | 0x20 == b'e') {
                     // Fewer than 300 digits and no exponent: well below f64::MAX.
                     true
                 } else {

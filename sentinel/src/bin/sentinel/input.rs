@@ -20,6 +20,8 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
+use sentinel::format::{Line, Loose};
+
 use crate::error::Failure;
 use sentinel::rotation::Segment;
 
@@ -268,6 +270,8 @@ pub(crate) enum Seen {
     Record,
     /// A non-blank line that is not a record.
     NotRecord,
+    /// A record skipped for a `duration_ms` that is not a number (see [`mistyped`]).
+    Mistyped,
     /// Whitespace only.
     Blank,
 }
@@ -277,12 +281,34 @@ pub(crate) enum Seen {
 pub(crate) struct Tally {
     pub(crate) records: u64,
     pub(crate) not_records: u64,
+    /// Records skipped for a `duration_ms` that is not a number (also in `records`).
+    pub(crate) mistyped: u64,
     pub(crate) oversized: u64,
     /// The input starts with binary data (a NUL byte in its first block).
     pub(crate) binary: bool,
 }
 
+/// The one rule for a wrongly typed field that every subcommand applies: a record whose
+/// `duration_ms` is there but is not a number (nor a numeric string) is skipped, and
+/// counted as [`Seen::Mistyped`]. Other wrongly typed fields count as absent.
+pub(crate) fn mistyped(line: &Line<'_>) -> bool {
+    line.duration_ms != Loose::Null && line.duration_ms.f64().is_none()
+}
+
 impl Tally {
+    /// Counts one line.
+    pub(crate) fn count(&mut self, seen: Seen) {
+        match seen {
+            Seen::Record => self.records += 1,
+            Seen::NotRecord => self.not_records += 1,
+            Seen::Mistyped => {
+                self.records += 1;
+                self.mistyped += 1;
+            }
+            Seen::Blank => {}
+        }
+    }
+
     /// The one-line account of what was skipped, or an error when nothing was a record.
     ///
     /// # Errors
@@ -308,6 +334,12 @@ impl Tally {
         let mut notes = Vec::new();
         if self.not_records > 0 {
             notes.push(format!("{} line(s) that are not records", self.not_records));
+        }
+        if self.mistyped > 0 {
+            notes.push(format!(
+                "{} record(s) whose duration_ms is not a number",
+                self.mistyped
+            ));
         }
         if self.oversized > 0 {
             notes.push(format!(
@@ -342,11 +374,7 @@ pub(crate) fn read_lines(
         Err(e) => return Err(Failure::read(&name, &e)),
     }
     let mut lines = LineReader::new(max_line_bytes);
-    let count = |seen: Seen, tally: &mut Tally| match seen {
-        Seen::Record => tally.records += 1,
-        Seen::NotRecord => tally.not_records += 1,
-        Seen::Blank => {}
-    };
+    let count = |seen: Seen, tally: &mut Tally| tally.count(seen);
     loop {
         match lines.read_line(&mut reader) {
             Ok(Some(line)) => count(f(line)?, &mut tally),

@@ -8,7 +8,9 @@
 //!
 //! A record is a line holding a JSON object; a span is a record with a numeric
 //! `duration_ms` (numeric strings accepted, negative values counted as 0). A field of the
-//! wrong type counts as absent, the same rule as `tail`'s. Lines that are not records, and
+//! wrong type counts as absent, the same rule as `tail`'s, except a `duration_ms` that is
+//! not a number: that record is skipped and counted apart, as `tail` does
+//! ([`crate::input::mistyped`]). Lines that are not records, and
 //! records that are not spans (user records, records without a duration), are counted as
 //! skipped. A span's name is `function`, else `label`, else `?`. `errors` counts
 //! `status == "error"`, `cancelled` counts `status == "cancelled"`, `slow` counts a true
@@ -33,7 +35,7 @@ use sentinel::format::{Fields, Line, is_blank, is_object, with_utf8};
 
 use crate::error::Failure;
 use crate::filter::{Filter, Tags};
-use crate::input::{Seen, Source, Tally, read_lines};
+use crate::input::{Seen, Source, Tally, mistyped, read_lines};
 use crate::tail::DEFAULT_MAX_LINE_BYTES;
 
 pub(crate) mod compare;
@@ -203,6 +205,8 @@ pub(crate) struct Stats {
     groups: Vec<(Box<str>, Group)>,
     spans: u64,
     skipped: u64,
+    /// Records skipped for a `duration_ms` that is not a number.
+    mistyped: u64,
     oversized: u64,
     dropped: u64,
     /// Children's time by parent key, within the current block.
@@ -294,22 +298,25 @@ impl Stats {
             return Seen::Blank;
         }
         let fields = self.fields(filter);
-        let seen = is_object(line)
-            && with_utf8(line, |s| match Line::parse_only(s, fields) {
-                Some(w) => {
-                    if filter.matches(&w) && !self.add(&w) {
-                        self.skipped += 1;
-                    }
-                    true
+        let seen = if is_object(line) {
+            with_utf8(line, |s| {
+                let w = Line::parse_only(s, fields)?;
+                if mistyped(&w) {
+                    self.mistyped += 1;
+                    return Some(Seen::Mistyped);
                 }
-                None => false,
-            });
-        if seen {
-            Seen::Record
+                if filter.matches(&w) && !self.add(&w) {
+                    self.skipped += 1;
+                }
+                Some(Seen::Record)
+            })
         } else {
+            None
+        };
+        seen.unwrap_or_else(|| {
             self.skipped += 1;
             Seen::NotRecord
-        }
+        })
     }
 
     /// Like [`Stats::add_line`], but keeps the last `n` spans' lines in `kept` instead.
@@ -326,6 +333,10 @@ impl Stats {
         let fields = self.fields(filter);
         let decoded = is_object(line)
             && with_utf8(line, |s| match Line::parse_only(s, fields) {
+                Some(w) if mistyped(&w) => {
+                    self.mistyped += 1;
+                    true
+                }
                 Some(w) => {
                     if let Some(count) = w.dropped_count() {
                         self.dropped += count;
@@ -345,6 +356,7 @@ impl Stats {
                 None => false,
             });
         if decoded {
+            // A mistyped record was counted above; `read_last` reports it in the footer.
             Seen::Record
         } else {
             self.skipped += 1;
@@ -460,6 +472,7 @@ impl Stats {
         }
         self.spans += other.spans;
         self.skipped += other.skipped;
+        self.mistyped += other.mistyped;
         self.oversized += other.oversized;
         self.dropped += other.dropped;
         self.boundaries.append(&mut other.boundaries);
@@ -489,6 +502,11 @@ impl Stats {
     /// Lines that were not spans (malformed, not an object, no `duration_ms`).
     pub(crate) fn skipped(&self) -> u64 {
         self.skipped
+    }
+
+    /// Records skipped for a `duration_ms` that is not a number.
+    pub(crate) fn mistyped(&self) -> u64 {
+        self.mistyped
     }
 
     /// Records the logger dropped, as the drop markers in the input say.

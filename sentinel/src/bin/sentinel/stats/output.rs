@@ -96,6 +96,13 @@ pub(crate) fn write_table<W: Write + ?Sized>(
     if stats.skipped() > 0 {
         write!(out, "; {} non-span lines skipped", stats.skipped())?;
     }
+    if stats.mistyped() > 0 {
+        write!(
+            out,
+            "; {} records with a duration_ms that is not a number skipped",
+            stats.mistyped()
+        )?;
+    }
     if stats.oversized() > 0 {
         write!(out, "; {} over-long lines skipped", stats.oversized())?;
     }

@@ -12,7 +12,7 @@ use std::thread;
 
 use super::{Query, Stats};
 use crate::error::Failure;
-use crate::input::{Seen, Source, Tally};
+use crate::input::{Source, Tally};
 use crate::tail::DEFAULT_MAX_LINE_BYTES;
 
 /// Bytes read per block.
@@ -85,6 +85,7 @@ pub(super) fn read(sources: &[Source], query: &Query) -> Result<(Stats, Vec<Tall
         for (total, part) in tallies.iter_mut().zip(&done.tallies) {
             total.records += part.records;
             total.not_records += part.not_records;
+            total.mistyped += part.mistyped;
             total.oversized += part.oversized;
         }
     }
@@ -231,11 +232,7 @@ fn work(
                 tally.oversized += 1;
                 continue;
             }
-            match stats.add_line(line, &query.filter) {
-                Seen::Record => tally.records += 1,
-                Seen::NotRecord => tally.not_records += 1,
-                Seen::Blank => {}
-            }
+            tally.count(stats.add_line(line, &query.filter));
         }
         stats.end_block(block.index);
         let _ = recycle.try_send(block.data);

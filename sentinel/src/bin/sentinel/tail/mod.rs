@@ -66,8 +66,10 @@
 //! Blank lines, malformed JSON, JSON that is not an object and lines longer than
 //! [`DEFAULT_MAX_LINE_BYTES`] (1 MiB) are skipped (over-long lines are discarded while reading,
 //! never held whole). Invalid UTF-8 is replaced with `U+FFFD`. Missing, null or wrongly typed
-//! fields fall back to defaults: name `?`, duration `0.00ms`, no status. How many lines were
-//! skipped is said on stderr; an input of which no line is a record is an error.
+//! fields fall back to defaults: name `?`, duration `0.00ms`, no status; but a record whose
+//! `duration_ms` is there and not a number is skipped, as `stats` does
+//! ([`crate::input::mistyped`]). How many lines were skipped is said on stderr; an input of
+//! which no line is a record is an error.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::{self, Write};
@@ -83,7 +85,7 @@ mod render;
 
 use crate::error::Failure;
 use crate::filter::Filter;
-use crate::input::{InputArgs, Seen, read_lines};
+use crate::input::{InputArgs, Seen, mistyped, read_lines};
 pub(crate) use crate::lines::LineReader;
 pub use record::*;
 use render::*;
@@ -229,12 +231,18 @@ impl Tail {
         }
         let decoded = with_utf8(line, |s| {
             let parsed = Line::parse(s)?;
+            if mistyped(&parsed) {
+                return Some(None);
+            }
             let matched = self.filter.matches(&parsed);
             let raw = self.opts.json.then(|| s.to_owned());
-            Some((Record::from_line(parsed, raw), matched))
+            Some(Some((Record::from_line(parsed, raw), matched)))
         });
-        let Some((record, matched)) = decoded else {
+        let Some(decoded) = decoded else {
             return Ok(Seen::NotRecord);
+        };
+        let Some((record, matched)) = decoded else {
+            return Ok(Seen::Mistyped);
         };
         self.record(record, matched, line.len(), out)?;
         Ok(Seen::Record)
