@@ -132,8 +132,8 @@ struct StatsArgs {
     #[command(flatten)]
     filter: FilterArgs,
     /// Sort rows by this column, largest first (name: alphabetical).
-    #[arg(long, value_enum, default_value_t = SortArg::Total, value_name = "KEY")]
-    sort: SortArg,
+    #[arg(long, value_enum, default_value_t = SortKey::Total, value_name = "KEY")]
+    sort: SortKey,
     /// Show only the first N rows.
     #[arg(long, value_name = "N")]
     top: Option<usize>,
@@ -158,31 +158,6 @@ enum Format {
     Table,
     Json,
     Csv,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum SortArg {
-    Total,
-    P50,
-    P99,
-    Max,
-    Count,
-    Errors,
-    Name,
-}
-
-impl From<SortArg> for SortKey {
-    fn from(arg: SortArg) -> Self {
-        match arg {
-            SortArg::Total => SortKey::Total,
-            SortArg::P50 => SortKey::P50,
-            SortArg::P99 => SortKey::P99,
-            SortArg::Max => SortKey::Max,
-            SortArg::Count => SortKey::Count,
-            SortArg::Errors => SortKey::Errors,
-            SortArg::Name => SortKey::Name,
-        }
-    }
 }
 
 /// Set by SIGINT/SIGTERM; `tail -f` stops, prints incomplete traces and exits 0.
@@ -404,7 +379,7 @@ fn run_stats(args: &StatsArgs) -> Result<Outcome, Failure> {
         return Ok(reporter.outcome());
     }
     let stats = stats::Stats::read(&args.input.sources()?, &query, &mut note)?;
-    let rows = stats.rows(args.sort.into(), args.top);
+    let rows = stats.rows(args.sort, args.top);
     match format {
         Format::Json => stats::write_json(&mut out, &rows)?,
         Format::Csv => stats::write_csv(&mut out, &rows)?,

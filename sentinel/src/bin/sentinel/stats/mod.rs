@@ -54,7 +54,7 @@ const PREFIX_SPANS: usize = 1024;
 const MAX_PENDING: usize = 1 << 18;
 
 /// Column a table is sorted by, largest first; ties are broken by name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub(crate) enum SortKey {
     /// Total duration (the default): where the time goes.
     #[default]
