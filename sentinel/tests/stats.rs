@@ -142,6 +142,31 @@ fn rejects_unknown_sort_key() {
     assert!(String::from_utf8(out.stderr).unwrap().contains("total"));
 }
 
+// regression: issue #15
+#[test]
+fn issue_15_a_bad_choice_for_a_flag_is_a_one_line_error_listing_the_choices() {
+    let (_dir, path) = fixture(&mixed());
+    for (flag, value, choices) in [
+        (
+            "--sort",
+            "p999",
+            "total, p50, p99, max, count, errors, name",
+        ),
+        ("--format", "xml", "table, json, csv"),
+    ] {
+        let out = stats(&[flag, value], &path);
+        assert_eq!(out.status.code(), Some(2), "{flag}");
+        assert!(out.stdout.is_empty(), "{flag}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.starts_with("sentinel: invalid value"), "{err}");
+        assert!(
+            err.contains(flag) && err.contains(value) && err.contains(choices),
+            "{err}"
+        );
+    }
+}
+
 #[test]
 fn empty_file_gives_empty_results() {
     let (_dir, path) = fixture(&[]);
