@@ -486,6 +486,38 @@ fn compare_two_inputs_sorts_by_biggest_regression() {
     );
 }
 
+// regression: issue #15
+#[test]
+fn issue_15_compare_takes_folders_and_paths_that_climb_with_dot_dot() {
+    let dir = tempfile::tempdir().unwrap();
+    let ts = "2026-12-01T10:00:00Z";
+    for (side, ms) in [("old", 10.0), ("new", 20.0)] {
+        fs::create_dir(dir.path().join(side)).unwrap();
+        fs::write(
+            dir.path().join(side).join("app.jsonl"),
+            spans_at("api", &[ms; 3], 0, ts).join("\n"),
+        )
+        .unwrap();
+    }
+    let here = dir.path().join("here");
+    fs::create_dir(&here).unwrap();
+    for sides in [
+        ["../old", "../new"],
+        ["../old/app.jsonl", "../new/app.jsonl"],
+        ["../old/*.jsonl", "../new/*.jsonl"],
+    ] {
+        let out = Command::new(BIN)
+            .args(["stats", "--json", "--compare", sides[0], sides[1]])
+            .current_dir(&here)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{sides:?}: {out:?}");
+        let rows = json_rows(&out);
+        assert_eq!(rows[0]["p50_ms_a"], 10.0, "{sides:?}");
+        assert_eq!(rows[0]["p50_ms_b"], 20.0, "{sides:?}");
+    }
+}
+
 #[test]
 fn compare_two_time_windows_of_one_input() {
     let lines: Vec<String> = [

@@ -167,6 +167,11 @@ fn is_glob(path: &str) -> bool {
     path.contains(['*', '?', '['])
 }
 
+/// Whether `arg` is meant as an input: `-`, an existing file or folder, or a glob.
+pub(crate) fn names_input(arg: &str) -> bool {
+    arg == "-" || is_glob(arg) || Path::new(arg).exists()
+}
+
 /// One log of a folder: its rotated segments, oldest first, and its live file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Log {

@@ -404,9 +404,16 @@ fn compare_sides(
     query: &Query,
 ) -> Result<(Side, Side, [String; 2]), Failure> {
     let now = timestamp::now_nanos();
+    // `../old` holds `..` too: a side naming a file, folder or glob is an input.
     let windows: Vec<_> = sides
         .iter()
-        .map(|s| filter::Window::parse(s, now))
+        .map(|s| {
+            if input::names_input(s) {
+                None
+            } else {
+                filter::Window::parse(s, now)
+            }
+        })
         .collect();
     let labels = [sides[0].clone(), sides[1].clone()];
     match (&windows[0], &windows[1]) {
