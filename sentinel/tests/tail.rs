@@ -804,6 +804,51 @@ fn a_binary_file_is_an_error_naming_it() {
     );
 }
 
+// regression: issue #15
+#[test]
+fn issue_15_a_corrupt_segment_is_reported_and_the_rest_of_the_folder_is_read() {
+    let dir = rotated_folder();
+    // A gzip segment cut short (a copy that did not finish): its header is fine, its
+    // stream ends early.
+    let corrupt = dir.path().join("app.2026-12-02T00-00-00Z.000001.jsonl.gz");
+    let whole = gzip(&named("lost").repeat(50));
+    fs::write(&corrupt, &whole[..whole.len() / 2]).unwrap();
+    let folder = dir.path().to_str().unwrap();
+
+    let out = run(&["tail", folder]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let names: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.split(' ').next())
+        .filter(|n| *n != "lost")
+        .collect();
+    assert_eq!(names, ["first", "second", "third", "live"], "{text}");
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with(&format!("sentinel: {}: ", corrupt.display())),
+        "{err}"
+    );
+
+    let out = run(&["stats", "--json", folder]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let mut names: Vec<&str> = rows
+        .iter()
+        .filter_map(|r| r["name"].as_str())
+        .filter(|n| *n != "lost")
+        .collect();
+    names.sort_unstable();
+    assert_eq!(names, ["first", "live", "second", "third"], "{rows:?}");
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with(&format!("sentinel: {}: ", corrupt.display())),
+        "{err}"
+    );
+}
+
 #[test]
 fn a_file_without_any_record_is_an_error_naming_it() {
     let (_dir, path) = fixture(&["# a config file", "key = value", "[1, 2]"]);
