@@ -139,9 +139,11 @@ impl SentinelConfig {
         self
     }
 
-    /// Rotates the live file at every period boundary (checked when a record
-    /// is written). Defaults to [`Period::Never`]; falls back to
-    /// `SENTINEL_ROTATE_EVERY` (`hourly`, `daily`, `never`).
+    /// Rotates the live file at every period boundary, by the writer's own
+    /// timer even when no record comes; an empty live file is left as it is
+    /// (see [the rotation module](crate::rotation#policies)). Defaults to
+    /// [`Period::Never`]; falls back to `SENTINEL_ROTATE_EVERY` (`hourly`,
+    /// `daily`, `never`).
     pub fn rotate_every(mut self, period: Period) -> Self {
         self.rotation.every = Some(period);
         self
