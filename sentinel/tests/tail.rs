@@ -289,6 +289,36 @@ fn issue_15_a_duration_that_is_not_a_number_skips_the_record_with_a_note() {
     );
 }
 
+// regression: issue #15
+#[test]
+fn issue_15_a_duration_of_nan_or_infinity_is_not_a_number_for_tail_nor_stats() {
+    let (_dir, path) = fixture(&[
+        r#"{"function":"nan","duration_ms":"NaN"}"#,
+        r#"{"function":"inf","duration_ms":"inf"}"#,
+        r#"{"function":"neg","duration_ms":" -Infinity "}"#,
+        r#"{"function":"ok","duration_ms":" 2 "}"#,
+    ]);
+    let out = sentinel(&["tail", "--no-color"], &path);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), "ok 2.00ms\n");
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        format!(
+            "sentinel: {}: skipped 3 record(s) whose duration_ms is not a number\n",
+            path.display()
+        )
+    );
+    let out = sentinel(&["stats", "--format", "csv"], &path);
+    assert!(out.status.success(), "{out:?}");
+    let csv = String::from_utf8(out.stdout).unwrap();
+    let names: Vec<&str> = csv
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split(',').next())
+        .collect();
+    assert_eq!(names, ["ok"], "{csv}");
+}
+
 #[test]
 fn invalid_utf8_is_replaced_not_fatal() {
     let dir = tempfile::tempdir().unwrap();
