@@ -346,7 +346,7 @@ pub(crate) fn resolve_rotation(
         &rotation.keep_segments,
         KEEP_SEGMENTS_ENV,
         lookup,
-        |t| t.parse().ok(),
+        |t| t.parse().ok().filter(|&n| n > 0),
         "a whole number of segments, at least 1",
     )?;
     let keep_bytes = setting(
@@ -413,10 +413,34 @@ pub(crate) fn resolve_rotation(
         before_removal: rotation.before_removal.clone(),
     };
     if !policy.rotates() && (policy.retains() || compression != Compression::None) {
+        // Name each setting that asks for it as the user gave it: in code or by variable.
+        let given = |in_code: bool, field: &str, var: &str| {
+            if in_code {
+                Some(field.to_owned())
+            } else {
+                lookup(var)
+                    .filter(|v| !v.trim().is_empty())
+                    .map(|v| format!("{var}={v}"))
+            }
+        };
+        let asking: Vec<String> = [
+            (
+                rotation.keep_segments.is_some(),
+                "keep_segments",
+                KEEP_SEGMENTS_ENV,
+            ),
+            (rotation.keep_bytes.is_some(), "keep_bytes", KEEP_BYTES_ENV),
+            (rotation.keep_age.is_some(), "keep_age", KEEP_AGE_ENV),
+            (rotation.compression.is_some(), "compress", COMPRESS_ENV),
+        ]
+        .into_iter()
+        .filter_map(|(in_code, field, var)| given(in_code, field, var))
+        .collect();
         return invalid(
             "rotation",
-            format!("{rotation:?}"),
-            "retention and compression need rotation: set rotate_bytes or rotate_every",
+            asking.join(", "),
+            "retention and compression need rotation: set rotate_bytes or rotate_every \
+             (SENTINEL_ROTATE_BYTES or SENTINEL_ROTATE_EVERY)",
         );
     }
     Ok(policy)
@@ -610,6 +634,38 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(msg.contains("keep_segments"), "{msg}");
+    }
+
+    // regression: issue #15
+    #[test]
+    fn issue_15_an_environment_setting_in_error_is_named_as_the_variable_and_its_value() {
+        let zero = resolve_rotation(
+            &Rotation::default(),
+            &env(&[
+                ("SENTINEL_ROTATE_BYTES", "1MiB"),
+                ("SENTINEL_KEEP_SEGMENTS", "0"),
+            ]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(zero.contains("SENTINEL_KEEP_SEGMENTS"), "{zero}");
+        assert!(zero.contains("at least 1"), "{zero}");
+
+        let unrotated = resolve_rotation(
+            &Rotation::default(),
+            &env(&[
+                ("SENTINEL_KEEP_SEGMENTS", "5"),
+                ("SENTINEL_COMPRESS", "gzip"),
+            ]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            unrotated.contains("SENTINEL_KEEP_SEGMENTS=5, SENTINEL_COMPRESS=gzip"),
+            "{unrotated}"
+        );
+        assert!(!unrotated.contains("None"), "{unrotated}");
+        assert!(unrotated.contains("SENTINEL_ROTATE_BYTES"), "{unrotated}");
     }
 
     #[test]
