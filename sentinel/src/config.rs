@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::rotation::policy::Policy;
-use crate::rotation::{Compression, FaultHook, Period, Rotation, SystemClock, WallClock};
+use crate::rotation::{
+    Compression, FaultHook, Period, RemovalHook, Rotation, SystemClock, WallClock,
+};
 
 /// Default path of the log file, relative to the working directory.
 pub const DEFAULT_LOG_FILE: &str = "sentinel_logs.jsonl";
@@ -184,6 +186,35 @@ impl SentinelConfig {
     /// `gzip`, `zstd`; `zstd` needs the crate feature `zstd`).
     pub fn compress(mut self, compression: Compression) -> Self {
         self.rotation.compression = Some(compression);
+        self
+    }
+
+    /// Calls `hook` with each segment retention is about to remove, while it
+    /// is still there and complete: to archive it elsewhere, or to count what
+    /// it held. It runs on the background thread (never the writer or a
+    /// caller), in whichever process removes the segment. An `Err` or a
+    /// panic keeps the segment for the next pass (after the next rotation),
+    /// counted in [`LoggerStats::rotation_errors`](crate::LoggerStats::rotation_errors),
+    /// so retention may then keep more than its limits. A slow hook delays
+    /// compression and shutdown (up to [`SentinelConfig::exit_timeout`]).
+    /// Defaults to none.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use sentinel::SentinelConfig;
+    /// use sentinel::rotation::Segment;
+    ///
+    /// let config = SentinelConfig::new("logs/app.jsonl")
+    ///     .rotate_bytes(64 << 20)
+    ///     .keep_segments(30)
+    ///     .before_removal(Arc::new(|segment: &Segment| {
+    ///         let archive = std::path::Path::new("archive").join(segment.path.file_name().unwrap());
+    ///         std::fs::copy(&segment.path, archive).map(drop)
+    ///     }));
+    /// # drop(config);
+    /// ```
+    pub fn before_removal(mut self, hook: RemovalHook) -> Self {
+        self.rotation.before_removal = Some(hook);
         self
     }
 
@@ -379,6 +410,7 @@ pub(crate) fn resolve_rotation(
             .clone()
             .unwrap_or_else(|| Arc::new(SystemClock)),
         fault_hook: rotation.fault_hook.clone(),
+        before_removal: rotation.before_removal.clone(),
     };
     if !policy.rotates() && (policy.retains() || compression != Compression::None) {
         // Name each setting that asks for it as the user gave it: in code or by variable.

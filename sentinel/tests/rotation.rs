@@ -10,7 +10,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
-use sentinel::rotation::{Compression, FaultHook, ManualClock, Period, Step, WallClock, segments};
+use sentinel::rotation::{
+    Compression, FaultHook, ManualClock, Period, RemovalHook, Segment, Step, WallClock, segments,
+};
 use sentinel::{AsyncLogger, SentinelConfig};
 use serde_json::{Value, json};
 
@@ -469,6 +471,56 @@ fn retention_by_count_keeps_the_newest_segments() {
     assert!(stats.rotations > 3);
     assert_eq!(stats.segments_removed, stats.rotations - 3);
     assert!(assert_newest_kept(&live, 1000) > 0);
+}
+
+#[test]
+fn the_removal_hook_sees_every_segment_retention_removes_while_it_is_complete() {
+    let removed = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let calls = Arc::new(AtomicU64::new(0));
+    let hook: RemovalHook = {
+        let (removed, calls) = (removed.clone(), calls.clone());
+        Arc::new(move |segment: &Segment| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            let records = numbers(&read_file(&segment.path));
+            removed.lock().unwrap().extend(records);
+            Ok(())
+        })
+    };
+    let (_dir, live, stats) = run_with(
+        |c| {
+            c.rotate_bytes(2048)
+                .keep_segments(3)
+                .compress(Compression::Gzip)
+                .before_removal(hook)
+        },
+        1000,
+    );
+    assert!(stats.segments_removed > 0);
+    assert_eq!(calls.load(Ordering::SeqCst), stats.segments_removed);
+    assert_eq!(stats.rotation_errors, 0);
+    // What the hook saw and what is left are every record, once each.
+    let mut all = removed.lock().unwrap().clone();
+    all.extend(numbers(&read_folder(&live)));
+    all.sort_unstable();
+    assert_eq!(all, (0..1000).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_failing_removal_hook_keeps_the_segment() {
+    let hook: RemovalHook = Arc::new(|segment: &Segment| {
+        Err(std::io::Error::other(format!(
+            "archive unreachable for {:?}",
+            segment.path
+        )))
+    });
+    let (_dir, live, stats) = run_with(
+        |c| c.rotate_bytes(2048).keep_segments(3).before_removal(hook),
+        500,
+    );
+    assert_eq!(stats.segments_removed, 0);
+    assert!(stats.rotation_errors > 0);
+    assert_eq!(segments(&live).unwrap().len() as u64, stats.rotations);
+    assert_eq!(numbers(&read_folder(&live)), (0..500).collect::<Vec<_>>());
 }
 
 #[test]

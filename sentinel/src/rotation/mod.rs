@@ -58,7 +58,9 @@
 //!   oldest segments beyond the count, beyond the total bytes (segments only;
 //!   the live file is bounded by the size limit), and those rotated out
 //!   longer ago than the age. Never the live file, never a segment being
-//!   compressed.
+//!   compressed. A [`before_removal`] hook, when set, is called with each
+//!   segment just before it goes (to archive it elsewhere, or count what it
+//!   held); an error from it keeps the segment.
 //! - **Compression** (gzip, or zstd with the `zstd` feature) runs on the
 //!   same background thread, never on the writer or a caller. Shutdown waits
 //!   for the pass in progress, up to [`SentinelConfig::exit_timeout`]; what
@@ -99,6 +101,7 @@
 //!
 //! [`SentinelConfig::rotate_bytes`]: crate::SentinelConfig::rotate_bytes
 //! [`SentinelConfig::exit_timeout`]: crate::SentinelConfig::exit_timeout
+//! [`before_removal`]: crate::SentinelConfig::before_removal
 //!
 //! # Names
 //!
@@ -159,4 +162,6 @@ mod naming;
 pub(crate) mod policy;
 
 pub use naming::{Compression, Segment, segments};
-pub use policy::{FaultHook, ManualClock, Period, Rotation, Step, SystemClock, WallClock};
+pub use policy::{
+    FaultHook, ManualClock, Period, RemovalHook, Rotation, Step, SystemClock, WallClock,
+};

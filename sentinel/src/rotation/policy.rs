@@ -1,5 +1,5 @@
-//! When to rotate, what to keep, and the clock and file-system hooks tests
-//! inject. A leaf: it imports only the naming rules.
+//! When to rotate, what to keep, the hook retention calls, and the clock and
+//! file-system hooks tests inject. A leaf: it imports only the naming rules.
 
 use std::fmt;
 use std::io;
@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::task::Waker;
 use std::time::{Duration, SystemTime};
 
-use super::naming::Compression;
+use super::naming::{Compression, Segment};
 
 /// How often the live file is rotated by time.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -157,6 +157,12 @@ pub enum Step {
 /// system had returned it.
 pub type FaultHook = Arc<dyn Fn(Step) -> io::Result<()> + Send + Sync>;
 
+/// Called with each segment retention is about to remove, while it is still
+/// there (see [`SentinelConfig::before_removal`]); an `Err` keeps it.
+///
+/// [`SentinelConfig::before_removal`]: crate::SentinelConfig::before_removal
+pub type RemovalHook = Arc<dyn Fn(&Segment) -> io::Result<()> + Send + Sync>;
+
 /// Rotation and retention settings as given in code: `None` falls back to
 /// the environment, then to the default (see [`crate::SentinelConfig`]).
 #[derive(Clone, Default)]
@@ -180,6 +186,8 @@ pub struct Rotation {
     pub clock: Option<Arc<dyn WallClock>>,
     /// Called before each file-system step (tests).
     pub fault_hook: Option<FaultHook>,
+    /// Called with each segment before retention removes it.
+    pub before_removal: Option<RemovalHook>,
 }
 
 impl fmt::Debug for Rotation {
@@ -194,6 +202,10 @@ impl fmt::Debug for Rotation {
             .field("compression", &self.compression)
             .field("clock", &self.clock)
             .field("fault_hook", &self.fault_hook.as_ref().map(|_| "<hook>"))
+            .field(
+                "before_removal",
+                &self.before_removal.as_ref().map(|_| "<hook>"),
+            )
             .finish()
     }
 }
@@ -222,6 +234,7 @@ impl PartialEq for Rotation {
             && self.compression == other.compression
             && same(&self.clock, &other.clock)
             && same(&self.fault_hook, &other.fault_hook)
+            && same(&self.before_removal, &other.before_removal)
     }
 }
 
@@ -238,6 +251,7 @@ pub(crate) struct Policy {
     pub(crate) compression: Compression,
     pub(crate) clock: Arc<dyn WallClock>,
     pub(crate) fault_hook: Option<FaultHook>,
+    pub(crate) before_removal: Option<RemovalHook>,
 }
 
 impl fmt::Debug for Policy {
@@ -337,6 +351,7 @@ mod tests {
             compression: Compression::None,
             clock: Arc::new(ManualClock::new(at)),
             fault_hook: None,
+            before_removal: None,
         }
     }
 
