@@ -10,7 +10,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
-use sentinel::rotation::{Compression, ManualClock, Period, Step, segments};
+use sentinel::rotation::{
+    Compression, FaultHook, ManualClock, Period, RemovalHook, Segment, Step, WallClock, segments,
+};
 use sentinel::{AsyncLogger, SentinelConfig};
 use serde_json::{Value, json};
 
@@ -226,6 +228,171 @@ fn daily_rotation_in_local_time_rotates_at_local_midnight() {
     assert_eq!(numbers(&read_file(&live)), [1]);
 }
 
+/// A hook that sends on `tx` each time `step` is about to happen, and lets
+/// it happen.
+fn reporting(step: Step, tx: std::sync::mpsc::Sender<()>) -> FaultHook {
+    Arc::new(move |s| {
+        if s == step {
+            let _ = tx.send(());
+        }
+        Ok(())
+    })
+}
+
+// regression: issue #15
+#[test]
+fn issue_15_time_rotation_happens_at_the_boundary_without_a_new_record() {
+    // The service goes quiet at 23:59. At midnight the writer rotates the
+    // day's records out on its own: no record is written after the boundary,
+    // and the test waits for the rename itself, not for a flush.
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("app.jsonl");
+    let clock = Arc::new(ManualClock::new(at("2026-12-02T23:59:00Z")));
+    let (renaming, renamed) = std::sync::mpsc::channel();
+    let logger = AsyncLogger::new(
+        SentinelConfig::new(&live)
+            .rotate_every(Period::Daily)
+            .rotation_clock(clock.clone())
+            .rotation_fault_hook(reporting(Step::Rename, renaming)),
+    )
+    .unwrap();
+    log_numbered(&logger, 0..5);
+    assert!(logger.flush_blocking(WAIT));
+    clock.advance(Duration::from_secs(61)); // 00:00:01, and nothing is logged
+    renamed
+        .recv_timeout(WAIT)
+        .expect("the writer did not rotate at the boundary without a new record");
+    // The flush is answered after the rotation in progress has finished.
+    assert!(logger.flush_blocking(WAIT));
+    let found = segments(&live).unwrap();
+    assert_eq!(
+        found.iter().map(|s| s.time).collect::<Vec<_>>(),
+        [time::macros::datetime!(2026-12-03 00:00:01 UTC)]
+    );
+    assert_eq!(numbers(&read_file(&found[0].path)), [0, 1, 2, 3, 4]);
+    assert!(read_file(&live).is_empty());
+    assert_eq!(logger.stats().rotations, 1);
+
+    // At the next boundary the live file is empty: no empty segment.
+    clock.advance(Duration::from_secs(86_400));
+    assert!(logger.flush_blocking(WAIT));
+    assert_eq!(segments(&live).unwrap().len(), 1);
+    // The records after it start the new day's file; they rotate only at
+    // the day's end.
+    log_numbered(&logger, 5..6);
+    assert!(logger.flush_blocking(WAIT));
+    clock.advance(Duration::from_secs(60));
+    log_numbered(&logger, 6..7);
+    assert!(logger.shutdown_blocking(WAIT));
+    assert_eq!(segments(&live).unwrap().len(), 1);
+    assert_eq!(numbers(&read_file(&live)), [5, 6]);
+    assert_eq!(logger.stats().rotations, 1);
+    assert!(renamed.try_recv().is_err());
+}
+
+/// Real time moved by an offset the test sets: like the system clock it
+/// never signals a jump, so only the writer's own timer sees a boundary.
+#[derive(Debug, Default)]
+struct ShiftedClock {
+    offset_ns: AtomicU64,
+}
+
+impl ShiftedClock {
+    /// Moves the clock so that it reads `before` ahead of the next hour.
+    fn set_before_next_hour(&self, before: Duration) {
+        let real = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap();
+        // An hour later than needed, so the target is never in the past.
+        let hour = Duration::from_secs((real.as_secs() / 3600 + 2) * 3600);
+        let offset = hour - before - real;
+        self.offset_ns
+            .store(offset.as_nanos() as u64, Ordering::SeqCst);
+    }
+}
+
+impl WallClock for ShiftedClock {
+    fn now(&self) -> SystemTime {
+        SystemTime::now() + Duration::from_nanos(self.offset_ns.load(Ordering::SeqCst))
+    }
+}
+
+#[test]
+fn the_writer_s_own_timer_rotates_at_the_boundary_in_real_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("app.jsonl");
+    let clock = Arc::new(ShiftedClock::default());
+    clock.set_before_next_hour(Duration::from_secs(600));
+    let (renaming, renamed) = std::sync::mpsc::channel();
+    let logger = AsyncLogger::new(
+        SentinelConfig::new(&live)
+            .rotate_every(Period::Hourly)
+            .rotation_clock(clock.clone())
+            .rotation_fault_hook(reporting(Step::Rename, renaming)),
+    )
+    .unwrap();
+    log_numbered(&logger, 0..3);
+    assert!(logger.flush_blocking(WAIT));
+    // Stepped to a second before the hour without a signal; the flush makes
+    // the writer set its timer from the clock's new reading.
+    clock.set_before_next_hour(Duration::from_secs(1));
+    assert!(logger.flush_blocking(WAIT));
+    renamed
+        .recv_timeout(WAIT)
+        .expect("the writer's timer did not rotate at the boundary");
+    assert!(logger.shutdown_blocking(WAIT));
+    let found = segments(&live).unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].time.minute(), 0);
+    assert_eq!(numbers(&read_file(&found[0].path)), [0, 1, 2]);
+    assert!(read_file(&live).is_empty());
+}
+
+#[test]
+fn at_a_boundary_exactly_one_of_two_writers_on_one_file_rotates_it() {
+    // Two loggers with their own descriptors and lock-file handles (as two
+    // processes have) cross the boundary together with no record to write.
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("app.jsonl");
+    let clock = Arc::new(ManualClock::new(at("2026-12-02T10:59:30Z")));
+    let (renaming, renamed) = std::sync::mpsc::channel();
+    let hook = reporting(Step::Rename, renaming);
+    let open = || {
+        AsyncLogger::new(
+            SentinelConfig::new(&live)
+                .rotate_every(Period::Hourly)
+                .rotation_clock(clock.clone())
+                .rotation_fault_hook(hook.clone()),
+        )
+        .unwrap()
+    };
+    let (a, b) = (open(), open());
+    log_numbered(&a, 0..3);
+    log_numbered(&b, 100..103);
+    assert!(a.flush_blocking(WAIT) && b.flush_blocking(WAIT));
+    clock.advance(Duration::from_secs(60)); // 11:00:30
+    renamed
+        .recv_timeout(WAIT)
+        .expect("neither writer rotated at the boundary");
+    // Both have looked at the boundary once their flush is answered.
+    assert!(a.flush_blocking(WAIT) && b.flush_blocking(WAIT));
+    assert!(renamed.try_recv().is_err(), "rotated twice");
+    assert_eq!(a.stats().rotations + b.stats().rotations, 1);
+    let found = segments(&live).unwrap();
+    assert_eq!(found.len(), 1);
+    let mut rotated = numbers(&read_file(&found[0].path));
+    rotated.sort_unstable();
+    assert_eq!(rotated, [0, 1, 2, 100, 101, 102]);
+    // Both append to the new live file from now on.
+    log_numbered(&a, 3..4);
+    log_numbered(&b, 103..104);
+    assert!(a.shutdown_blocking(WAIT) && b.shutdown_blocking(WAIT));
+    let mut after = numbers(&read_file(&live));
+    after.sort_unstable();
+    assert_eq!(after, [3, 103]);
+    assert_eq!(segments(&live).unwrap().len(), 1);
+}
+
 #[test]
 fn gzip_compression_runs_in_the_background_and_keeps_every_record() {
     let dir = tempfile::tempdir().unwrap();
@@ -304,6 +471,56 @@ fn retention_by_count_keeps_the_newest_segments() {
     assert!(stats.rotations > 3);
     assert_eq!(stats.segments_removed, stats.rotations - 3);
     assert!(assert_newest_kept(&live, 1000) > 0);
+}
+
+#[test]
+fn the_removal_hook_sees_every_segment_retention_removes_while_it_is_complete() {
+    let removed = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let calls = Arc::new(AtomicU64::new(0));
+    let hook: RemovalHook = {
+        let (removed, calls) = (removed.clone(), calls.clone());
+        Arc::new(move |segment: &Segment| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            let records = numbers(&read_file(&segment.path));
+            removed.lock().unwrap().extend(records);
+            Ok(())
+        })
+    };
+    let (_dir, live, stats) = run_with(
+        |c| {
+            c.rotate_bytes(2048)
+                .keep_segments(3)
+                .compress(Compression::Gzip)
+                .before_removal(hook)
+        },
+        1000,
+    );
+    assert!(stats.segments_removed > 0);
+    assert_eq!(calls.load(Ordering::SeqCst), stats.segments_removed);
+    assert_eq!(stats.rotation_errors, 0);
+    // What the hook saw and what is left are every record, once each.
+    let mut all = removed.lock().unwrap().clone();
+    all.extend(numbers(&read_folder(&live)));
+    all.sort_unstable();
+    assert_eq!(all, (0..1000).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_failing_removal_hook_keeps_the_segment() {
+    let hook: RemovalHook = Arc::new(|segment: &Segment| {
+        Err(std::io::Error::other(format!(
+            "archive unreachable for {:?}",
+            segment.path
+        )))
+    });
+    let (_dir, live, stats) = run_with(
+        |c| c.rotate_bytes(2048).keep_segments(3).before_removal(hook),
+        500,
+    );
+    assert_eq!(stats.segments_removed, 0);
+    assert!(stats.rotation_errors > 0);
+    assert_eq!(segments(&live).unwrap().len() as u64, stats.rotations);
+    assert_eq!(numbers(&read_folder(&live)), (0..500).collect::<Vec<_>>());
 }
 
 #[test]
