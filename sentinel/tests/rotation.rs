@@ -348,6 +348,47 @@ fn the_writer_s_own_timer_rotates_at_the_boundary_in_real_time() {
     assert!(read_file(&live).is_empty());
 }
 
+/// A hand-moved clock that, unlike [`ManualClock`], never tells the writer
+/// it moved: the writer sees the move only when it next reads the clock.
+#[derive(Debug)]
+struct SilentClock(ManualClock);
+
+impl WallClock for SilentClock {
+    fn now(&self) -> SystemTime {
+        self.0.now()
+    }
+}
+
+#[test]
+fn the_first_record_after_a_quiet_boundary_starts_the_new_file_instead_of_a_segment() {
+    // The live file is empty when the hour ends, and a record comes before
+    // the writer's timer has looked: it goes into the live file, which now
+    // belongs to the new hour; nothing is rotated.
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("app.jsonl");
+    let clock = Arc::new(SilentClock(ManualClock::new(at("2026-12-02T10:59:30Z"))));
+    let logger = AsyncLogger::new(
+        SentinelConfig::new(&live)
+            .rotate_every(Period::Hourly)
+            .rotation_clock(clock.clone()),
+    )
+    .unwrap();
+    assert!(logger.flush_blocking(WAIT));
+    clock.0.advance(Duration::from_secs(60)); // 11:00:30
+    log_numbered(&logger, 0..2);
+    assert!(logger.flush_blocking(WAIT));
+    clock.0.advance(Duration::from_secs(60)); // 11:01:30, same hour
+    log_numbered(&logger, 2..3);
+    assert!(logger.shutdown_blocking(WAIT));
+    assert!(
+        segments(&live).unwrap().is_empty(),
+        "{:?}",
+        file_names(dir.path())
+    );
+    assert_eq!(numbers(&read_file(&live)), [0, 1, 2]);
+    assert_eq!(logger.stats().rotations, 0);
+}
+
 #[test]
 fn at_a_boundary_exactly_one_of_two_writers_on_one_file_rotates_it() {
     // Two loggers with their own descriptors and lock-file handles (as two

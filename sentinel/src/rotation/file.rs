@@ -223,6 +223,11 @@ impl RotatingFile {
                 }
             };
             let size = self.follow()?;
+            if size == 0 && self.time_due() {
+                // Empty since before the boundary: it holds the new period's
+                // records from now on, and must not be rotated for the old one.
+                self.period = self.policy.period_of(self.policy.now_secs());
+            }
             let take = if may_rotate && self.policy.now_secs() >= self.retry_at {
                 self.fits(size, rest)
             } else {
@@ -261,24 +266,28 @@ impl RotatingFile {
         Some(self.policy.until_next_period()?.min(MAX_TIMER))
     }
 
-    /// A time rotation with no record in hand. A look without the lock
-    /// first: most often another process rotated already, or the file is
-    /// empty, and then nothing needs the exclusive lock.
+    /// A time rotation with no record in hand. A look under the shared lock
+    /// first, as a write takes it (so no rotation is half done meanwhile):
+    /// most often another process rotated already, or the file is empty,
+    /// and then nothing needs the exclusive lock.
     fn rotate_on_time(&mut self) {
-        let now = self.policy.period_of(self.policy.now_secs());
-        match std::fs::metadata(&self.live) {
-            // Another process rotated it: follow (that adopts the new file).
-            Ok(meta) if (meta.dev(), meta.ino()) != self.id => {
-                let _ = self.follow();
+        let held = match lock::lock(&self.lock, Mode::Shared) {
+            Ok(held) => Some(held),
+            Err(e) => {
+                self.failed("lock", &e);
+                None
             }
+        };
+        // Follows a file another process rotated in, which adopts it.
+        let size = self.follow();
+        drop(held);
+        match size {
+            _ if !self.time_due() => {}
             // Nothing to rotate; no empty segment.
-            Ok(meta) if meta.len() == 0 => self.period = now,
+            Ok(0) => self.period = self.policy.period_of(self.policy.now_secs()),
             Ok(_) => {
                 self.rotate();
             }
-            // Mid-rotation elsewhere, or left by a crash: the next write
-            // creates the file.
-            Err(e) if e.kind() == io::ErrorKind::NotFound => self.period = now,
             Err(e) => {
                 self.rotation_failed("stat", &e);
             }

@@ -7,6 +7,8 @@
 mod error;
 mod export;
 mod filter;
+#[cfg(test)]
+mod heap;
 mod input;
 mod lines;
 mod report;
@@ -26,6 +28,10 @@ use filter::FilterArgs;
 use input::InputArgs;
 use stats::{GroupBy, Query, SortKey};
 use tail::TailOptions;
+
+#[cfg(test)]
+#[global_allocator]
+static HEAP: heap::Counting = heap::Counting;
 
 /// Sentinel: utilities for inspecting JSONL trace logs.
 #[derive(Debug, Parser)]
