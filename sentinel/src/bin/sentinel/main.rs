@@ -14,6 +14,7 @@ mod lines;
 mod report;
 mod spans;
 mod stats;
+mod steps;
 mod tail;
 mod timestamp;
 
