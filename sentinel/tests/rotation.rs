@@ -906,6 +906,7 @@ fn compression_stuck_on_a_segment_never_holds_up_the_writer() {
 
 /// Every event the process emits, as `tracing_subscriber::fmt` writes it (installed once,
 /// for the whole process: the writer thread does not see a test's thread-local default).
+#[cfg(feature = "tracing")]
 fn captured_events() -> &'static std::sync::Mutex<Vec<u8>> {
     static EVENTS: std::sync::OnceLock<&'static std::sync::Mutex<Vec<u8>>> =
         std::sync::OnceLock::new();
