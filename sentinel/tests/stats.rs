@@ -509,6 +509,29 @@ fn issue_15_durations_from_1e_minus_6_to_1e308_stay_under_64_mib() {
     assert!(peak < 64 << 20, "peak {} MiB", peak >> 20);
 }
 
+// regression: issue #15
+#[test]
+fn issue_15_huge_durations_print_in_scientific_notation_not_300_digits() {
+    let lines = vec![
+        span("huge", 1e308, "success", false),
+        span("huge", 1e-6, "success", false),
+        span("small", 12.345, "success", false),
+    ];
+    let (_dir, path) = fixture(&lines);
+    let table = String::from_utf8(stats(&["--sort", "name"], &path).stdout).unwrap();
+    assert!(table.lines().all(|l| l.len() < 200), "{table}");
+    assert!(table.contains("1.00e308"), "{table}");
+    assert!(table.contains("12.35"), "{table}");
+    let out = Command::new(BIN)
+        .args(["tail", "--name", "huge"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains(" huge 1.00e308ms success"), "{text}");
+    assert!(text.contains(" huge 0.00ms success"), "{text}");
+}
+
 #[test]
 fn p999_and_self_time_are_reported() {
     let mut lines = Vec::new();

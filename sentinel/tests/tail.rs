@@ -319,6 +319,31 @@ fn issue_15_a_duration_of_nan_or_infinity_is_not_a_number_for_tail_nor_stats() {
     assert_eq!(names, ["ok"], "{csv}");
 }
 
+// regression: issue #15
+#[test]
+fn issue_15_a_byte_order_mark_does_not_cost_the_first_record() {
+    // Windows tools start UTF-8 text with EF BB BF.
+    let text = format!("\u{feff}{}{}", named("first"), named("second"));
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dir.path().join("bom.jsonl");
+    fs::write(&plain, &text).unwrap();
+    let packed = dir.path().join("bom.jsonl.gz");
+    fs::write(&packed, gzip(&text)).unwrap();
+    for path in [&plain, &packed] {
+        let out = sentinel(&["tail"], path);
+        assert_eq!(stdout_of(&out), "first 1.00ms\nsecond 1.00ms\n", "{path:?}");
+        assert!(out.stderr.is_empty(), "{out:?}");
+        let out = sentinel(&["stats", "--format", "csv", "--sort", "name"], path);
+        let csv = stdout_of(&out);
+        let names: Vec<&str> = csv
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split(',').next())
+            .collect();
+        assert_eq!(names, ["first", "second"], "{path:?}");
+    }
+}
+
 #[test]
 fn invalid_utf8_is_replaced_not_fatal() {
     let dir = tempfile::tempdir().unwrap();

@@ -100,8 +100,26 @@ impl Source {
             }
         };
         decompressed(BufReader::with_capacity(READ_BUFFER, raw))
+            .and_then(without_bom)
             .map_err(|e| Failure::read(&self.name(), &e))
     }
+}
+
+/// Skips the UTF-8 byte order mark some Windows tools start text with, so the first
+/// record is not taken for a line that is not one.
+fn without_bom(mut reader: Box<dyn BufRead + Send>) -> io::Result<Box<dyn BufRead + Send>> {
+    const BOM: &[u8] = b"\xef\xbb\xbf";
+    let head = loop {
+        match reader.fill_buf() {
+            Ok(head) => break head,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    };
+    if head.starts_with(BOM) {
+        reader.consume(BOM.len());
+    }
+    Ok(reader)
 }
 
 /// Wraps `reader` in a decoder when it starts with gzip or zstd magic bytes.

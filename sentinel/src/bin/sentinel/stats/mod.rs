@@ -45,7 +45,7 @@ mod pipeline;
 
 pub(crate) use compare::compare;
 use histogram::Histogram;
-pub(crate) use output::{write_csv, write_json, write_table};
+pub(crate) use output::{millis, write_csv, write_json, write_table};
 
 /// Spans of a block remembered by id, so a child at the end of the previous block finds
 /// its parent there.
