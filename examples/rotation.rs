@@ -1,7 +1,10 @@
 //! Rotation end to end: four threads write ~8 MB of traced calls into a
-//! logger with 1 MiB segments, five kept, gzip; the folder is listed, and
-//! every record left is read back through the `sentinel` CLI, which shows
-//! that nothing was lost beyond the segments retention removed.
+//! logger with 1 MiB segments, five kept, gzip; the folder is listed. A
+//! `before_removal` hook archives each segment retention removes (a hard
+//! link beside the folder), so every record is read back through the
+//! `sentinel` CLI, kept or removed: each one written is found exactly once,
+//! and those missing from the folder are exactly those in the removed
+//! segments.
 //!
 //! ```text
 //! cargo run -p examples --example rotation
@@ -10,9 +13,10 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sentinel::rotation::Compression;
+use sentinel::rotation::{Compression, RemovalHook, Segment};
 use sentinel::{AsyncLogger, SentinelConfig, Tags, trace};
 
 const THREADS: u64 = 4;
@@ -24,14 +28,25 @@ fn handle(logger: &AsyncLogger, order: u64) -> Result<u64, std::num::TryFromIntE
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let dir = std::env::temp_dir().join(format!("sentinel-rotation-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let root = std::env::temp_dir().join(format!("sentinel-rotation-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let dir = root.join("logs");
+    let archive = root.join("removed");
+    std::fs::create_dir_all(&archive)?;
     let live = dir.join("app.jsonl");
+    // Retention calls this with each segment it is about to remove: keep a
+    // hard link to it (same file system, no copy), as an archiver would.
+    let to_archive = archive.clone();
+    let keep_copy: RemovalHook = Arc::new(move |segment: &Segment| {
+        let name = segment.path.file_name().unwrap_or_default();
+        std::fs::hard_link(&segment.path, to_archive.join(name))
+    });
     let logger = AsyncLogger::new(
         SentinelConfig::new(&live)
             .rotate_bytes(1 << 20)
             .keep_segments(5)
-            .compress(Compression::Gzip),
+            .compress(Compression::Gzip)
+            .before_removal(keep_copy),
     )?;
 
     let start = Instant::now();
@@ -72,42 +87,63 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("\n$ sentinel stats {}", dir.display());
     print!("{}", String::from_utf8(cli(&["stats"], &dir)?)?);
 
-    // Every record the folder holds, through the CLI, in file order.
-    let json = cli(&["tail", "--json"], &dir)?;
+    // Every record the folder holds, and every record of the segments
+    // retention removed, through the CLI, in file order.
+    let kept = records_by_thread(&cli(&["tail", "--json"], &dir)?)?;
+    let removed = records_by_thread(&cli(&["tail", "--json"], &archive)?)?;
+    let archived = std::fs::read_dir(&archive)?.count() as u64;
+    if archived != stats.segments_removed {
+        return Err(format!(
+            "{archived} segments archived but {} removed",
+            stats.segments_removed
+        )
+        .into());
+    }
+
+    // Each thread's records: the removed ones, then the kept ones, are
+    // exactly 0..CALLS, each once and in order. So nothing is missing from
+    // the folder but what the removed segments held, and those were the
+    // oldest.
+    for thread in 0..THREADS {
+        let gone = removed.get(&thread).map(Vec::as_slice).unwrap_or_default();
+        let left = kept.get(&thread).map(Vec::as_slice).unwrap_or_default();
+        let all: Vec<u64> = gone.iter().chain(left).copied().collect();
+        if all != (0..CALLS).collect::<Vec<_>>() {
+            return Err(
+                format!("thread {thread}: records missing, repeated or out of order").into(),
+            );
+        }
+        println!(
+            "thread {thread}: records 0..{} in removed segments, {}..{CALLS} kept",
+            gone.len(),
+            gone.len()
+        );
+    }
+    let count = |m: &BTreeMap<u64, Vec<u64>>| m.values().map(|v| v.len() as u64).sum::<u64>();
+    let (kept, removed) = (count(&kept), count(&removed));
+    println!(
+        "\nread back {kept} of {} records from the folder; the other {removed} are exactly the records of the {} segments retention removed (keep 5)",
+        stats.written, stats.segments_removed,
+    );
+    if kept + removed != stats.written {
+        return Err("the records read back do not add up to the records written".into());
+    }
+    std::fs::remove_dir_all(&root)?;
+    Ok(())
+}
+
+/// `seq` tags of each `thread` tag, in the order of `json` (the CLI's
+/// `tail --json` output).
+fn records_by_thread(json: &[u8]) -> Result<BTreeMap<u64, Vec<u64>>, Box<dyn std::error::Error>> {
     let mut seqs: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
-    for line in String::from_utf8(json)?.lines() {
+    for line in std::str::from_utf8(json)?.lines() {
         let record: serde_json::Value = serde_json::from_str(line)?;
         let tags = &record["tags"];
         if let (Some(t), Some(s)) = (tags["thread"].as_u64(), tags["seq"].as_u64()) {
             seqs.entry(t).or_default().push(s);
         }
     }
-    let read: u64 = seqs.values().map(|v| v.len() as u64).sum();
-
-    // Retention removes the oldest segments, so each thread's records left
-    // must be exactly its newest ones, in order, with no gap or repeat.
-    for thread in 0..THREADS {
-        let got = seqs.get(&thread).map(Vec::as_slice).unwrap_or_default();
-        let first = got.first().copied().unwrap_or(CALLS);
-        let expected: Vec<u64> = (first..CALLS).collect();
-        if got != expected {
-            return Err(format!("thread {thread}: records missing or repeated").into());
-        }
-        println!(
-            "thread {thread}: records {first}..{CALLS} present, all {} of them",
-            got.len()
-        );
-    }
-    let removed = stats.written - read;
-    println!(
-        "\nread back {read} of {} records; the other {removed} were in the {} oldest segments retention removed (keep 5)",
-        stats.written, stats.segments_removed,
-    );
-    if stats.segments_removed == 0 && removed > 0 {
-        return Err("records missing though retention removed nothing".into());
-    }
-    std::fs::remove_dir_all(&dir)?;
-    Ok(())
+    Ok(seqs)
 }
 
 /// Runs the `sentinel` CLI on `dir` through the cargo that built this example

@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::rotation::policy::Policy;
-use crate::rotation::{Compression, FaultHook, Period, Rotation, SystemClock, WallClock};
+use crate::rotation::{
+    Compression, FaultHook, Period, RemovalHook, Rotation, SystemClock, WallClock,
+};
 
 /// Default path of the log file, relative to the working directory.
 pub const DEFAULT_LOG_FILE: &str = "sentinel_logs.jsonl";
@@ -139,9 +141,11 @@ impl SentinelConfig {
         self
     }
 
-    /// Rotates the live file at every period boundary (checked when a record
-    /// is written). Defaults to [`Period::Never`]; falls back to
-    /// `SENTINEL_ROTATE_EVERY` (`hourly`, `daily`, `never`).
+    /// Rotates the live file at every period boundary, by the writer's own
+    /// timer even when no record comes; an empty live file is left as it is
+    /// (see [the rotation module](crate::rotation#policies)). Defaults to
+    /// [`Period::Never`]; falls back to `SENTINEL_ROTATE_EVERY` (`hourly`,
+    /// `daily`, `never`).
     pub fn rotate_every(mut self, period: Period) -> Self {
         self.rotation.every = Some(period);
         self
@@ -182,6 +186,35 @@ impl SentinelConfig {
     /// `gzip`, `zstd`; `zstd` needs the crate feature `zstd`).
     pub fn compress(mut self, compression: Compression) -> Self {
         self.rotation.compression = Some(compression);
+        self
+    }
+
+    /// Calls `hook` with each segment retention is about to remove, while it
+    /// is still there and complete: to archive it elsewhere, or to count what
+    /// it held. It runs on the background thread (never the writer or a
+    /// caller), in whichever process removes the segment. An `Err` or a
+    /// panic keeps the segment for the next pass (after the next rotation),
+    /// counted in [`LoggerStats::rotation_errors`](crate::LoggerStats::rotation_errors),
+    /// so retention may then keep more than its limits. A slow hook delays
+    /// compression and shutdown (up to [`SentinelConfig::exit_timeout`]).
+    /// Defaults to none.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use sentinel::SentinelConfig;
+    /// use sentinel::rotation::Segment;
+    ///
+    /// let config = SentinelConfig::new("logs/app.jsonl")
+    ///     .rotate_bytes(64 << 20)
+    ///     .keep_segments(30)
+    ///     .before_removal(Arc::new(|segment: &Segment| {
+    ///         let archive = std::path::Path::new("archive").join(segment.path.file_name().unwrap());
+    ///         std::fs::copy(&segment.path, archive).map(drop)
+    ///     }));
+    /// # drop(config);
+    /// ```
+    pub fn before_removal(mut self, hook: RemovalHook) -> Self {
+        self.rotation.before_removal = Some(hook);
         self
     }
 
@@ -313,7 +346,7 @@ pub(crate) fn resolve_rotation(
         &rotation.keep_segments,
         KEEP_SEGMENTS_ENV,
         lookup,
-        |t| t.parse().ok(),
+        |t| t.parse().ok().filter(|&n| n > 0),
         "a whole number of segments, at least 1",
     )?;
     let keep_bytes = setting(
@@ -377,12 +410,37 @@ pub(crate) fn resolve_rotation(
             .clone()
             .unwrap_or_else(|| Arc::new(SystemClock)),
         fault_hook: rotation.fault_hook.clone(),
+        before_removal: rotation.before_removal.clone(),
     };
     if !policy.rotates() && (policy.retains() || compression != Compression::None) {
+        // Name each setting that asks for it as the user gave it: in code or by variable.
+        let given = |in_code: bool, field: &str, var: &str| {
+            if in_code {
+                Some(field.to_owned())
+            } else {
+                lookup(var)
+                    .filter(|v| !v.trim().is_empty())
+                    .map(|v| format!("{var}={v}"))
+            }
+        };
+        let asking: Vec<String> = [
+            (
+                rotation.keep_segments.is_some(),
+                "keep_segments",
+                KEEP_SEGMENTS_ENV,
+            ),
+            (rotation.keep_bytes.is_some(), "keep_bytes", KEEP_BYTES_ENV),
+            (rotation.keep_age.is_some(), "keep_age", KEEP_AGE_ENV),
+            (rotation.compression.is_some(), "compress", COMPRESS_ENV),
+        ]
+        .into_iter()
+        .filter_map(|(in_code, field, var)| given(in_code, field, var))
+        .collect();
         return invalid(
             "rotation",
-            format!("{rotation:?}"),
-            "retention and compression need rotation: set rotate_bytes or rotate_every",
+            asking.join(", "),
+            "retention and compression need rotation: set rotate_bytes or rotate_every \
+             (SENTINEL_ROTATE_BYTES or SENTINEL_ROTATE_EVERY)",
         );
     }
     Ok(policy)
@@ -576,6 +634,38 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(msg.contains("keep_segments"), "{msg}");
+    }
+
+    // regression: issue #15
+    #[test]
+    fn issue_15_an_environment_setting_in_error_is_named_as_the_variable_and_its_value() {
+        let zero = resolve_rotation(
+            &Rotation::default(),
+            &env(&[
+                ("SENTINEL_ROTATE_BYTES", "1MiB"),
+                ("SENTINEL_KEEP_SEGMENTS", "0"),
+            ]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(zero.contains("SENTINEL_KEEP_SEGMENTS"), "{zero}");
+        assert!(zero.contains("at least 1"), "{zero}");
+
+        let unrotated = resolve_rotation(
+            &Rotation::default(),
+            &env(&[
+                ("SENTINEL_KEEP_SEGMENTS", "5"),
+                ("SENTINEL_COMPRESS", "gzip"),
+            ]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            unrotated.contains("SENTINEL_KEEP_SEGMENTS=5, SENTINEL_COMPRESS=gzip"),
+            "{unrotated}"
+        );
+        assert!(!unrotated.contains("None"), "{unrotated}");
+        assert!(unrotated.contains("SENTINEL_ROTATE_BYTES"), "{unrotated}");
     }
 
     #[test]

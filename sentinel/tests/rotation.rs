@@ -10,7 +10,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
-use sentinel::rotation::{Compression, ManualClock, Period, Step, segments};
+use sentinel::rotation::{
+    Compression, FaultHook, ManualClock, Period, RemovalHook, Segment, Step, WallClock, segments,
+};
 use sentinel::{AsyncLogger, SentinelConfig};
 use serde_json::{Value, json};
 
@@ -226,6 +228,212 @@ fn daily_rotation_in_local_time_rotates_at_local_midnight() {
     assert_eq!(numbers(&read_file(&live)), [1]);
 }
 
+/// A hook that sends on `tx` each time `step` is about to happen, and lets
+/// it happen.
+fn reporting(step: Step, tx: std::sync::mpsc::Sender<()>) -> FaultHook {
+    Arc::new(move |s| {
+        if s == step {
+            let _ = tx.send(());
+        }
+        Ok(())
+    })
+}
+
+// regression: issue #15
+#[test]
+fn issue_15_time_rotation_happens_at_the_boundary_without_a_new_record() {
+    // The service goes quiet at 23:59. At midnight the writer rotates the
+    // day's records out on its own: no record is written after the boundary,
+    // and the test waits for the rename itself, not for a flush.
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("app.jsonl");
+    let clock = Arc::new(ManualClock::new(at("2026-12-02T23:59:00Z")));
+    let (renaming, renamed) = std::sync::mpsc::channel();
+    let logger = AsyncLogger::new(
+        SentinelConfig::new(&live)
+            .rotate_every(Period::Daily)
+            .rotation_clock(clock.clone())
+            .rotation_fault_hook(reporting(Step::Rename, renaming)),
+    )
+    .unwrap();
+    log_numbered(&logger, 0..5);
+    assert!(logger.flush_blocking(WAIT));
+    clock.advance(Duration::from_secs(61)); // 00:00:01, and nothing is logged
+    renamed
+        .recv_timeout(WAIT)
+        .expect("the writer did not rotate at the boundary without a new record");
+    // The flush is answered after the rotation in progress has finished.
+    assert!(logger.flush_blocking(WAIT));
+    let found = segments(&live).unwrap();
+    assert_eq!(
+        found.iter().map(|s| s.time).collect::<Vec<_>>(),
+        [time::macros::datetime!(2026-12-03 00:00:01 UTC)]
+    );
+    assert_eq!(numbers(&read_file(&found[0].path)), [0, 1, 2, 3, 4]);
+    assert!(read_file(&live).is_empty());
+    assert_eq!(logger.stats().rotations, 1);
+
+    // At the next boundary the live file is empty: no empty segment.
+    clock.advance(Duration::from_secs(86_400));
+    assert!(logger.flush_blocking(WAIT));
+    assert_eq!(segments(&live).unwrap().len(), 1);
+    // The records after it start the new day's file; they rotate only at
+    // the day's end.
+    log_numbered(&logger, 5..6);
+    assert!(logger.flush_blocking(WAIT));
+    clock.advance(Duration::from_secs(60));
+    log_numbered(&logger, 6..7);
+    assert!(logger.shutdown_blocking(WAIT));
+    assert_eq!(segments(&live).unwrap().len(), 1);
+    assert_eq!(numbers(&read_file(&live)), [5, 6]);
+    assert_eq!(logger.stats().rotations, 1);
+    assert!(renamed.try_recv().is_err());
+}
+
+/// Real time moved by an offset the test sets: like the system clock it
+/// never signals a jump, so only the writer's own timer sees a boundary.
+#[derive(Debug, Default)]
+struct ShiftedClock {
+    offset_ns: AtomicU64,
+}
+
+impl ShiftedClock {
+    /// Moves the clock so that it reads `before` ahead of the next hour.
+    fn set_before_next_hour(&self, before: Duration) {
+        let real = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap();
+        // An hour later than needed, so the target is never in the past.
+        let hour = Duration::from_secs((real.as_secs() / 3600 + 2) * 3600);
+        let offset = hour - before - real;
+        self.offset_ns
+            .store(offset.as_nanos() as u64, Ordering::SeqCst);
+    }
+}
+
+impl WallClock for ShiftedClock {
+    fn now(&self) -> SystemTime {
+        SystemTime::now() + Duration::from_nanos(self.offset_ns.load(Ordering::SeqCst))
+    }
+}
+
+#[test]
+fn the_writer_s_own_timer_rotates_at_the_boundary_in_real_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("app.jsonl");
+    let clock = Arc::new(ShiftedClock::default());
+    clock.set_before_next_hour(Duration::from_secs(600));
+    let (renaming, renamed) = std::sync::mpsc::channel();
+    let logger = AsyncLogger::new(
+        SentinelConfig::new(&live)
+            .rotate_every(Period::Hourly)
+            .rotation_clock(clock.clone())
+            .rotation_fault_hook(reporting(Step::Rename, renaming)),
+    )
+    .unwrap();
+    log_numbered(&logger, 0..3);
+    assert!(logger.flush_blocking(WAIT));
+    // Stepped to a second before the hour without a signal; the flush makes
+    // the writer set its timer from the clock's new reading.
+    clock.set_before_next_hour(Duration::from_secs(1));
+    assert!(logger.flush_blocking(WAIT));
+    renamed
+        .recv_timeout(WAIT)
+        .expect("the writer's timer did not rotate at the boundary");
+    assert!(logger.shutdown_blocking(WAIT));
+    let found = segments(&live).unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].time.minute(), 0);
+    assert_eq!(numbers(&read_file(&found[0].path)), [0, 1, 2]);
+    assert!(read_file(&live).is_empty());
+}
+
+/// A hand-moved clock that, unlike [`ManualClock`], never tells the writer
+/// it moved: the writer sees the move only when it next reads the clock.
+#[derive(Debug)]
+struct SilentClock(ManualClock);
+
+impl WallClock for SilentClock {
+    fn now(&self) -> SystemTime {
+        self.0.now()
+    }
+}
+
+#[test]
+fn the_first_record_after_a_quiet_boundary_starts_the_new_file_instead_of_a_segment() {
+    // The live file is empty when the hour ends, and a record comes before
+    // the writer's timer has looked: it goes into the live file, which now
+    // belongs to the new hour; nothing is rotated.
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("app.jsonl");
+    let clock = Arc::new(SilentClock(ManualClock::new(at("2026-12-02T10:59:30Z"))));
+    let logger = AsyncLogger::new(
+        SentinelConfig::new(&live)
+            .rotate_every(Period::Hourly)
+            .rotation_clock(clock.clone()),
+    )
+    .unwrap();
+    assert!(logger.flush_blocking(WAIT));
+    clock.0.advance(Duration::from_secs(60)); // 11:00:30
+    log_numbered(&logger, 0..2);
+    assert!(logger.flush_blocking(WAIT));
+    clock.0.advance(Duration::from_secs(60)); // 11:01:30, same hour
+    log_numbered(&logger, 2..3);
+    assert!(logger.shutdown_blocking(WAIT));
+    assert!(
+        segments(&live).unwrap().is_empty(),
+        "{:?}",
+        file_names(dir.path())
+    );
+    assert_eq!(numbers(&read_file(&live)), [0, 1, 2]);
+    assert_eq!(logger.stats().rotations, 0);
+}
+
+#[test]
+fn at_a_boundary_exactly_one_of_two_writers_on_one_file_rotates_it() {
+    // Two loggers with their own descriptors and lock-file handles (as two
+    // processes have) cross the boundary together with no record to write.
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("app.jsonl");
+    let clock = Arc::new(ManualClock::new(at("2026-12-02T10:59:30Z")));
+    let (renaming, renamed) = std::sync::mpsc::channel();
+    let hook = reporting(Step::Rename, renaming);
+    let open = || {
+        AsyncLogger::new(
+            SentinelConfig::new(&live)
+                .rotate_every(Period::Hourly)
+                .rotation_clock(clock.clone())
+                .rotation_fault_hook(hook.clone()),
+        )
+        .unwrap()
+    };
+    let (a, b) = (open(), open());
+    log_numbered(&a, 0..3);
+    log_numbered(&b, 100..103);
+    assert!(a.flush_blocking(WAIT) && b.flush_blocking(WAIT));
+    clock.advance(Duration::from_secs(60)); // 11:00:30
+    renamed
+        .recv_timeout(WAIT)
+        .expect("neither writer rotated at the boundary");
+    // Both have looked at the boundary once their flush is answered.
+    assert!(a.flush_blocking(WAIT) && b.flush_blocking(WAIT));
+    assert!(renamed.try_recv().is_err(), "rotated twice");
+    assert_eq!(a.stats().rotations + b.stats().rotations, 1);
+    let found = segments(&live).unwrap();
+    assert_eq!(found.len(), 1);
+    let mut rotated = numbers(&read_file(&found[0].path));
+    rotated.sort_unstable();
+    assert_eq!(rotated, [0, 1, 2, 100, 101, 102]);
+    // Both append to the new live file from now on.
+    log_numbered(&a, 3..4);
+    log_numbered(&b, 103..104);
+    assert!(a.shutdown_blocking(WAIT) && b.shutdown_blocking(WAIT));
+    let mut after = numbers(&read_file(&live));
+    after.sort_unstable();
+    assert_eq!(after, [3, 103]);
+    assert_eq!(segments(&live).unwrap().len(), 1);
+}
+
 #[test]
 fn gzip_compression_runs_in_the_background_and_keeps_every_record() {
     let dir = tempfile::tempdir().unwrap();
@@ -304,6 +512,56 @@ fn retention_by_count_keeps_the_newest_segments() {
     assert!(stats.rotations > 3);
     assert_eq!(stats.segments_removed, stats.rotations - 3);
     assert!(assert_newest_kept(&live, 1000) > 0);
+}
+
+#[test]
+fn the_removal_hook_sees_every_segment_retention_removes_while_it_is_complete() {
+    let removed = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let calls = Arc::new(AtomicU64::new(0));
+    let hook: RemovalHook = {
+        let (removed, calls) = (removed.clone(), calls.clone());
+        Arc::new(move |segment: &Segment| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            let records = numbers(&read_file(&segment.path));
+            removed.lock().unwrap().extend(records);
+            Ok(())
+        })
+    };
+    let (_dir, live, stats) = run_with(
+        |c| {
+            c.rotate_bytes(2048)
+                .keep_segments(3)
+                .compress(Compression::Gzip)
+                .before_removal(hook)
+        },
+        1000,
+    );
+    assert!(stats.segments_removed > 0);
+    assert_eq!(calls.load(Ordering::SeqCst), stats.segments_removed);
+    assert_eq!(stats.rotation_errors, 0);
+    // What the hook saw and what is left are every record, once each.
+    let mut all = removed.lock().unwrap().clone();
+    all.extend(numbers(&read_folder(&live)));
+    all.sort_unstable();
+    assert_eq!(all, (0..1000).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_failing_removal_hook_keeps_the_segment() {
+    let hook: RemovalHook = Arc::new(|segment: &Segment| {
+        Err(std::io::Error::other(format!(
+            "archive unreachable for {:?}",
+            segment.path
+        )))
+    });
+    let (_dir, live, stats) = run_with(
+        |c| c.rotate_bytes(2048).keep_segments(3).before_removal(hook),
+        500,
+    );
+    assert_eq!(stats.segments_removed, 0);
+    assert!(stats.rotation_errors > 0);
+    assert_eq!(segments(&live).unwrap().len() as u64, stats.rotations);
+    assert_eq!(numbers(&read_folder(&live)), (0..500).collect::<Vec<_>>());
 }
 
 #[test]
@@ -594,6 +852,124 @@ fn a_failed_removal_is_counted_and_retention_tries_again() {
     assert_eq!(segments(&live).unwrap().len(), 1);
     assert_eq!(logger.stats().segments_removed, stats.rotations - 1);
     drop(dir);
+}
+
+#[test]
+fn compression_stuck_on_a_segment_never_holds_up_the_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("app.jsonl");
+    // The background thread stops in its first compression until released.
+    let (entered_tx, entered) = std::sync::mpsc::channel();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let released = std::sync::Mutex::new(released);
+    let first = std::sync::atomic::AtomicBool::new(true);
+    let hook: FaultHook = Arc::new(move |step| {
+        if step == Step::Compress && first.swap(false, Ordering::SeqCst) {
+            let _ = entered_tx.send(());
+            let _ = released.lock().unwrap().recv_timeout(4 * WAIT);
+        }
+        Ok(())
+    });
+    let logger = AsyncLogger::new(
+        SentinelConfig::new(&live)
+            .rotate_bytes(2048)
+            .compress(Compression::Gzip)
+            .rotation_fault_hook(hook),
+    )
+    .unwrap();
+    log_numbered(&logger, 0..100);
+    assert!(logger.flush_blocking(WAIT));
+    entered
+        .recv_timeout(WAIT)
+        .expect("compression never started");
+    // Meanwhile the writer appends, rotates and flushes as if nothing were compressed.
+    let rotated = logger.stats().rotations;
+    for chunk in 1..5 {
+        log_numbered(&logger, chunk * 100..(chunk + 1) * 100);
+        assert!(logger.flush_blocking(WAIT), "chunk {chunk}");
+    }
+    let stats = logger.stats();
+    assert!(stats.rotations >= rotated + 4, "{stats:?}");
+    assert_eq!(stats.segments_compressed, 0);
+    release.send(()).unwrap();
+    assert!(logger.shutdown_blocking(WAIT));
+    assert!(
+        segments(&live)
+            .unwrap()
+            .iter()
+            .all(|s| s.compression == Compression::Gzip),
+        "{:?}",
+        file_names(dir.path())
+    );
+    assert_eq!(numbers(&read_folder(&live)), (0..500).collect::<Vec<_>>());
+}
+
+/// Every event the process emits, as `tracing_subscriber::fmt` writes it (installed once,
+/// for the whole process: the writer thread does not see a test's thread-local default).
+#[cfg(feature = "tracing")]
+fn captured_events() -> &'static std::sync::Mutex<Vec<u8>> {
+    static EVENTS: std::sync::OnceLock<&'static std::sync::Mutex<Vec<u8>>> =
+        std::sync::OnceLock::new();
+    EVENTS.get_or_init(|| {
+        let events: &'static std::sync::Mutex<Vec<u8>> =
+            Box::leak(Box::new(std::sync::Mutex::new(Vec::new())));
+        struct Capture(&'static std::sync::Mutex<Vec<u8>>);
+        impl std::io::Write for Capture {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || Capture(events))
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).unwrap();
+        events
+    })
+}
+
+#[cfg(feature = "tracing")]
+#[test]
+fn a_failed_rotation_or_compression_is_reported_as_an_error_event() {
+    let events = captured_events();
+    for (step, says) in [
+        (Step::Rename, "could not rotate the log file"),
+        (
+            Step::Publish,
+            "could not compress or retire a rotated segment",
+        ),
+    ] {
+        let fail = Arc::new(AtomicU64::new(u64::MAX));
+        let (dir, live, stats) = run_with(
+            |c| {
+                c.rotate_bytes(2048)
+                    .compress(Compression::Gzip)
+                    .rotation_fault_hook(failing(step, fail.clone()))
+            },
+            200,
+        );
+        assert!(stats.rotation_errors >= 1, "{step:?}");
+        let text = String::from_utf8_lossy(&events.lock().unwrap()).into_owned();
+        let reported: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains(&dir.path().display().to_string()))
+            .collect();
+        assert!(!reported.is_empty(), "{step:?}: nothing reported in {text}");
+        for line in &reported {
+            assert!(line.contains("ERROR"), "{line}");
+            assert!(line.contains(says), "{step:?}: {line}");
+            assert!(line.contains("No space left on device"), "{line}");
+        }
+        assert!(
+            reported.len() as u64 <= stats.rotation_errors,
+            "{reported:?}"
+        );
+        assert_eq!(numbers(&read_folder(&live)), (0..200).collect::<Vec<_>>());
+    }
 }
 
 #[test]

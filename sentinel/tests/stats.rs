@@ -123,6 +123,32 @@ fn sort_keys_order_rows() {
 }
 
 #[test]
+fn sort_by_p50_max_and_name() {
+    // Each key puts the three names in another order: total c a b, p50 b c a, max a c b.
+    let lines: Vec<String> = [
+        ("a", &[1.0, 1.0, 1.0, 100.0][..]),
+        ("b", &[10.0, 10.0][..]),
+        (
+            "c",
+            &[5.0, 5.0, 5.0, 5.0, 5.0, 5.0, 5.0, 5.0, 5.0, 5.0, 5.0, 60.0][..],
+        ),
+    ]
+    .iter()
+    .flat_map(|(name, ms)| ms.iter().map(|&ms| span(name, ms, "success", false)))
+    .collect();
+    let (_dir, path) = fixture(&lines);
+    for (key, want) in [
+        ("total", ["c", "a", "b"]),
+        ("p50", ["b", "c", "a"]),
+        ("max", ["a", "c", "b"]),
+        ("name", ["a", "b", "c"]),
+    ] {
+        let rows = json_rows(&stats(&["--json", "--sort", key], &path));
+        assert_eq!(names(&rows), want, "--sort {key}");
+    }
+}
+
+#[test]
 fn top_limits_rows() {
     let (_dir, path) = fixture(&mixed());
     let rows = json_rows(&stats(&["--json", "--top", "1", "--sort", "count"], &path));
@@ -140,6 +166,31 @@ fn rejects_unknown_sort_key() {
     let out = stats(&["--sort", "median"], &path);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8(out.stderr).unwrap().contains("total"));
+}
+
+// regression: issue #15
+#[test]
+fn issue_15_a_bad_choice_for_a_flag_is_a_one_line_error_listing_the_choices() {
+    let (_dir, path) = fixture(&mixed());
+    for (flag, value, choices) in [
+        (
+            "--sort",
+            "p999",
+            "total, p50, p99, max, count, errors, name",
+        ),
+        ("--format", "xml", "table, json, csv"),
+    ] {
+        let out = stats(&[flag, value], &path);
+        assert_eq!(out.status.code(), Some(2), "{flag}");
+        assert!(out.stdout.is_empty(), "{flag}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.starts_with("sentinel: invalid value"), "{err}");
+        assert!(
+            err.contains(flag) && err.contains(value) && err.contains(choices),
+            "{err}"
+        );
+    }
 }
 
 #[test]
@@ -273,6 +324,121 @@ fn filters_narrow_the_spans_counted() {
 }
 
 #[test]
+fn trace_tag_and_time_filters_narrow_the_spans_counted() {
+    let line = |name: &str, trace: &str, route: &str, at: &str| {
+        format!(
+            r#"{{"timestamp":"{at}","function":"{name}","duration_ms":1,"trace_id":"{trace}","span_id":"s","tags":{{"route":"{route}"}}}}"#
+        )
+    };
+    let lines = vec![
+        line("early", "aaaa0001", "/a", "2026-12-01T10:00:00Z"),
+        line("middle", "aaaa0002", "/b", "2026-12-01T11:00:00Z"),
+        line("late", "bbbb0003", "/a", "2026-12-01T12:00:00Z"),
+    ];
+    let (_dir, path) = fixture(&lines);
+    for (args, want) in [
+        (&["--trace", "aaaa"][..], &["early", "middle"][..]),
+        (&["--tag", "route=/a"][..], &["early", "late"][..]),
+        (
+            &["--since", "2026-12-01T11:00:00Z"][..],
+            &["late", "middle"][..],
+        ),
+        (&["--until", "2026-12-01T11:00:00Z"][..], &["early"][..]),
+        (
+            &[
+                "--since",
+                "2026-12-01T10:30:00Z",
+                "--until",
+                "2026-12-01T11:30:00Z",
+            ][..],
+            &["middle"][..],
+        ),
+        (&["--since", "1h"][..], &[][..]),
+    ] {
+        let mut all = vec!["--json", "--sort", "name"];
+        all.extend_from_slice(args);
+        let rows = json_rows(&stats(&all, &path));
+        assert_eq!(names(&rows), want, "{args:?}");
+    }
+}
+
+#[test]
+fn reads_folders_globs_compressed_files_and_stdin() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name);
+    let spans = |name: &str, n: usize| -> String {
+        (0..n)
+            .map(|_| span(name, 2.0, "success", false) + "\n")
+            .collect()
+    };
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(spans("first", 1).as_bytes()).unwrap();
+    fs::write(
+        p("app.2026-12-01T23-00-00Z.000001.jsonl.gz"),
+        gz.finish().unwrap(),
+    )
+    .unwrap();
+    fs::write(
+        p("app.2026-12-02T06-30-00Z.000001.jsonl.zst"),
+        zstd::encode_all(spans("second", 2).as_bytes(), 1).unwrap(),
+    )
+    .unwrap();
+    fs::write(
+        p("app.2026-12-02T07-00-00Z.000001.jsonl"),
+        spans("third", 3),
+    )
+    .unwrap();
+    fs::write(p("app.jsonl"), spans("live", 4)).unwrap();
+    let counts = |rows: Vec<serde_json::Value>| -> Vec<(String, u64)> {
+        rows.iter()
+            .map(|r| {
+                (
+                    r["name"].as_str().unwrap().to_owned(),
+                    r["count"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let folder = dir.path().to_str().unwrap();
+    let want = |names: &[(&str, u64)]| -> Vec<(String, u64)> {
+        names.iter().map(|(n, c)| ((*n).to_owned(), *c)).collect()
+    };
+    let all = want(&[("first", 1), ("live", 4), ("second", 2), ("third", 3)]);
+    let run = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .args(["stats", "--json", "--sort", "name"])
+            .args(args)
+            .output()
+            .unwrap();
+        counts(json_rows(&out))
+    };
+    assert_eq!(run(&[folder]), all);
+    let glob = format!("{folder}/app.2026-12-02*");
+    assert_eq!(run(&[&glob]), want(&[("second", 2), ("third", 3)]));
+    let gz_path = p("app.2026-12-01T23-00-00Z.000001.jsonl.gz");
+    let live = p("app.jsonl");
+    assert_eq!(
+        run(&[gz_path.to_str().unwrap(), live.to_str().unwrap()]),
+        want(&[("first", 1), ("live", 4)])
+    );
+    let mut child = Command::new(BIN)
+        .args(["stats", "--json", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&fs::read(p("app.2026-12-02T06-30-00Z.000001.jsonl.zst")).unwrap())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(counts(json_rows(&out)), want(&[("second", 2)]));
+}
+
+#[test]
 fn last_n_counts_only_the_last_n_spans() {
     let (_dir, path) = fixture(&mixed());
     // The last 11 spans: 10 × db and the one rare.
@@ -343,6 +509,29 @@ fn issue_15_durations_from_1e_minus_6_to_1e308_stay_under_64_mib() {
     assert!(peak < 64 << 20, "peak {} MiB", peak >> 20);
 }
 
+// regression: issue #15
+#[test]
+fn issue_15_huge_durations_print_in_scientific_notation_not_300_digits() {
+    let lines = vec![
+        span("huge", 1e308, "success", false),
+        span("huge", 1e-6, "success", false),
+        span("small", 12.345, "success", false),
+    ];
+    let (_dir, path) = fixture(&lines);
+    let table = String::from_utf8(stats(&["--sort", "name"], &path).stdout).unwrap();
+    assert!(table.lines().all(|l| l.len() < 200), "{table}");
+    assert!(table.contains("1.00e308"), "{table}");
+    assert!(table.contains("12.35"), "{table}");
+    let out = Command::new(BIN)
+        .args(["tail", "--name", "huge"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains(" huge 1.00e308ms success"), "{text}");
+    assert!(text.contains(" huge 0.00ms success"), "{text}");
+}
+
 #[test]
 fn p999_and_self_time_are_reported() {
     let mut lines = Vec::new();
@@ -365,6 +554,21 @@ fn p999_and_self_time_are_reported() {
         rows[1]["self_ms"], 1000.0,
         "each root is 1 ms longer than its child"
     );
+}
+
+// regression: issue #15
+#[test]
+fn issue_15_numeric_span_ids_link_children_to_parents_as_tail_does() {
+    // `tail --tree` draws these as a tree; self time must see the same tree.
+    let lines = vec![
+        r#"{"function":"child","duration_ms":3,"trace_id":"t","span_id":2,"parent_span_id":1}"#
+            .to_owned(),
+        r#"{"function":"root","duration_ms":10,"trace_id":"t","span_id":1}"#.to_owned(),
+    ];
+    let (_dir, path) = fixture(&lines);
+    let rows = json_rows(&stats(&["--json", "--sort", "name"], &path));
+    assert_eq!(names(&rows), ["child", "root"]);
+    assert_eq!(rows[1]["self_ms"], 7.0, "{rows:?}");
 }
 
 #[test]
@@ -459,6 +663,38 @@ fn compare_two_inputs_sorts_by_biggest_regression() {
         table.contains(&format!("A: {a} (31 spans); B: {b} (31 spans)")),
         "{table}"
     );
+}
+
+// regression: issue #15
+#[test]
+fn issue_15_compare_takes_folders_and_paths_that_climb_with_dot_dot() {
+    let dir = tempfile::tempdir().unwrap();
+    let ts = "2026-12-01T10:00:00Z";
+    for (side, ms) in [("old", 10.0), ("new", 20.0)] {
+        fs::create_dir(dir.path().join(side)).unwrap();
+        fs::write(
+            dir.path().join(side).join("app.jsonl"),
+            spans_at("api", &[ms; 3], 0, ts).join("\n"),
+        )
+        .unwrap();
+    }
+    let here = dir.path().join("here");
+    fs::create_dir(&here).unwrap();
+    for sides in [
+        ["../old", "../new"],
+        ["../old/app.jsonl", "../new/app.jsonl"],
+        ["../old/*.jsonl", "../new/*.jsonl"],
+    ] {
+        let out = Command::new(BIN)
+            .args(["stats", "--json", "--compare", sides[0], sides[1]])
+            .current_dir(&here)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{sides:?}: {out:?}");
+        let rows = json_rows(&out);
+        assert_eq!(rows[0]["p50_ms_a"], 10.0, "{sides:?}");
+        assert_eq!(rows[0]["p50_ms_b"], 20.0, "{sides:?}");
+    }
 }
 
 #[test]

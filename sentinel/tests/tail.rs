@@ -289,6 +289,61 @@ fn issue_15_a_duration_that_is_not_a_number_skips_the_record_with_a_note() {
     );
 }
 
+// regression: issue #15
+#[test]
+fn issue_15_a_duration_of_nan_or_infinity_is_not_a_number_for_tail_nor_stats() {
+    let (_dir, path) = fixture(&[
+        r#"{"function":"nan","duration_ms":"NaN"}"#,
+        r#"{"function":"inf","duration_ms":"inf"}"#,
+        r#"{"function":"neg","duration_ms":" -Infinity "}"#,
+        r#"{"function":"ok","duration_ms":" 2 "}"#,
+    ]);
+    let out = sentinel(&["tail", "--no-color"], &path);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), "ok 2.00ms\n");
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        format!(
+            "sentinel: {}: skipped 3 record(s) whose duration_ms is not a number\n",
+            path.display()
+        )
+    );
+    let out = sentinel(&["stats", "--format", "csv"], &path);
+    assert!(out.status.success(), "{out:?}");
+    let csv = String::from_utf8(out.stdout).unwrap();
+    let names: Vec<&str> = csv
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split(',').next())
+        .collect();
+    assert_eq!(names, ["ok"], "{csv}");
+}
+
+// regression: issue #15
+#[test]
+fn issue_15_a_byte_order_mark_does_not_cost_the_first_record() {
+    // Windows tools start UTF-8 text with EF BB BF.
+    let text = format!("\u{feff}{}{}", named("first"), named("second"));
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dir.path().join("bom.jsonl");
+    fs::write(&plain, &text).unwrap();
+    let packed = dir.path().join("bom.jsonl.gz");
+    fs::write(&packed, gzip(&text)).unwrap();
+    for path in [&plain, &packed] {
+        let out = sentinel(&["tail"], path);
+        assert_eq!(stdout_of(&out), "first 1.00ms\nsecond 1.00ms\n", "{path:?}");
+        assert!(out.stderr.is_empty(), "{out:?}");
+        let out = sentinel(&["stats", "--format", "csv", "--sort", "name"], path);
+        let csv = stdout_of(&out);
+        let names: Vec<&str> = csv
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split(',').next())
+            .collect();
+        assert_eq!(names, ["first", "second"], "{path:?}");
+    }
+}
+
 #[test]
 fn invalid_utf8_is_replaced_not_fatal() {
     let dir = tempfile::tempdir().unwrap();
@@ -804,6 +859,51 @@ fn a_binary_file_is_an_error_naming_it() {
     );
 }
 
+// regression: issue #15
+#[test]
+fn issue_15_a_corrupt_segment_is_reported_and_the_rest_of_the_folder_is_read() {
+    let dir = rotated_folder();
+    // A gzip segment cut short (a copy that did not finish): its header is fine, its
+    // stream ends early.
+    let corrupt = dir.path().join("app.2026-12-02T00-00-00Z.000001.jsonl.gz");
+    let whole = gzip(&named("lost").repeat(50));
+    fs::write(&corrupt, &whole[..whole.len() / 2]).unwrap();
+    let folder = dir.path().to_str().unwrap();
+
+    let out = run(&["tail", folder]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let names: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.split(' ').next())
+        .filter(|n| *n != "lost")
+        .collect();
+    assert_eq!(names, ["first", "second", "third", "live"], "{text}");
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with(&format!("sentinel: {}: ", corrupt.display())),
+        "{err}"
+    );
+
+    let out = run(&["stats", "--json", folder]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let mut names: Vec<&str> = rows
+        .iter()
+        .filter_map(|r| r["name"].as_str())
+        .filter(|n| *n != "lost")
+        .collect();
+    names.sort_unstable();
+    assert_eq!(names, ["first", "live", "second", "third"], "{rows:?}");
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with(&format!("sentinel: {}: ", corrupt.display())),
+        "{err}"
+    );
+}
+
 #[test]
 fn a_file_without_any_record_is_an_error_naming_it() {
     let (_dir, path) = fixture(&["# a config file", "key = value", "[1, 2]"]);
@@ -836,6 +936,26 @@ fn no_input_and_bad_flag_values_are_one_line_errors() {
         ("--tag", "route"),
     ] {
         let out = sentinel(&["tail", flag, value], &path);
+        assert_eq!(out.status.code(), Some(2), "{flag}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.starts_with("sentinel: invalid value"), "{err}");
+        assert!(err.contains(flag) && err.contains(value), "{err}");
+    }
+}
+
+// regression: issue #15
+#[test]
+fn issue_15_a_negative_flag_value_is_a_one_line_error_naming_the_flag() {
+    let (_dir, path) = fixture(&[]);
+    for (cmd, flag, value) in [
+        ("tail", "--min-ms", "-1"),
+        ("tail", "--last", "-3"),
+        ("tail", "--since", "-5m"),
+        ("tail", "--until", "-1h"),
+        ("stats", "--top", "-1"),
+    ] {
+        let out = sentinel(&[cmd, flag, value], &path);
         assert_eq!(out.status.code(), Some(2), "{flag}");
         let err = String::from_utf8(out.stderr).unwrap();
         assert_eq!(err.lines().count(), 1, "{err}");

@@ -308,11 +308,13 @@ impl Loose<'_> {
         }
     }
 
-    /// The value as a number; numeric strings are accepted too.
+    /// The value as a number; numeric strings are accepted too, but not the
+    /// words Rust would read as one (`"NaN"`, `"inf"`), which no JSON number
+    /// can be.
     pub fn f64(&self) -> Option<f64> {
         match self {
             Loose::Num(n) => n.as_f64(),
-            Loose::Str(s) => s.trim().parse().ok(),
+            Loose::Str(s) => s.trim().parse().ok().filter(|v: &f64| v.is_finite()),
             _ => None,
         }
     }

@@ -13,6 +13,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::process;
 use super::shared::{Ack, LoggerStats, Msg, Shared, fork_generation};
+use super::sink::Sink;
 use super::staging::{Wait, push_async, with_local};
 use super::wait::{self, Waited, finished_ok};
 use super::worker;
@@ -88,13 +89,13 @@ impl AsyncLogger {
             source,
         };
         let counters = Arc::new(Counters::default());
-        let sink: Box<dyn Write + Send> = if policy.rotates() {
-            Box::new(
+        let sink = if policy.rotates() {
+            Sink::Rotating(Box::new(
                 RotatingFile::open(&path, policy, Arc::clone(&counters), config.exit_timeout)
                     .map_err(open_err)?,
-            )
+            ))
         } else {
-            Box::new(open_append(&path).map_err(open_err)?)
+            Sink::Plain(Box::new(open_append(&path).map_err(open_err)?))
         };
         Self::start(sink, config, Some(path), counters)
     }
@@ -112,11 +113,11 @@ impl AsyncLogger {
         config: SentinelConfig,
     ) -> Result<Self> {
         config.validate()?;
-        Self::start(Box::new(writer), config, None, Arc::default())
+        Self::start(Sink::Plain(Box::new(writer)), config, None, Arc::default())
     }
 
     fn start(
-        sink: Box<dyn Write + Send>,
+        sink: Sink,
         config: SentinelConfig,
         path: Option<PathBuf>,
         counters: Arc<Counters>,
@@ -130,6 +131,7 @@ impl AsyncLogger {
             .build()
             .map_err(Error::Spawn)?;
         let shared = Arc::new(Shared::new(tx, config, path, fork_generation(), counters));
+        sink.wake_writer_on_jump(&shared);
         let worker_shared = Arc::clone(&shared);
         std::thread::Builder::new()
             .name("sentinel-writer".into())

@@ -100,9 +100,10 @@
 //!
 //! With [rotation](crate::rotation) on, the writer appends each batch under
 //! a shared `flock` and renames the live file when a policy says so, between
-//! lines; compression and retention run on a background thread. The rules
-//! above hold unchanged: a rename that blocks (a hung file system) is a
-//! stalled sink like a blocked write.
+//! lines, or, for time rotation, when its timer says a period boundary has
+//! passed with nothing to write; compression and retention run on a
+//! background thread. The rules above hold unchanged: a rename that blocks
+//! (a hung file system) is a stalled sink like a blocked write.
 //!
 //! [`SentinelConfig::max_queue_bytes`]: crate::SentinelConfig::max_queue_bytes
 //! [`SentinelConfig::stall_timeout`]: crate::SentinelConfig::stall_timeout
@@ -114,6 +115,7 @@ mod handle;
 mod line_writer;
 pub(crate) mod process;
 pub(crate) mod shared;
+mod sink;
 pub(crate) mod staging;
 mod wait;
 mod worker;

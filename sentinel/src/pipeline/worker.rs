@@ -10,6 +10,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use super::shared::{Ack, DropCounts, DropReason, Msg, Shared, StagingInner, lock};
+use super::sink::Sink;
 use crate::clock::{Anchor, monotonic_ns};
 use crate::format::encode::{EncodeError, Encoder};
 use crate::record::{DropMarker, Entry, panic_message};
@@ -34,7 +35,10 @@ const MAX_CYCLE: usize = 16_384;
 struct Worker {
     shared: Arc<Shared>,
     rx: mpsc::UnboundedReceiver<Msg>,
-    sink: Box<dyn Write + Send>,
+    sink: Sink,
+    /// When the sink wants to look at the clock again (time rotation), as
+    /// it said after the last cycle; an idle writer wakes for it.
+    timer: Option<Duration>,
     entries: Vec<Entry>,
     acks: Vec<Ack>,
     shutdown: Option<Option<Ack>>,
@@ -52,15 +56,12 @@ struct Worker {
     unserializable: (u64, u64, u64),
 }
 
-pub(crate) async fn run(
-    shared: Arc<Shared>,
-    rx: mpsc::UnboundedReceiver<Msg>,
-    sink: Box<dyn Write + Send>,
-) {
+pub(crate) async fn run(shared: Arc<Shared>, rx: mpsc::UnboundedReceiver<Msg>, sink: Sink) {
     let mut worker = Worker {
         shared,
         rx,
         sink,
+        timer: None,
         entries: Vec::new(),
         acks: Vec::new(),
         shutdown: None,
@@ -83,10 +84,12 @@ impl Worker {
             let closed = if self.backlog {
                 false
             } else if idle {
+                let timer = self.timer;
                 tokio::select! {
                     biased;
                     n = self.rx.recv_many(&mut msgs, RECV_BATCH) => n == 0,
                     () = self.shared.wake.notified() => false,
+                    () = tokio::time::sleep(timer.unwrap_or_default()), if timer.is_some() => false,
                 }
             } else {
                 tokio::select! {
@@ -277,6 +280,15 @@ impl Worker {
         }
         if !self.failed {
             self.shared.progressed(std::mem::take(&mut self.held_bytes));
+            // Before answering flushes: a flush finds a boundary that has
+            // passed already acted on, as a write after it would be. A
+            // rename that hangs is a stalled sink, as a write that hangs.
+            self.shared
+                .write_started_ns
+                .store(monotonic_ns().max(1), Ordering::Release);
+            self.timer =
+                catch_unwind(AssertUnwindSafe(|| self.sink.rotate_if_due())).unwrap_or(None);
+            self.shared.write_started_ns.store(0, Ordering::Release);
         }
         // With a shutdown pending, flushes (a second shutdown's among them)
         // are answered once the writer has finished, by `finish`.
@@ -401,7 +413,7 @@ impl Worker {
     }
 
     fn done(&mut self) {
-        self.sink = Box::new(std::io::sink());
+        self.sink = Sink::Plain(Box::new(std::io::sink()));
         self.shared.mark_finished();
     }
 }

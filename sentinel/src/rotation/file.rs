@@ -22,6 +22,11 @@ const RETRY_SECS: i64 = 1;
 /// At most one error event per this long; every failure is counted.
 const REPORT_EVERY: Duration = Duration::from_secs(1);
 
+/// The writer's timer looks at the clock at least this often with time
+/// rotation on: it sleeps on the monotonic clock, so a wall clock that jumps
+/// (a suspended machine, a stepped clock) is noticed within this.
+const MAX_TIMER: Duration = Duration::from_secs(60);
+
 /// Opens `path` for appending, creating it and its parent directories.
 /// `O_NONBLOCK` for the open alone, so a FIFO without a reader is an error
 /// (`ENXIO`) instead of a hang; writes then block as usual.
@@ -218,6 +223,11 @@ impl RotatingFile {
                 }
             };
             let size = self.follow()?;
+            if size == 0 && self.time_due() {
+                // Empty since before the boundary: it holds the new period's
+                // records from now on, and must not be rotated for the old one.
+                self.period = self.policy.period_of(self.policy.now_secs());
+            }
             let take = if may_rotate && self.policy.now_secs() >= self.retry_at {
                 self.fits(size, rest)
             } else {
@@ -234,6 +244,59 @@ impl RotatingFile {
             }
         }
         Ok(())
+    }
+
+    /// For the writer's timer (called after each write cycle, and when the
+    /// timer or the clock wakes it): rotates the live file when its period
+    /// has ended and it holds records, as the next write would; an empty one
+    /// is only taken into the new period. Returns how long until it is due
+    /// again, `None` without time rotation.
+    pub(crate) fn rotate_if_due(&mut self) -> Option<Duration> {
+        let until = self.policy.until_next_period()?;
+        if !self.time_due() {
+            return Some(until.min(MAX_TIMER));
+        }
+        if self.policy.now_secs() >= self.retry_at {
+            self.rotate_on_time();
+        }
+        if self.time_due() {
+            // The rotation failed: try again when the retry is due.
+            return Some(Duration::from_secs(RETRY_SECS as u64));
+        }
+        Some(self.policy.until_next_period()?.min(MAX_TIMER))
+    }
+
+    /// A time rotation with no record in hand. A look under the shared lock
+    /// first, as a write takes it (so no rotation is half done meanwhile):
+    /// most often another process rotated already, or the file is empty,
+    /// and then nothing needs the exclusive lock.
+    fn rotate_on_time(&mut self) {
+        let held = match lock::lock(&self.lock, Mode::Shared) {
+            Ok(held) => Some(held),
+            Err(e) => {
+                self.failed("lock", &e);
+                None
+            }
+        };
+        // Follows a file another process rotated in, which adopts it.
+        let size = self.follow();
+        drop(held);
+        match size {
+            _ if !self.time_due() => {}
+            // Nothing to rotate; no empty segment.
+            Ok(0) => self.period = self.policy.period_of(self.policy.now_secs()),
+            Ok(_) => {
+                self.rotate();
+            }
+            Err(e) => {
+                self.rotation_failed("stat", &e);
+            }
+        }
+    }
+
+    /// Has `waker` woken when the policy's clock jumps (a test clock).
+    pub(crate) fn wake_on_jump(&self, waker: std::task::Waker) {
+        self.policy.clock.wake_on_jump(waker);
     }
 
     /// Renames the live file to the next segment and starts a new one, under

@@ -259,6 +259,14 @@ impl Pass {
         if !lock::try_exclusive(&guard).unwrap_or(false) {
             return false;
         }
+        if let Some(hook) = &self.policy.before_removal {
+            let kept = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(segment)))
+                .unwrap_or_else(|_| Err(io::Error::other("the hook panicked")));
+            if let Err(e) = kept {
+                self.failed("before_removal hook", &segment.path, &e);
+                return false;
+            }
+        }
         if let Err(e) = self
             .policy
             .step(Step::Retire)

@@ -38,15 +38,29 @@
 //!   between files, and a single line longer than the limit gets a file of
 //!   its own.
 //! - **Time**: hourly or daily, at boundaries of UTC or (optionally) local
-//!   time, checked when records are written: a quiet logger rotates with its
-//!   next record. A file found at start that was last changed in an earlier
-//!   period rotates with the first record.
+//!   time. The writer rotates at the boundary whether or not records are
+//!   coming: its own timer wakes it there, so a service that goes quiet at
+//!   23:59 still has its day's segment at midnight, not with its next record
+//!   days later. The timer runs on the monotonic clock and re-reads the wall
+//!   clock at least once a minute, so the rotation comes within milliseconds
+//!   of the boundary, and within a minute of it after the wall clock jumps (a
+//!   stepped clock, a resumed machine); a write blocked in the kernel delays
+//!   it like any other write. A live file empty at the boundary is not
+//!   rotated (no empty segments, as logrotate's `notifempty`): the records
+//!   after it start the new period's file. A file found at start that was
+//!   last changed in an earlier period rotates at once. A
+//!   [flush](crate::AsyncLogger::flush_blocking) is answered after any
+//!   boundary already passed has been acted on. An injected clock moved by
+//!   hand ([`ManualClock`]) wakes the writer through
+//!   [`WallClock::wake_on_jump`], so tests cross a boundary without waiting.
 //! - **Both**: whichever comes first.
 //! - **Retention** (after each rotation, on a background thread): the
 //!   oldest segments beyond the count, beyond the total bytes (segments only;
 //!   the live file is bounded by the size limit), and those rotated out
 //!   longer ago than the age. Never the live file, never a segment being
-//!   compressed.
+//!   compressed. A [`before_removal`] hook, when set, is called with each
+//!   segment just before it goes (to archive it elsewhere, or count what it
+//!   held); an error from it keeps the segment.
 //! - **Compression** (gzip, or zstd with the `zstd` feature) runs on the
 //!   same background thread, never on the writer or a caller. Shutdown waits
 //!   for the pass in progress, up to [`SentinelConfig::exit_timeout`]; what
@@ -63,7 +77,11 @@
 //! one. So exactly one process performs each rotation, the others reopen the
 //! path before their next write, no record lands in a segment after it was
 //! rotated out, and none is lost, repeated or split. With several writers a
-//! segment may exceed the size limit by what others appended meanwhile.
+//! segment may exceed the size limit by what others appended meanwhile. At
+//! a time boundary every process's timer fires: each first looks without the
+//! lock and does nothing when the path already names a new file (another
+//! process rotated) or an empty one; otherwise it takes the exclusive lock
+//! as any rotation does, and checks again under it.
 //!
 //! A process killed at any point (`SIGKILL` included) loses no record it
 //! had written: the kernel drops its locks; a rename either happened or not;
@@ -83,6 +101,7 @@
 //!
 //! [`SentinelConfig::rotate_bytes`]: crate::SentinelConfig::rotate_bytes
 //! [`SentinelConfig::exit_timeout`]: crate::SentinelConfig::exit_timeout
+//! [`before_removal`]: crate::SentinelConfig::before_removal
 //!
 //! # Names
 //!
@@ -143,4 +162,6 @@ mod naming;
 pub(crate) mod policy;
 
 pub use naming::{Compression, Segment, segments};
-pub use policy::{FaultHook, ManualClock, Period, Rotation, Step, SystemClock, WallClock};
+pub use policy::{
+    FaultHook, ManualClock, Period, RemovalHook, Rotation, Step, SystemClock, WallClock,
+};

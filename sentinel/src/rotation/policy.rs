@@ -1,13 +1,14 @@
-//! When to rotate, what to keep, and the clock and file-system hooks tests
-//! inject. A leaf: it imports only the naming rules.
+//! When to rotate, what to keep, the hook retention calls, and the clock and
+//! file-system hooks tests inject. A leaf: it imports only the naming rules.
 
 use std::fmt;
 use std::io;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::Waker;
 use std::time::{Duration, SystemTime};
 
-use super::naming::Compression;
+use super::naming::{Compression, Segment};
 
 /// How often the live file is rotated by time.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -39,6 +40,17 @@ impl Period {
 pub trait WallClock: Send + Sync + fmt::Debug {
     /// The current time.
     fn now(&self) -> SystemTime;
+
+    /// Asks this clock to wake `waker` whenever it jumps, that is moves
+    /// other than with the passing of time (a test clock set by hand), so
+    /// the writer looks at once whether a period boundary has passed.
+    ///
+    /// The default does nothing: a clock that follows real time needs no
+    /// signal, since the writer's own timer wakes it at each boundary (see
+    /// the [module docs](crate::rotation#policies)).
+    fn wake_on_jump(&self, waker: Waker) {
+        drop(waker);
+    }
 }
 
 /// [`SystemTime::now`].
@@ -53,6 +65,10 @@ impl WallClock for SystemClock {
 
 /// A clock that stands still until told to move, for tests.
 ///
+/// Each move wakes the writers using it ([`WallClock::wake_on_jump`]), so a
+/// writer with nothing to write still rotates when the clock crosses a
+/// period boundary, as it would at the boundary in real time.
+///
 /// ```
 /// use std::time::{Duration, SystemTime};
 /// use sentinel::rotation::{ManualClock, WallClock};
@@ -65,6 +81,8 @@ impl WallClock for SystemClock {
 pub struct ManualClock {
     /// Nanoseconds since the Unix epoch.
     ns: AtomicU64,
+    /// Woken on every move.
+    wakers: Mutex<Vec<Waker>>,
 }
 
 impl ManualClock {
@@ -81,17 +99,35 @@ impl ManualClock {
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64);
         self.ns.store(ns, Ordering::SeqCst);
+        self.wake();
     }
 
     /// Moves the clock forward by `by`.
     pub fn advance(&self, by: Duration) {
         self.ns.fetch_add(by.as_nanos() as u64, Ordering::SeqCst);
+        self.wake();
+    }
+
+    fn wake(&self) {
+        let wakers = self.wakers.lock().unwrap_or_else(|e| e.into_inner());
+        for waker in wakers.iter() {
+            waker.wake_by_ref();
+        }
     }
 }
 
 impl WallClock for ManualClock {
     fn now(&self) -> SystemTime {
         SystemTime::UNIX_EPOCH + Duration::from_nanos(self.ns.load(Ordering::SeqCst))
+    }
+
+    fn wake_on_jump(&self, waker: Waker) {
+        let mut wakers = self.wakers.lock().unwrap_or_else(|e| e.into_inner());
+        // A writer registers once; a clock shared by many loggers in a test
+        // keeps one entry each.
+        if !wakers.iter().any(|w| w.will_wake(&waker)) {
+            wakers.push(waker);
+        }
     }
 }
 
@@ -121,6 +157,12 @@ pub enum Step {
 /// system had returned it.
 pub type FaultHook = Arc<dyn Fn(Step) -> io::Result<()> + Send + Sync>;
 
+/// Called with each segment retention is about to remove, while it is still
+/// there (see [`SentinelConfig::before_removal`]); an `Err` keeps it.
+///
+/// [`SentinelConfig::before_removal`]: crate::SentinelConfig::before_removal
+pub type RemovalHook = Arc<dyn Fn(&Segment) -> io::Result<()> + Send + Sync>;
+
 /// Rotation and retention settings as given in code: `None` falls back to
 /// the environment, then to the default (see [`crate::SentinelConfig`]).
 #[derive(Clone, Default)]
@@ -144,6 +186,8 @@ pub struct Rotation {
     pub clock: Option<Arc<dyn WallClock>>,
     /// Called before each file-system step (tests).
     pub fault_hook: Option<FaultHook>,
+    /// Called with each segment before retention removes it.
+    pub before_removal: Option<RemovalHook>,
 }
 
 impl fmt::Debug for Rotation {
@@ -158,6 +202,10 @@ impl fmt::Debug for Rotation {
             .field("compression", &self.compression)
             .field("clock", &self.clock)
             .field("fault_hook", &self.fault_hook.as_ref().map(|_| "<hook>"))
+            .field(
+                "before_removal",
+                &self.before_removal.as_ref().map(|_| "<hook>"),
+            )
             .finish()
     }
 }
@@ -186,6 +234,7 @@ impl PartialEq for Rotation {
             && self.compression == other.compression
             && same(&self.clock, &other.clock)
             && same(&self.fault_hook, &other.fault_hook)
+            && same(&self.before_removal, &other.before_removal)
     }
 }
 
@@ -202,6 +251,7 @@ pub(crate) struct Policy {
     pub(crate) compression: Compression,
     pub(crate) clock: Arc<dyn WallClock>,
     pub(crate) fault_hook: Option<FaultHook>,
+    pub(crate) before_removal: Option<RemovalHook>,
 }
 
 impl fmt::Debug for Policy {
@@ -249,6 +299,24 @@ impl Policy {
         let local = secs + offset;
         Some(local - local.rem_euclid(len))
     }
+
+    /// How long until the next period boundary on the policy's clock;
+    /// `None` without time rotation.
+    pub(crate) fn until_next_period(&self) -> Option<Duration> {
+        let len = self.every.seconds()?;
+        let now = self.clock.now();
+        let secs = unix_secs(now);
+        let offset = if self.local_time {
+            super::lock::local_offset(secs)
+        } else {
+            0
+        };
+        let left = (len - (secs + offset).rem_euclid(len)) as u64;
+        let into_second = now
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        Some(Duration::from_secs(left) - Duration::from_nanos(u64::from(into_second)))
+    }
 }
 
 pub(crate) fn unix_secs(t: SystemTime) -> i64 {
@@ -266,4 +334,66 @@ pub(crate) struct Counters {
     pub(crate) errors: AtomicU64,
     pub(crate) compressed: AtomicU64,
     pub(crate) removed: AtomicU64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(every: Period, at: SystemTime) -> Policy {
+        Policy {
+            max_bytes: None,
+            every,
+            local_time: false,
+            keep_segments: None,
+            keep_bytes: None,
+            keep_age: None,
+            compression: Compression::None,
+            clock: Arc::new(ManualClock::new(at)),
+            fault_hook: None,
+            before_removal: None,
+        }
+    }
+
+    #[test]
+    fn the_next_boundary_is_the_start_of_the_next_period() {
+        // 2026-12-02T10:59:58.250Z
+        let at = SystemTime::UNIX_EPOCH + Duration::from_millis(1_796_209_198_250);
+        assert_eq!(
+            policy(Period::Hourly, at).until_next_period(),
+            Some(Duration::from_millis(1_750))
+        );
+        assert_eq!(
+            policy(Period::Daily, at).until_next_period(),
+            Some(Duration::from_millis(13 * 3600 * 1000 + 1_750))
+        );
+        assert_eq!(policy(Period::Never, at).until_next_period(), None);
+        // Exactly on a boundary: a whole period to the next one.
+        let on = SystemTime::UNIX_EPOCH + Duration::from_secs(1_796_209_200);
+        assert_eq!(
+            policy(Period::Hourly, on).until_next_period(),
+            Some(Duration::from_secs(3600))
+        );
+    }
+
+    #[test]
+    fn a_manual_clock_wakes_each_registered_writer_on_every_move() {
+        use std::sync::atomic::AtomicUsize;
+        use std::task::Wake;
+
+        struct Count(AtomicUsize);
+        impl Wake for Count {
+            fn wake(self: Arc<Self>) {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let clock = ManualClock::new(SystemTime::UNIX_EPOCH);
+        let waker = Waker::from(Arc::clone(&count));
+        clock.wake_on_jump(waker.clone());
+        clock.wake_on_jump(waker);
+        clock.advance(Duration::from_secs(1));
+        clock.set(SystemTime::UNIX_EPOCH);
+        assert_eq!(count.0.load(Ordering::SeqCst), 2);
+    }
 }

@@ -24,14 +24,26 @@ impl Failure {
 
     /// A read error on `path`, worded like `ls` and `grep` do.
     pub(crate) fn read(path: &str, error: &io::Error) -> Self {
-        let message = match error.kind() {
+        Failure::input(path, Failure::read_message(error))
+    }
+
+    /// What [`Failure::read`] says about `error`.
+    pub(crate) fn read_message(error: &io::Error) -> String {
+        match error.kind() {
             io::ErrorKind::NotFound => "no such file or directory".to_owned(),
             io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
             io::ErrorKind::IsADirectory => "is a directory".to_owned(),
             io::ErrorKind::InvalidData => format!("corrupt or unreadable data ({error})"),
             _ => error.to_string(),
-        };
-        Failure::input(path, message)
+        }
+    }
+
+    /// The message alone, without the path an input failure names.
+    pub(crate) fn message(&self) -> String {
+        match self {
+            Failure::Input { message, .. } => message.clone(),
+            other => other.to_string(),
+        }
     }
 }
 

@@ -100,8 +100,26 @@ impl Source {
             }
         };
         decompressed(BufReader::with_capacity(READ_BUFFER, raw))
+            .and_then(without_bom)
             .map_err(|e| Failure::read(&self.name(), &e))
     }
+}
+
+/// Skips the UTF-8 byte order mark some Windows tools start text with, so the first
+/// record is not taken for a line that is not one.
+fn without_bom(mut reader: Box<dyn BufRead + Send>) -> io::Result<Box<dyn BufRead + Send>> {
+    const BOM: &[u8] = b"\xef\xbb\xbf";
+    let head = loop {
+        match reader.fill_buf() {
+            Ok(head) => break head,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    };
+    if head.starts_with(BOM) {
+        reader.consume(BOM.len());
+    }
+    Ok(reader)
 }
 
 /// Wraps `reader` in a decoder when it starts with gzip or zstd magic bytes.
@@ -165,6 +183,11 @@ fn resolve(path: &str) -> Result<Vec<Source>, Failure> {
 
 fn is_glob(path: &str) -> bool {
     path.contains(['*', '?', '['])
+}
+
+/// Whether `arg` is meant as an input: `-`, an existing file or folder, or a glob.
+pub(crate) fn names_input(arg: &str) -> bool {
+    arg == "-" || is_glob(arg) || Path::new(arg).exists()
 }
 
 /// One log of a folder: its rotated segments, oldest first, and its live file.
@@ -277,7 +300,7 @@ pub(crate) enum Seen {
 }
 
 /// Counts of one input's lines.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Tally {
     pub(crate) records: u64,
     pub(crate) not_records: u64,
@@ -286,6 +309,10 @@ pub(crate) struct Tally {
     pub(crate) oversized: u64,
     /// The input starts with binary data (a NUL byte in its first block).
     pub(crate) binary: bool,
+    /// Why the input could not be opened or read to its end (a corrupt or truncated
+    /// compressed segment, a segment removed meanwhile): what came before was read, the
+    /// rest is skipped, and the other inputs are still read.
+    pub(crate) unreadable: Option<String>,
 }
 
 /// The one rule for a wrongly typed field that every subcommand applies: a record whose
@@ -319,6 +346,16 @@ impl Tally {
         name: &str,
         max_line_bytes: usize,
     ) -> Result<Option<String>, Failure> {
+        if let Some(why) = &self.unreadable {
+            let read = match self.records + self.not_records {
+                0 => String::new(),
+                n => format!(" after {n} line(s)"),
+            };
+            return Err(Failure::input(
+                name,
+                format!("{why}; stopped reading this input{read}"),
+            ));
+        }
         if self.binary {
             return Err(Failure::input(name, "binary file, not JSONL; skipped"));
         }
@@ -352,26 +389,35 @@ impl Tally {
 }
 
 /// Feeds every line of `source` (without its `\n`) to `f`, skipping lines longer than
-/// `max_line_bytes`, and counts what `f` made of them.
+/// `max_line_bytes`, and counts what `f` made of them. An input that cannot be opened or
+/// read to its end is marked [`Tally::unreadable`], for [`Tally::check`] to report.
 ///
 /// # Errors
 ///
-/// A read error names the input; `f`'s errors are passed on.
+/// `f`'s errors, passed on.
 pub(crate) fn read_lines(
     source: &Source,
     max_line_bytes: usize,
     mut f: impl FnMut(&[u8]) -> Result<Seen, Failure>,
 ) -> Result<Tally, Failure> {
-    let name = source.name();
-    let mut reader = source.open()?;
     let mut tally = Tally::default();
+    let mut reader = match source.open() {
+        Ok(reader) => reader,
+        Err(e) => {
+            tally.unreadable = Some(e.message());
+            return Ok(tally);
+        }
+    };
     match reader.fill_buf() {
         Ok(head) if memchr::memchr(0, &head[..head.len().min(8192)]).is_some() => {
             tally.binary = true;
             return Ok(tally);
         }
         Ok(_) => {}
-        Err(e) => return Err(Failure::read(&name, &e)),
+        Err(e) => {
+            tally.unreadable = Some(Failure::read_message(&e));
+            return Ok(tally);
+        }
     }
     let mut lines = LineReader::new(max_line_bytes);
     let count = |seen: Seen, tally: &mut Tally| tally.count(seen);
@@ -379,7 +425,11 @@ pub(crate) fn read_lines(
         match lines.read_line(&mut reader) {
             Ok(Some(line)) => count(f(line)?, &mut tally),
             Ok(None) => break,
-            Err(e) => return Err(Failure::read(&name, &e)),
+            Err(e) => {
+                tally.unreadable = Some(Failure::read_message(&e));
+                tally.oversized = lines.oversized();
+                return Ok(tally);
+            }
         }
     }
     if let Some(line) = lines.take_partial() {

@@ -7,11 +7,14 @@
 mod error;
 mod export;
 mod filter;
+#[cfg(test)]
+mod heap;
 mod input;
 mod lines;
 mod report;
 mod spans;
 mod stats;
+mod steps;
 mod tail;
 mod timestamp;
 
@@ -25,6 +28,10 @@ use filter::FilterArgs;
 use input::InputArgs;
 use stats::{GroupBy, Query, SortKey};
 use tail::TailOptions;
+
+#[cfg(test)]
+#[global_allocator]
+static HEAP: heap::Counting = heap::Counting;
 
 /// Sentinel: utilities for inspecting JSONL trace logs.
 #[derive(Debug, Parser)]
@@ -135,7 +142,7 @@ struct StatsArgs {
     #[arg(long, value_enum, default_value_t = SortKey::Total, value_name = "KEY")]
     sort: SortKey,
     /// Show only the first N rows.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
     top: Option<usize>,
     /// Output format. Percentiles are within 1% (log histogram).
     #[arg(long, value_enum, default_value_t = Format::Table, value_name = "FORMAT")]
@@ -258,15 +265,21 @@ fn main() -> ExitCode {
     }
 }
 
-/// Exits on a command-line error; a bad flag value gets one line naming the flag.
+/// Exits on a command-line error; a bad flag value gets one line naming the flag (and the
+/// values it takes, when it takes a fixed set).
 fn exit_on_usage_error(e: clap::Error) -> ! {
-    if e.kind() == clap::error::ErrorKind::ValueValidation {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if matches!(
+        e.kind(),
+        ErrorKind::ValueValidation | ErrorKind::InvalidValue
+    ) {
         let text = e.render().to_string();
         let first = text.lines().next().unwrap_or_default();
-        eprintln!(
-            "sentinel: {}",
-            first.strip_prefix("error: ").unwrap_or(first)
-        );
+        let mut line = first.strip_prefix("error: ").unwrap_or(first).to_owned();
+        if let Some(ContextValue::Strings(values)) = e.get(ContextKind::ValidValue) {
+            line.push_str(&format!(" (possible values: {})", values.join(", ")));
+        }
+        eprintln!("sentinel: {line}");
         std::process::exit(2);
     }
     e.exit()
@@ -398,9 +411,16 @@ fn compare_sides(
     query: &Query,
 ) -> Result<(Side, Side, [String; 2]), Failure> {
     let now = timestamp::now_nanos();
+    // `../old` holds `..` too: a side naming a file, folder or glob is an input.
     let windows: Vec<_> = sides
         .iter()
-        .map(|s| filter::Window::parse(s, now))
+        .map(|s| {
+            if input::names_input(s) {
+                None
+            } else {
+                filter::Window::parse(s, now)
+            }
+        })
         .collect();
     let labels = [sides[0].clone(), sides[1].clone()];
     match (&windows[0], &windows[1]) {

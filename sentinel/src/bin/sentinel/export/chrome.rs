@@ -18,6 +18,8 @@
 //! - A drop marker is a process-wide instant event (`"ph":"i","s":"p"`) named
 //!   `N records dropped by the logger`.
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::io::{self, Write};
 
 use serde_json::{Map, Value, json};
@@ -192,7 +194,8 @@ struct Placed {
 /// that ran one after the other may seem to overlap by up to this much.
 const TOLERANCE_NS: i64 = 1000;
 
-/// Places every span on a track so that the spans of one track nest.
+/// Places every span on a track so that the spans of one track nest: on its parent's track
+/// when it nests there, else on the lowest free track, found in O(log tracks).
 fn assign_tracks(set: &SpanSet) -> Vec<Placed> {
     let spans = &set.spans;
     let forest = Forest::new(spans);
@@ -210,59 +213,90 @@ fn assign_tracks(set: &SpanSet) -> Vec<Placed> {
     }
     // Parents before children: by start, longer first, then by depth in the tree.
     let mut order: Vec<usize> = (0..spans.len()).collect();
-    order.sort_by_key(|&i| {
-        (
-            spans[i].start_ns,
-            std::cmp::Reverse(spans[i].end_ns),
-            depth[i],
-        )
-    });
-    // Per input, per track: the open spans (a stack) and the latest end popped off it.
-    let mut tracks: Vec<Vec<(Vec<usize>, i64)>> = vec![Vec::new(); set_sources(set)];
+    order.sort_by_key(|&i| (spans[i].start_ns, Reverse(spans[i].end_ns), depth[i]));
+    let mut tracks: Vec<Tracks> = (0..set_sources(set)).map(|_| Tracks::default()).collect();
     let mut placed = vec![Placed::default(); spans.len()];
     for i in order {
         let s = &spans[i];
-        let stacks = &mut tracks[s.source];
-        let pop = |(stack, floor): &mut (Vec<usize>, i64), placed: &[Placed]| {
-            while let Some(&top) = stack.last() {
-                if placed[top].end_ns > s.start_ns + TOLERANCE_NS {
-                    break;
-                }
-                *floor = (*floor).max(placed[top].end_ns);
-                stack.pop();
-            }
-        };
+        let tracks = &mut tracks[s.source];
         let parent = parent_of[i]
             .filter(|&p| spans[p].source == s.source && s.end_ns <= spans[p].end_ns + TOLERANCE_NS);
         let on_parent = parent.map(|p| placed[p].track).filter(|&t| {
-            pop(&mut stacks[t], &placed);
-            stacks[t].0.last() == parent.as_ref()
+            tracks.pop(t, s.start_ns, &placed);
+            tracks.stacks[t].0.last() == parent.as_ref()
         });
-        let track = on_parent.unwrap_or_else(|| {
-            let free = stacks.iter_mut().position(|t| {
-                pop(t, &placed);
-                t.0.is_empty()
-            });
-            free.unwrap_or_else(|| {
-                stacks.push((Vec::new(), i64::MIN));
-                stacks.len() - 1
-            })
-        });
-        let (stack, floor) = &mut stacks[track];
+        let track = on_parent.unwrap_or_else(|| tracks.first_free(s.start_ns, &placed));
+        let (stack, floor) = &mut tracks.stacks[track];
         let mut start = s.start_ns.max(*floor);
         let mut end = s.end_ns;
         if let Some(&top) = stack.last() {
             start = start.max(placed[top].start_ns);
             end = end.min(placed[top].end_ns);
         }
+        let outermost = stack.is_empty();
         stack.push(i);
         placed[i] = Placed {
             track,
             start_ns: start,
             end_ns: end.max(start),
         };
+        if outermost {
+            // Spans pushed above it nest inside it: the track is busy until it ends.
+            crate::steps::step(1);
+            tracks.busy.push(Reverse((placed[i].end_ns, track)));
+        }
     }
     placed
+}
+
+/// The tracks of one input.
+#[derive(Debug, Default)]
+struct Tracks {
+    /// Per track: the open spans (a stack, each nesting in the one below) and the latest
+    /// end popped off it.
+    stacks: Vec<(Vec<usize>, i64)>,
+    /// Tracks holding spans, by the end of their outermost span: when they become free.
+    busy: BinaryHeap<Reverse<(i64, usize)>>,
+    /// Tracks whose spans have all ended, lowest first.
+    free: BinaryHeap<Reverse<usize>>,
+}
+
+impl Tracks {
+    /// Pops the spans of `track` that end before `start_ns` (within [`TOLERANCE_NS`]).
+    fn pop(&mut self, track: usize, start_ns: i64, placed: &[Placed]) {
+        let (stack, floor) = &mut self.stacks[track];
+        while let Some(&top) = stack.last() {
+            if placed[top].end_ns > start_ns + TOLERANCE_NS {
+                break;
+            }
+            *floor = (*floor).max(placed[top].end_ns);
+            stack.pop();
+        }
+    }
+
+    /// The lowest track whose spans have all ended by `start_ns`, emptied, or a new one.
+    /// Starts only grow from call to call, so a track once free stays free until used.
+    fn first_free(&mut self, start_ns: i64, placed: &[Placed]) -> usize {
+        while let Some(&Reverse((end, track))) = self.busy.peek() {
+            if end > start_ns + TOLERANCE_NS {
+                break;
+            }
+            crate::steps::step(1);
+            self.busy.pop();
+            self.free.push(Reverse(track));
+        }
+        crate::steps::step(1);
+        match self.free.pop() {
+            Some(Reverse(track)) => {
+                self.pop(track, start_ns, placed);
+                track
+            }
+            None => {
+                self.stacks.push((Vec::new(), i64::MIN));
+                self.stacks.len() - 1
+            }
+        }
+    }
 }
 
 fn set_sources(set: &SpanSet) -> usize {
@@ -345,6 +379,29 @@ mod tests {
         assert_eq!(placed[2].track, placed[0].track);
         assert!(placed[2].start_ns >= placed[1].end_ns);
         assert!(placed[2].start_ns - set.spans[2].start_ns < TOLERANCE_NS);
+    }
+
+    // regression: issue #15
+    #[test]
+    fn issue_15_placing_many_concurrent_roots_looks_at_few_tracks_each() {
+        // 2,000 roots, each running while every other one does: 2,000 tracks.
+        let n = 2_000u64;
+        let mut set = SpanSet::default();
+        for i in 1..=n {
+            let l = format!(
+                r#"{{"timestamp":"2026-11-22T00:00:{:02}.{:03}+00:00","function":"r","duration_ms":{},"trace_id":"{i:032x}","span_id":"{i:016x}"}}"#,
+                (2 * n) / 1000,
+                (2 * n) % 1000,
+                2 * n - i
+            );
+            set.add_line(l.as_bytes(), 0, &crate::filter::Filter::default());
+        }
+        let (placed, steps) = crate::steps::counted(|| assign_tracks(&set));
+        let mut tracks: Vec<usize> = placed.iter().map(|p| p.track).collect();
+        tracks.sort_unstable();
+        tracks.dedup();
+        assert_eq!(tracks.len(), n as usize, "one track each");
+        assert!(steps <= 4 * n, "{steps} tracks looked at for {n} roots");
     }
 
     // regression: issue #16

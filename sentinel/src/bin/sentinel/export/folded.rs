@@ -17,26 +17,40 @@ use crate::spans::{Forest, MAX_STACK_DEPTH, Span};
 /// Self time in microseconds per stack, stacks in sorted order.
 pub fn stacks(spans: &[Span], forest: &Forest) -> BTreeMap<String, u64> {
     let mut out = BTreeMap::new();
-    let mut path: Vec<String> = Vec::new();
+    // The current span's stack, and where each of its frames ends in it: a span's stack is
+    // its parent's plus one frame, so a deep trace never copies its whole stack per span.
+    let mut stack = String::new();
+    let mut ends: Vec<usize> = Vec::new();
     for &root in &forest.roots {
         for (i, depth) in forest.walk(root) {
             // A span deeper than the cap adds its time to its ancestor at the cap.
             if depth < MAX_STACK_DEPTH {
-                path.truncate(depth);
-                path.push(frame(&spans[i].name));
+                ends.truncate(depth);
+                stack.truncate(ends.last().copied().unwrap_or(0));
+                if depth > 0 {
+                    stack.push(';');
+                }
+                crate::steps::step(1);
+                push_frame(&mut stack, &spans[i].name);
+                ends.push(stack.len());
             }
             let self_us = u64::try_from(forest.self_ns(spans, i)).unwrap_or(0) / 1000;
             if self_us > 0 {
-                *out.entry(path.join(";")).or_insert(0) += self_us;
+                match out.get_mut(stack.as_str()) {
+                    Some(total) => *total += self_us,
+                    None => {
+                        crate::steps::step(ends.len() as u64);
+                        out.insert(stack.clone(), self_us);
+                    }
+                }
             }
         }
     }
     out
 }
 
-/// A span name made safe as one frame.
-fn frame(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
+/// Appends a span name made safe as one frame.
+fn push_frame(out: &mut String, name: &str) {
     for c in name.chars() {
         match c {
             ';' => out.push(':'),
@@ -44,7 +58,6 @@ fn frame(name: &str) -> String {
             c => out.push(c),
         }
     }
-    out
 }
 
 /// Writes `stacks` as folded lines.
@@ -74,8 +87,24 @@ mod tests {
         assert_eq!(stacks.values().sum::<u64>(), 1_000_000, "no time lost");
     }
 
+    // regression: issue #15
+    #[test]
+    fn issue_15_a_deep_trace_copies_each_frame_about_once() {
+        let set = crate::spans::chain(20_000);
+        let forest = Forest::new(&set.spans);
+        let (stacks, copied) = crate::steps::counted(|| stacks(&set.spans, &forest));
+        let frames_out: usize = stacks.keys().map(|k| k.split(';').count()).sum();
+        assert_eq!(stacks.values().sum::<u64>(), 20_000_000, "no time lost");
+        assert!(
+            copied <= (20_000 + frames_out) as u64,
+            "{copied} frames copied for 20000 spans and {frames_out} frames of output"
+        );
+    }
+
     #[test]
     fn separators_and_control_characters_cannot_break_a_line() {
-        assert_eq!(frame("a;b\nc d"), "a:b\\nc d");
+        let mut out = String::new();
+        push_frame(&mut out, "a;b\nc d");
+        assert_eq!(out, "a:b\\nc d");
     }
 }

@@ -293,59 +293,82 @@ fn trace(spans: &[Span], forest: &Forest, root: usize) -> Trace {
 
 /// The flame graph by self time, and how many frames were merged away by the caps.
 fn flame(spans: &[Span], forest: &Forest) -> (Frame, u64) {
+    /// A frame while the graph is built: nodes live in one vector, so the walk keeps the
+    /// node of each depth of its path and finds a span's frame with one lookup.
     #[derive(Default)]
     struct Node {
+        parent: usize,
         self_us: u64,
-        children: BTreeMap<String, Node>,
+        children: BTreeMap<String, usize>,
     }
-    fn total(n: &Node) -> u64 {
-        n.self_us + n.children.values().map(total).sum::<u64>()
-    }
-    let mut root = Node::default();
+    let mut nodes = vec![Node::default()];
     let mut too_deep = 0;
     for &r in &forest.roots {
-        let mut path: Vec<&str> = Vec::new();
+        // `path[d]`: the node of the walk's current span at depth `d`.
+        let mut path: Vec<usize> = Vec::new();
         for (i, depth) in forest.walk(r) {
-            if depth < MAX_STACK_DEPTH {
+            let at = if depth < MAX_STACK_DEPTH {
                 path.truncate(depth);
-                path.push(&spans[i].name);
+                let parent = path.last().copied().unwrap_or(0);
+                crate::steps::step(1);
+                let at = match nodes[parent].children.get(spans[i].name.as_str()) {
+                    Some(&at) => at,
+                    None => {
+                        let at = nodes.len();
+                        nodes.push(Node {
+                            parent,
+                            ..Node::default()
+                        });
+                        nodes[parent].children.insert(spans[i].name.clone(), at);
+                        at
+                    }
+                };
+                path.push(at);
+                at
             } else {
-                // Drawn as part of its ancestor at the cap (`path` is that ancestor's).
+                // Drawn as part of its ancestor at the cap (the last node of `path`).
                 too_deep += 1;
-            }
-            let mut node = &mut root;
-            for name in &path {
-                node = node.children.entry((*name).to_owned()).or_default();
-            }
-            node.self_us += u64::try_from(forest.self_ns(spans, i)).unwrap_or(0) / 1000;
+                path.last().copied().unwrap_or(0)
+            };
+            nodes[at].self_us += u64::try_from(forest.self_ns(spans, i)).unwrap_or(0) / 1000;
         }
     }
-    let all = total(&root);
-    let min = all / FLAME_MIN_SHARE;
+    // A child's index is above its parent's, so one backward pass sums every subtree.
+    let mut totals: Vec<u64> = nodes.iter().map(|n| n.self_us).collect();
+    for at in (1..nodes.len()).rev() {
+        totals[nodes[at].parent] += totals[at];
+    }
+    let min = totals[0] / FLAME_MIN_SHARE;
     let mut budget = MAX_FLAME_NODES;
     let mut merged = too_deep;
     // Widest first, so the budget goes to what is seen; merged frames add to their parent.
-    fn keep(name: String, node: Node, min: u64, budget: &mut usize, merged: &mut u64) -> Frame {
-        let mut children: Vec<(String, Node, u64)> = node
-            .children
+    fn keep(
+        name: String,
+        at: usize,
+        nodes: &mut [Node],
+        totals: &[u64],
+        min: u64,
+        budget: &mut usize,
+        merged: &mut u64,
+    ) -> Frame {
+        let mut children: Vec<(String, usize)> = std::mem::take(&mut nodes[at].children)
             .into_iter()
-            .map(|(n, c)| {
-                let t = total(&c);
-                (n, c, t)
-            })
             .collect();
-        children.sort_by_key(|c| std::cmp::Reverse(c.2));
+        children.sort_by_key(|&(_, c)| std::cmp::Reverse(totals[c]));
         let mut frame = Frame {
             name,
-            self_us: node.self_us,
-            total_us: node.self_us,
+            self_us: nodes[at].self_us,
+            total_us: nodes[at].self_us,
             children: Vec::new(),
         };
-        for (n, c, t) in children {
+        for (n, c) in children {
+            let t = totals[c];
             frame.total_us += t;
             if t >= min.max(1) && *budget > 0 {
                 *budget -= 1;
-                frame.children.push(keep(n, c, min, budget, merged));
+                frame
+                    .children
+                    .push(keep(n, c, nodes, totals, min, budget, merged));
             } else {
                 *merged += 1;
                 frame.self_us += t;
@@ -353,7 +376,15 @@ fn flame(spans: &[Span], forest: &Forest) -> (Frame, u64) {
         }
         frame
     }
-    let frame = keep("all".to_owned(), root, min, &mut budget, &mut merged);
+    let frame = keep(
+        "all".to_owned(),
+        0,
+        &mut nodes,
+        &totals,
+        min,
+        &mut budget,
+        &mut merged,
+    );
     (frame, merged)
 }
 
@@ -412,6 +443,16 @@ mod tests {
             frame_depth(&frame)
         );
         assert_eq!(merged, 10_000 - MAX_STACK_DEPTH as u64);
+    }
+
+    // regression: issue #15
+    #[test]
+    fn issue_15_the_flame_graph_looks_each_span_up_once_however_deep_the_trace() {
+        let set = crate::spans::chain(20_000);
+        let forest = Forest::new(&set.spans);
+        let ((frame, _), steps) = crate::steps::counted(|| flame(&set.spans, &forest));
+        assert_eq!(frame.total_us, 20_000_000);
+        assert!(steps <= 20_000, "{steps} frame lookups for 20000 spans");
     }
 
     #[test]

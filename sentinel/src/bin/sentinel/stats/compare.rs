@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
-use super::output::{csv_field, printable, write_aligned};
+use super::output::{csv_field, millis, printable, write_aligned};
 use super::{Row, SortKey, Stats};
 
 /// One group in both sets.
@@ -158,7 +158,7 @@ pub(crate) fn write_table<W: Write + ?Sized>(
     let cells: Vec<Vec<String>> = rows
         .iter()
         .map(|c| {
-            let pair = |a: f64, b: f64| format!("{a:.2}→{b:.2}");
+            let pair = |a: f64, b: f64| format!("{}→{}", millis(a), millis(b));
             vec![
                 printable(&c.name).into_owned(),
                 format!("{}→{}", c.count_a, c.count_b),

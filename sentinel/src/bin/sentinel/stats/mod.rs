@@ -45,7 +45,7 @@ mod pipeline;
 
 pub(crate) use compare::compare;
 use histogram::Histogram;
-pub(crate) use output::{write_csv, write_json, write_table};
+pub(crate) use output::{millis, write_csv, write_json, write_table};
 
 /// Spans of a block remembered by id, so a child at the end of the previous block finds
 /// its parent there.
@@ -128,7 +128,10 @@ impl Hasher for FxHasher {
     }
 
     fn finish(&self) -> u64 {
-        self.0
+        // A multiply mixes each bit only into the bits above it, and hashbrown takes the
+        // bucket from the low bits: rotate the well-mixed high bits down (as rustc-hash 2
+        // does), or ids that differ only in their last hex digits share one bucket.
+        self.0.rotate_left(26)
     }
 }
 
@@ -451,9 +454,10 @@ impl Stats {
         let Some(trace) = w.trace_id.str() else {
             return 0.0;
         };
-        let in_children = match w.span_id.str() {
+        // Ids as `tail` reads them: strings, or numbers as written.
+        let in_children = match w.span_id.text() {
             Some(span) => {
-                let key = span_key(trace, span);
+                let key = span_key(trace, &span);
                 let children = self.pending.remove(&key).unwrap_or(0.0).min(duration);
                 if self.boundary.first_spans.len() < PREFIX_SPANS {
                     let name = self.groups[group].0.clone();
@@ -465,8 +469,8 @@ impl Stats {
             }
             None => 0.0,
         };
-        if let Some(parent) = w.parent_span_id.str() {
-            let key = span_key(trace, parent);
+        if let Some(parent) = w.parent_span_id.text() {
+            let key = span_key(trace, &parent);
             if let Some(sum) = self.pending.get_mut(&key) {
                 *sum += duration;
             } else if self.pending.len() < MAX_PENDING {
@@ -679,6 +683,34 @@ mod tests {
         let rows = a.rows(SortKey::Name, None);
         assert_eq!(rows[0].name, "child");
         assert_eq!(rows[1].self_ms, 7.0);
+    }
+
+    // regression: issue #15
+    #[test]
+    fn issue_15_sequential_span_ids_spread_over_the_table_of_waiting_children() {
+        use std::hash::BuildHasher as _;
+
+        // hashbrown takes a key's bucket from the low bits of its hash; keys that share them
+        // form one probe run, so inserting n of them costs n²/2 probes. A deep trace with
+        // sequential ids written parent first leaves every span waiting in `pending`.
+        // Modelled here as linear probing, counting probes.
+        const SLOTS: usize = 1 << 15;
+        let n = 10_000u64;
+        let build = FxBuild::default();
+        let trace = format!("{:032x}", 1);
+        let mut table = vec![false; SLOTS];
+        let mut probes = 0u64;
+        for i in 1..=n {
+            let key = span_key(&trace, &format!("{i:016x}"));
+            let mut at = build.hash_one(key) as usize & (SLOTS - 1);
+            probes += 1;
+            while table[at] {
+                at = (at + 1) & (SLOTS - 1);
+                probes += 1;
+            }
+            table[at] = true;
+        }
+        assert!(probes < 3 * n, "{probes} probes for {n} keys");
     }
 
     #[test]

@@ -21,19 +21,29 @@ const COLUMNS: [&str; 12] = [
     "slow",
 ];
 
+/// Milliseconds as tables and `tail` lines show them: two decimals, or in scientific
+/// notation from a trillion on (a hostile `1e308` would take 300 columns).
+pub(crate) fn millis(ms: f64) -> String {
+    if ms.abs() < 1e12 {
+        format!("{ms:.2}")
+    } else {
+        format!("{ms:.2e}")
+    }
+}
+
 fn cells(r: &Row) -> [String; 13] {
     [
         printable(&r.name).into_owned(),
         r.count.to_string(),
         r.errors.to_string(),
         format!("{:.1}%", r.error_rate_pct),
-        format!("{:.2}", r.p50_ms),
-        format!("{:.2}", r.p95_ms),
-        format!("{:.2}", r.p99_ms),
-        format!("{:.2}", r.p999_ms),
-        format!("{:.2}", r.max_ms),
-        format!("{:.2}", r.total_ms),
-        format!("{:.2}", r.self_ms),
+        millis(r.p50_ms),
+        millis(r.p95_ms),
+        millis(r.p99_ms),
+        millis(r.p999_ms),
+        millis(r.max_ms),
+        millis(r.total_ms),
+        millis(r.self_ms),
         r.cancelled.to_string(),
         r.slow.to_string(),
     ]

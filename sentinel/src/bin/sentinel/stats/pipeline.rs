@@ -39,7 +39,7 @@ struct Done {
 ///
 /// # Errors
 ///
-/// An input that cannot be opened or read.
+/// None today: an input that cannot be opened or read is marked in its [`Tally`].
 pub(super) fn read(sources: &[Source], query: &Query) -> Result<(Stats, Vec<Tally>), Failure> {
     let workers = thread::available_parallelism()
         .map_or(1, |n| n.get())
@@ -64,10 +64,12 @@ pub(super) fn read(sources: &[Source], query: &Query) -> Result<(Stats, Vec<Tall
         binary: vec![false; sources.len()],
         oversized: vec![0; sources.len()],
     };
-    let read = sources
+    // An input that cannot be read to its end is reported; the others are still read.
+    let unreadable: Vec<Option<String>> = sources
         .iter()
         .enumerate()
-        .try_for_each(|(i, source)| reader.source(i, source));
+        .map(|(i, source)| reader.source(i, source).err().map(|e| e.message()))
+        .collect();
     let Reader {
         to_workers,
         binary,
@@ -89,8 +91,9 @@ pub(super) fn read(sources: &[Source], query: &Query) -> Result<(Stats, Vec<Tall
             total.oversized += part.oversized;
         }
     }
-    read?;
-    for ((tally, binary), oversized) in tallies.iter_mut().zip(binary).zip(oversized) {
+    let per_source = binary.into_iter().zip(oversized).zip(unreadable);
+    for (tally, ((binary, oversized), unreadable)) in tallies.iter_mut().zip(per_source) {
+        tally.unreadable = unreadable;
         tally.binary = binary;
         tally.oversized += oversized;
         stats.oversized += tally.oversized;
@@ -128,7 +131,15 @@ impl Reader {
         loop {
             let n = match read_some(&mut input, &mut buf[filled..]) {
                 Ok(n) => n,
-                Err(e) => return Err(Failure::read(&name, &e)),
+                Err(e) => {
+                    // Count the whole lines read so far, as `tail` prints them.
+                    if let Some(end) = memchr::memrchr(b'\n', &buf[..filled])
+                        && !skipping
+                    {
+                        self.send(i, buf, end + 1);
+                    }
+                    return Err(Failure::read(&name, &e));
+                }
             };
             filled += n;
             if first {

@@ -55,11 +55,14 @@
 //! # Memory
 //!
 //! Flat mode holds one line at a time (`-n N`: N lines). Tree mode holds the open (rootless)
-//! traces only, and is capped by bytes of input: a trace holding more than
+//! traces only, and is capped by the memory they take (the decoded records, counted with
+//! what the allocator adds to each block, and each trace's bookkeeping; not record counts,
+//! nor bytes of input, which short records outgrow several times): a trace taking more than
 //! [`DEFAULT_MAX_TRACE_BYTES`] (8 MiB), or the oldest open trace whenever all open traces
-//! together exceed [`DEFAULT_MAX_BUFFERED_BYTES`] (64 MiB), is printed at once under a
-//! `trace TRACE8 (gave up waiting for the root: buffer full)` header; its later records, root
-//! included, then print as `(late)` lines, and a note on stderr counts such traces.
+//! together take more than [`DEFAULT_MAX_BUFFERED_BYTES`] (64 MiB), is printed at once under
+//! a `trace TRACE8 (gave up waiting for the root: buffer full)` header; its later records,
+//! root included, then print as `(late)` lines, and a note on stderr counts such traces.
+//! Besides the cap, the ids of the last 10,000 printed traces are kept (about 2 MiB).
 //!
 //! # Robust input
 //!
@@ -92,14 +95,18 @@ use render::*;
 
 /// Longest line read, in bytes, before it is skipped: 1 MiB.
 pub const DEFAULT_MAX_LINE_BYTES: usize = 1 << 20;
-/// Most bytes of input buffered for one trace in tree mode: 8 MiB.
+/// Most memory one open trace takes in tree mode: 8 MiB.
 pub const DEFAULT_MAX_TRACE_BYTES: usize = 8 << 20;
-/// Most bytes of input buffered over all open traces in tree mode: 64 MiB.
+/// Most memory all open traces take together in tree mode: 64 MiB.
 pub const DEFAULT_MAX_BUFFERED_BYTES: usize = 64 << 20;
 /// How many printed trace ids are remembered to recognise late records.
 const REMEMBERED_TRACES: usize = 10_000;
-/// Bytes a buffered record costs beyond its line: the decoded fields and map entries.
-const RECORD_OVERHEAD: usize = 256;
+/// Bytes an open trace costs beyond its records: its entry in the map of open traces
+/// (which may be twice the entries' size as it grows), and three copies of its id (the
+/// map's key, its place in the order of open traces, and a stale place there once closed,
+/// of which there are at most two per open trace), besides their heap blocks.
+const TRACE_OVERHEAD: usize =
+    2 * size_of::<(String, OpenTrace)>() + 3 * (size_of::<String>() + HEAP_BLOCK);
 
 /// Settings for [`Tail`] and [`run`].
 #[derive(Debug, Clone)]
@@ -116,10 +123,10 @@ pub struct TailOptions {
     pub last: Option<usize>,
     /// Lines longer than this many bytes are skipped. Defaults to [`DEFAULT_MAX_LINE_BYTES`].
     pub max_line_bytes: usize,
-    /// A trace holding more input bytes than this is printed at once, marked as given up.
+    /// A trace taking more memory than this is printed at once, marked as given up.
     /// Defaults to [`DEFAULT_MAX_TRACE_BYTES`].
     pub max_trace_bytes: usize,
-    /// When open traces hold more input bytes than this, the oldest are printed at once,
+    /// When open traces take more memory than this, the oldest are printed at once,
     /// marked as given up. Defaults to [`DEFAULT_MAX_BUFFERED_BYTES`].
     pub max_buffered_bytes: usize,
 }
@@ -244,17 +251,15 @@ impl Tail {
         let Some((record, matched)) = decoded else {
             return Ok(Seen::Mistyped);
         };
-        self.record(record, matched, line.len(), out)?;
+        self.record(record, matched, out)?;
         Ok(Seen::Record)
     }
 
-    /// Processes one decoded record of `size` input bytes; `matched` says whether the
-    /// filter kept it.
+    /// Processes one decoded record; `matched` says whether the filter kept it.
     fn record<W: Write + ?Sized>(
         &mut self,
         record: Record,
         matched: bool,
-        size: usize,
         out: &mut W,
     ) -> io::Result<()> {
         let color = self.opts.color;
@@ -309,15 +314,22 @@ impl Tail {
             return self.emit_line(out);
         }
         let is_root = record.parent_span_id.is_none();
-        let size = size + RECORD_OVERHEAD;
+        // What holding the record costs: its heap, and its slot in the trace's records.
+        let mut cost = record.heap_bytes();
         let trace = self.open.entry(trace_id.clone()).or_insert_with(|| {
             self.open_order.push_back(trace_id.clone());
-            OpenTrace::default()
+            cost += TRACE_OVERHEAD + 3 * trace_id.len() + size_of::<Record>() + HEAP_BLOCK;
+            OpenTrace {
+                records: Vec::with_capacity(1),
+                ..OpenTrace::default()
+            }
         });
+        let slots = trace.records.capacity();
         trace.records.push(record);
-        trace.bytes += size;
+        cost += (trace.records.capacity() - slots) * size_of::<Record>();
+        trace.bytes += cost;
         trace.matched |= matched;
-        self.buffered += size;
+        self.buffered += cost;
         if is_root {
             self.close(&trace_id, Completeness::Complete, out)?;
         } else if trace.bytes > self.opts.max_trace_bytes {
@@ -632,18 +644,27 @@ mod tests {
 
     #[test]
     fn byte_cap_gives_up_on_the_oldest_trace() {
-        let opts = TailOptions {
+        let line = |t: &str, s: &str| {
+            format!(r#"{{"function":"{s}","trace_id":"{t}","span_id":"{s}","parent_span_id":"x"}}"#)
+        };
+        // What one such trace costs, so that two fit under the cap and three do not.
+        let tree = TailOptions {
             tree: true,
-            max_buffered_bytes: 2 * RECORD_OVERHEAD + 150,
             ..TailOptions::default()
+        };
+        let mut probe = Tail::new(tree.clone(), Filter::default());
+        probe
+            .line(line("t0", "z").as_bytes(), &mut io::sink())
+            .unwrap();
+        let one = probe.buffered;
+        let opts = TailOptions {
+            max_buffered_bytes: 2 * one + one / 2,
+            ..tree
         };
         let mut state = Tail::new(opts, Filter::default());
         let mut out = Vec::new();
         for (t, s) in [("t1", "a"), ("t2", "b"), ("t3", "c")] {
-            let line = format!(
-                r#"{{"function":"{s}","trace_id":"{t}","span_id":"{s}","parent_span_id":"x"}}"#
-            );
-            state.line(line.as_bytes(), &mut out).unwrap();
+            state.line(line(t, s).as_bytes(), &mut out).unwrap();
         }
         assert_eq!(
             String::from_utf8(out).unwrap(),
@@ -651,6 +672,42 @@ mod tests {
         );
         assert_eq!(state.summary().gave_up_traces, 1);
         assert!(state.gave_up_note().unwrap().contains("gave up"));
+    }
+
+    // regression: issue #15
+    #[test]
+    fn issue_15_tree_mode_holds_no_more_memory_than_its_stated_cap() {
+        // Many short traces whose roots never come: the costliest input per byte.
+        let cap = 2 << 20;
+        let opts = TailOptions {
+            tree: true,
+            max_buffered_bytes: cap,
+            ..TailOptions::default()
+        };
+        let mut gave_up = 0;
+        let peak = crate::heap::peak_during(|| {
+            let mut state = Tail::new(opts, Filter::default());
+            let mut out = io::sink();
+            let mut line = String::new();
+            for i in 0..40_000 {
+                line.clear();
+                line.push_str(&format!(
+                    r#"{{"function":"f","trace_id":"t{i}","span_id":"s","parent_span_id":"p","duration_ms":1}}"#
+                ));
+                state.line(line.as_bytes(), &mut out).unwrap();
+            }
+            gave_up = state.summary().gave_up_traces;
+        });
+        assert!(gave_up > 20_000, "{gave_up}");
+        // On top of the cap: the ids of the last 10,000 printed traces (for late records),
+        // about 2 MiB whatever the cap (measured with a cap of 0).
+        let remembered = 5 << 19;
+        assert!(
+            peak <= cap + remembered,
+            "peak {} KiB for a cap of {} KiB",
+            peak >> 10,
+            cap >> 10
+        );
     }
 
     #[test]

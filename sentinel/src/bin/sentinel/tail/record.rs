@@ -6,6 +6,9 @@ use sentinel::format::Line;
 
 use crate::timestamp::parse_timestamp_nanos;
 
+/// Bytes the C allocator adds to each heap block (header and rounding), for memory caps.
+pub const HEAP_BLOCK: usize = 16;
+
 /// One record, reduced to what `tail` prints; text fields are already made printable.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Record {
@@ -81,6 +84,35 @@ impl Record {
                 .and_then(drop_marker),
             raw,
         }
+    }
+
+    /// Heap bytes the record holds beyond its own size: its strings and tags, each block
+    /// with what the allocator adds to it ([`HEAP_BLOCK`]).
+    pub fn heap_bytes(&self) -> usize {
+        let text = |s: &String| match s.capacity() {
+            0 => 0,
+            n => n + HEAP_BLOCK,
+        };
+        let maybe = |s: &Option<String>| s.as_ref().map_or(0, text);
+        let tags = match self.tags.capacity() {
+            0 => 0,
+            n => n * std::mem::size_of::<(String, String)>() + HEAP_BLOCK,
+        };
+        text(&self.timestamp)
+            + text(&self.name)
+            + text(&self.status)
+            + maybe(&self.error)
+            + maybe(&self.trace_id)
+            + maybe(&self.span_id)
+            + maybe(&self.parent_span_id)
+            + tags
+            + self
+                .tags
+                .iter()
+                .map(|(k, v)| text(k) + text(v))
+                .sum::<usize>()
+            + self.dropped.as_ref().map_or(0, |(_, t)| text(t))
+            + maybe(&self.raw)
     }
 
     /// The first 8 characters of the trace id.

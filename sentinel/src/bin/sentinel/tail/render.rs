@@ -52,7 +52,7 @@ pub(crate) fn push_status(out: &mut String, r: &Record, color: bool) -> bool {
 pub fn format_node(out: &mut String, r: &Record, color: bool) {
     use std::fmt::Write as _;
     paint(out, &r.name, BOLD, color);
-    let _ = write!(out, " {:.2}ms", r.duration_ms);
+    let _ = write!(out, " {}ms", crate::stats::millis(r.duration_ms));
     let mark = out.len();
     out.push(' ');
     if !push_status(out, r, color) {
