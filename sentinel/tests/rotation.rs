@@ -855,6 +855,124 @@ fn a_failed_removal_is_counted_and_retention_tries_again() {
 }
 
 #[test]
+fn compression_stuck_on_a_segment_never_holds_up_the_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("app.jsonl");
+    // The background thread stops in its first compression until released.
+    let (entered_tx, entered) = std::sync::mpsc::channel();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let released = std::sync::Mutex::new(released);
+    let first = std::sync::atomic::AtomicBool::new(true);
+    let hook: FaultHook = Arc::new(move |step| {
+        if step == Step::Compress && first.swap(false, Ordering::SeqCst) {
+            let _ = entered_tx.send(());
+            let _ = released.lock().unwrap().recv_timeout(4 * WAIT);
+        }
+        Ok(())
+    });
+    let logger = AsyncLogger::new(
+        SentinelConfig::new(&live)
+            .rotate_bytes(2048)
+            .compress(Compression::Gzip)
+            .rotation_fault_hook(hook),
+    )
+    .unwrap();
+    log_numbered(&logger, 0..100);
+    assert!(logger.flush_blocking(WAIT));
+    entered
+        .recv_timeout(WAIT)
+        .expect("compression never started");
+    // Meanwhile the writer appends, rotates and flushes as if nothing were compressed.
+    let rotated = logger.stats().rotations;
+    for chunk in 1..5 {
+        log_numbered(&logger, chunk * 100..(chunk + 1) * 100);
+        assert!(logger.flush_blocking(WAIT), "chunk {chunk}");
+    }
+    let stats = logger.stats();
+    assert!(stats.rotations >= rotated + 4, "{stats:?}");
+    assert_eq!(stats.segments_compressed, 0);
+    release.send(()).unwrap();
+    assert!(logger.shutdown_blocking(WAIT));
+    assert!(
+        segments(&live)
+            .unwrap()
+            .iter()
+            .all(|s| s.compression == Compression::Gzip),
+        "{:?}",
+        file_names(dir.path())
+    );
+    assert_eq!(numbers(&read_folder(&live)), (0..500).collect::<Vec<_>>());
+}
+
+/// Every event the process emits, as `tracing_subscriber::fmt` writes it (installed once,
+/// for the whole process: the writer thread does not see a test's thread-local default).
+#[cfg(feature = "tracing")]
+fn captured_events() -> &'static std::sync::Mutex<Vec<u8>> {
+    static EVENTS: std::sync::OnceLock<&'static std::sync::Mutex<Vec<u8>>> =
+        std::sync::OnceLock::new();
+    EVENTS.get_or_init(|| {
+        let events: &'static std::sync::Mutex<Vec<u8>> =
+            Box::leak(Box::new(std::sync::Mutex::new(Vec::new())));
+        struct Capture(&'static std::sync::Mutex<Vec<u8>>);
+        impl std::io::Write for Capture {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || Capture(events))
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).unwrap();
+        events
+    })
+}
+
+#[cfg(feature = "tracing")]
+#[test]
+fn a_failed_rotation_or_compression_is_reported_as_an_error_event() {
+    let events = captured_events();
+    for (step, says) in [
+        (Step::Rename, "could not rotate the log file"),
+        (
+            Step::Publish,
+            "could not compress or retire a rotated segment",
+        ),
+    ] {
+        let fail = Arc::new(AtomicU64::new(u64::MAX));
+        let (dir, live, stats) = run_with(
+            |c| {
+                c.rotate_bytes(2048)
+                    .compress(Compression::Gzip)
+                    .rotation_fault_hook(failing(step, fail.clone()))
+            },
+            200,
+        );
+        assert!(stats.rotation_errors >= 1, "{step:?}");
+        let text = String::from_utf8_lossy(&events.lock().unwrap()).into_owned();
+        let reported: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains(&dir.path().display().to_string()))
+            .collect();
+        assert!(!reported.is_empty(), "{step:?}: nothing reported in {text}");
+        for line in &reported {
+            assert!(line.contains("ERROR"), "{line}");
+            assert!(line.contains(says), "{step:?}: {line}");
+            assert!(line.contains("No space left on device"), "{line}");
+        }
+        assert!(
+            reported.len() as u64 <= stats.rotation_errors,
+            "{reported:?}"
+        );
+        assert_eq!(numbers(&read_folder(&live)), (0..200).collect::<Vec<_>>());
+    }
+}
+
+#[test]
 fn a_new_logger_finishes_what_a_crashed_one_left() {
     let dir = tempfile::tempdir().unwrap();
     let live = dir.path().join("app.jsonl");

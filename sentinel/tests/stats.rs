@@ -556,6 +556,21 @@ fn p999_and_self_time_are_reported() {
     );
 }
 
+// regression: issue #15
+#[test]
+fn issue_15_numeric_span_ids_link_children_to_parents_as_tail_does() {
+    // `tail --tree` draws these as a tree; self time must see the same tree.
+    let lines = vec![
+        r#"{"function":"child","duration_ms":3,"trace_id":"t","span_id":2,"parent_span_id":1}"#
+            .to_owned(),
+        r#"{"function":"root","duration_ms":10,"trace_id":"t","span_id":1}"#.to_owned(),
+    ];
+    let (_dir, path) = fixture(&lines);
+    let rows = json_rows(&stats(&["--json", "--sort", "name"], &path));
+    assert_eq!(names(&rows), ["child", "root"]);
+    assert_eq!(rows[1]["self_ms"], 7.0, "{rows:?}");
+}
+
 #[test]
 fn by_tag_groups_rows_by_the_tag_value() {
     let lines: Vec<String> = [("/a", 1.0), ("/a", 3.0), ("/b", 10.0)]

@@ -944,6 +944,26 @@ fn no_input_and_bad_flag_values_are_one_line_errors() {
     }
 }
 
+// regression: issue #15
+#[test]
+fn issue_15_a_negative_flag_value_is_a_one_line_error_naming_the_flag() {
+    let (_dir, path) = fixture(&[]);
+    for (cmd, flag, value) in [
+        ("tail", "--min-ms", "-1"),
+        ("tail", "--last", "-3"),
+        ("tail", "--since", "-5m"),
+        ("tail", "--until", "-1h"),
+        ("stats", "--top", "-1"),
+    ] {
+        let out = sentinel(&[cmd, flag, value], &path);
+        assert_eq!(out.status.code(), Some(2), "{flag}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.starts_with("sentinel: invalid value"), "{err}");
+        assert!(err.contains(flag) && err.contains(value), "{err}");
+    }
+}
+
 // === filters ===
 
 /// RFC 3339 for `secs_ago` seconds before now, as the writer writes timestamps.

@@ -142,7 +142,7 @@ struct StatsArgs {
     #[arg(long, value_enum, default_value_t = SortKey::Total, value_name = "KEY")]
     sort: SortKey,
     /// Show only the first N rows.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
     top: Option<usize>,
     /// Output format. Percentiles are within 1% (log histogram).
     #[arg(long, value_enum, default_value_t = Format::Table, value_name = "FORMAT")]

@@ -428,9 +428,10 @@ impl Stats {
         let Some(trace) = w.trace_id.str() else {
             return 0.0;
         };
-        let in_children = match w.span_id.str() {
+        // Ids as `tail` reads them: strings, or numbers as written.
+        let in_children = match w.span_id.text() {
             Some(span) => {
-                let key = span_key(trace, span);
+                let key = span_key(trace, &span);
                 let children = self.pending.remove(&key).unwrap_or(0.0).min(duration);
                 if self.boundary.first_spans.len() < PREFIX_SPANS {
                     let name = self.groups[group].0.clone();
@@ -442,8 +443,8 @@ impl Stats {
             }
             None => 0.0,
         };
-        if let Some(parent) = w.parent_span_id.str() {
-            let key = span_key(trace, parent);
+        if let Some(parent) = w.parent_span_id.text() {
+            let key = span_key(trace, &parent);
             if let Some(sum) = self.pending.get_mut(&key) {
                 *sum += duration;
             } else if self.pending.len() < MAX_PENDING {
