@@ -904,6 +904,67 @@ fn compression_stuck_on_a_segment_never_holds_up_the_writer() {
     assert_eq!(numbers(&read_folder(&live)), (0..500).collect::<Vec<_>>());
 }
 
+// regression: a shutdown waiting for the compression pass was taken for a
+// stalled sink (the flaky `sigkill_at_any_step_of_a_rotation_loses_no_flushed_record`)
+#[test]
+fn shutdown_waiting_for_a_slow_compression_pass_is_no_stall() {
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("app.jsonl");
+    // The background thread stops in its first compression until released:
+    // a pass slower than the stall timeout, as on a loaded machine.
+    let (entered_tx, entered) = std::sync::mpsc::channel();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let released = std::sync::Mutex::new(released);
+    let first = std::sync::atomic::AtomicBool::new(true);
+    let hook: FaultHook = Arc::new(move |step| {
+        if step == Step::Compress && first.swap(false, Ordering::SeqCst) {
+            let _ = entered_tx.send(());
+            let _ = released.lock().unwrap().recv_timeout(4 * WAIT);
+        }
+        Ok(())
+    });
+    let stall = Duration::from_millis(100);
+    let logger = AsyncLogger::new(
+        SentinelConfig::new(&live)
+            .rotate_bytes(2048)
+            .compress(Compression::Gzip)
+            .stall_timeout(stall)
+            .exit_timeout(WAIT)
+            .rotation_fault_hook(hook),
+    )
+    .unwrap();
+    log_numbered(&logger, 0..100);
+    assert!(logger.flush_blocking(WAIT));
+    entered
+        .recv_timeout(WAIT)
+        .expect("compression never started");
+    let (answer_tx, answer) = std::sync::mpsc::channel();
+    let shutting = logger.clone();
+    let waiter = std::thread::spawn(move || {
+        let _ = answer_tx.send(shutting.shutdown_blocking(WAIT));
+    });
+    // Every record is written; the writer waits for the pass, up to the exit
+    // timeout, and so does the shutdown, for many stall timeouts.
+    match answer.recv_timeout(10 * stall) {
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+        other => panic!("shutdown answered {other:?} while the pass was running"),
+    }
+    release.send(()).unwrap();
+    assert_eq!(answer.recv_timeout(WAIT), Ok(true));
+    waiter.join().unwrap();
+    let stats = logger.stats();
+    assert_eq!(stats.stalls, 0, "{stats:?}");
+    assert!(
+        segments(&live)
+            .unwrap()
+            .iter()
+            .all(|s| s.compression == Compression::Gzip),
+        "{:?}",
+        file_names(dir.path())
+    );
+    assert_eq!(numbers(&read_folder(&live)), (0..100).collect::<Vec<_>>());
+}
+
 /// Every event the process emits, as `tracing_subscriber::fmt` writes it (installed once,
 /// for the whole process: the writer thread does not see a test's thread-local default).
 #[cfg(feature = "tracing")]

@@ -103,7 +103,11 @@
 //! lines, or, for time rotation, when its timer says a period boundary has
 //! passed with nothing to write; compression and retention run on a
 //! background thread. The rules above hold unchanged: a rename that blocks
-//! (a hung file system) is a stalled sink like a blocked write.
+//! (a hung file system) is a stalled sink like a blocked write. A shutdown,
+//! once every record is written, waits up to
+//! [`SentinelConfig::exit_timeout`] for the background pass in progress; its
+//! waiters allow for that wait rather than take it for a stall, so a slow
+//! pass (a loaded machine) delays the answer but does not make it `false`.
 //!
 //! [`SentinelConfig::max_queue_bytes`]: crate::SentinelConfig::max_queue_bytes
 //! [`SentinelConfig::stall_timeout`]: crate::SentinelConfig::stall_timeout

@@ -257,6 +257,10 @@ pub(crate) struct Shared {
     pub(crate) closed: AtomicBool,
     pub(crate) healthy: AtomicBool,
     pub(crate) finished: AtomicBool,
+    /// The writer wrote its last record and is closing the sink, which
+    /// waits up to `exit_timeout` for the compression pass in progress:
+    /// waiters allow for that wait instead of taking it for a stall.
+    pub(crate) closing: AtomicBool,
     pub(crate) finished_notify: Notify,
     pub(crate) writer_idle: AtomicBool,
     pub(crate) wake: Notify,
@@ -327,6 +331,7 @@ impl Shared {
             closed: AtomicBool::new(false),
             healthy: AtomicBool::new(true),
             finished: AtomicBool::new(false),
+            closing: AtomicBool::new(false),
             finished_notify: Notify::new(),
             writer_idle: AtomicBool::new(false),
             wake: Notify::new(),
@@ -357,6 +362,17 @@ impl Shared {
 
     pub(crate) fn stall_timeout(&self) -> Duration {
         self.settings.config.stall_timeout
+    }
+
+    /// How long a waiter lets the writer go without progress before calling
+    /// the sink stalled: the stall timeout, plus, once the writer is closing,
+    /// the exit timeout it may spend waiting for the compression pass.
+    pub(crate) fn stall_allowance(&self) -> Duration {
+        if self.closing.load(Ordering::Acquire) {
+            self.stall_timeout() + self.settings.config.exit_timeout
+        } else {
+            self.stall_timeout()
+        }
     }
 
     pub(crate) fn is_healthy(&self) -> bool {

@@ -36,7 +36,6 @@ pub(crate) enum Waited {
 struct StallWatch {
     progress: u64,
     since: Instant,
-    stall: Duration,
     deadline: Option<Instant>,
     /// This watch saw the stall (rather than finding it flagged).
     detected: bool,
@@ -47,7 +46,6 @@ impl StallWatch {
         StallWatch {
             progress: shared.progress.load(Ordering::Acquire),
             since: Instant::now(),
-            stall: shared.stall_timeout(),
             deadline,
             detected: false,
         }
@@ -73,7 +71,7 @@ impl StallWatch {
             self.progress = progress;
             self.since = now;
         }
-        let stall_left = self.stall.saturating_sub(now - self.since);
+        let stall_left = shared.stall_allowance().saturating_sub(now - self.since);
         if stall_left.is_zero() {
             // The caller flags the stall (`Shared::mark_stalled`) once it
             // holds no lock: flagging wakes every waiter.

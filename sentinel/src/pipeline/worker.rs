@@ -402,6 +402,10 @@ impl Worker {
             return self.fail_rest();
         }
         let ok = self.shared.is_healthy();
+        // Every record is written; closing the sink may now wait up to the
+        // exit timeout for the compression pass, which is no stalled sink.
+        self.shared.closing.store(true, Ordering::Release);
+        self.shared.progressed(0);
         // Mark finished before answering, so the waiters see a final state.
         self.done();
         for ack in self.acks.drain(..) {

@@ -63,9 +63,10 @@
 //!   held); an error from it keeps the segment.
 //! - **Compression** (gzip, or zstd with the `zstd` feature) runs on the
 //!   same background thread, never on the writer or a caller. Shutdown waits
-//!   for the pass in progress, up to [`SentinelConfig::exit_timeout`]; what
-//!   a process leaves uncompressed is finished by the next logger opened on
-//!   the same file.
+//!   for the pass in progress, up to [`SentinelConfig::exit_timeout`], after
+//!   every record is written (a wait its caller does not take for a stalled
+//!   sink); what a process leaves uncompressed is finished by the next
+//!   logger opened on the same file.
 //!
 //! # Several processes
 //!
