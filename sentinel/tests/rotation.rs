@@ -57,6 +57,16 @@ fn read_folder(live: &Path) -> Vec<Value> {
     all
 }
 
+/// The config of a logger on `live` in these tests. Shutdown waits for the
+/// background pass (compression, retention) only up to the exit timeout, 2 s
+/// by default; on a loaded 2-core machine a pass takes longer (a thread at
+/// nice 10, one `fsync` per segment), and then it ends after the shutdown, or
+/// in the next logger. The tests check what the pass did right after the
+/// shutdown, so they give it what they give every wait.
+fn config(live: &Path) -> SentinelConfig {
+    SentinelConfig::new(live).exit_timeout(WAIT)
+}
+
 fn numbers(records: &[Value]) -> Vec<u64> {
     records.iter().filter_map(|r| r["n"].as_u64()).collect()
 }
@@ -86,7 +96,7 @@ fn at(rfc3339: &str) -> SystemTime {
 fn size_rotation_keeps_lines_whole_and_segments_under_the_limit() {
     let dir = tempfile::tempdir().unwrap();
     let live = dir.path().join("app.jsonl");
-    let logger = AsyncLogger::new(SentinelConfig::new(&live).rotate_bytes(4096)).unwrap();
+    let logger = AsyncLogger::new(config(&live).rotate_bytes(4096)).unwrap();
     for chunk in 0..20 {
         log_numbered(&logger, chunk * 100..(chunk + 1) * 100);
         assert!(logger.flush_blocking(WAIT));
@@ -115,7 +125,7 @@ fn time_rotation_follows_the_injected_clock() {
     let live = dir.path().join("app.jsonl");
     let clock = Arc::new(ManualClock::new(at("2026-12-02T10:59:58Z")));
     let logger = AsyncLogger::new(
-        SentinelConfig::new(&live)
+        config(&live)
             .rotate_every(Period::Hourly)
             .rotation_clock(clock.clone()),
     )
@@ -157,7 +167,7 @@ fn daily_rotation_and_size_rotation_together() {
     let live = dir.path().join("app.jsonl");
     let clock = Arc::new(ManualClock::new(at("2026-12-02T23:59:00Z")));
     let logger = AsyncLogger::new(
-        SentinelConfig::new(&live)
+        config(&live)
             .rotate_every(Period::Daily)
             .rotate_bytes(2048)
             .rotation_clock(clock.clone()),
@@ -190,7 +200,7 @@ fn daily_rotation_in_local_time_rotates_at_local_midnight() {
     let run = |live: &Path, local: bool| -> usize {
         let clock = Arc::new(ManualClock::new(at("2026-12-02T21:59:00Z")));
         let logger = AsyncLogger::new(
-            SentinelConfig::new(live)
+            config(live)
                 .rotate_every(Period::Daily)
                 .rotate_local_time(local)
                 .rotation_clock(clock.clone()),
@@ -250,7 +260,7 @@ fn issue_15_time_rotation_happens_at_the_boundary_without_a_new_record() {
     let clock = Arc::new(ManualClock::new(at("2026-12-02T23:59:00Z")));
     let (renaming, renamed) = std::sync::mpsc::channel();
     let logger = AsyncLogger::new(
-        SentinelConfig::new(&live)
+        config(&live)
             .rotate_every(Period::Daily)
             .rotation_clock(clock.clone())
             .rotation_fault_hook(reporting(Step::Rename, renaming)),
@@ -325,7 +335,7 @@ fn the_writer_s_own_timer_rotates_at_the_boundary_in_real_time() {
     clock.set_before_next_hour(Duration::from_secs(600));
     let (renaming, renamed) = std::sync::mpsc::channel();
     let logger = AsyncLogger::new(
-        SentinelConfig::new(&live)
+        config(&live)
             .rotate_every(Period::Hourly)
             .rotation_clock(clock.clone())
             .rotation_fault_hook(reporting(Step::Rename, renaming)),
@@ -368,7 +378,7 @@ fn the_first_record_after_a_quiet_boundary_starts_the_new_file_instead_of_a_segm
     let live = dir.path().join("app.jsonl");
     let clock = Arc::new(SilentClock(ManualClock::new(at("2026-12-02T10:59:30Z"))));
     let logger = AsyncLogger::new(
-        SentinelConfig::new(&live)
+        config(&live)
             .rotate_every(Period::Hourly)
             .rotation_clock(clock.clone()),
     )
@@ -400,7 +410,7 @@ fn at_a_boundary_exactly_one_of_two_writers_on_one_file_rotates_it() {
     let hook = reporting(Step::Rename, renaming);
     let open = || {
         AsyncLogger::new(
-            SentinelConfig::new(&live)
+            config(&live)
                 .rotate_every(Period::Hourly)
                 .rotation_clock(clock.clone())
                 .rotation_fault_hook(hook.clone()),
@@ -438,12 +448,8 @@ fn at_a_boundary_exactly_one_of_two_writers_on_one_file_rotates_it() {
 fn gzip_compression_runs_in_the_background_and_keeps_every_record() {
     let dir = tempfile::tempdir().unwrap();
     let live = dir.path().join("app.jsonl");
-    let logger = AsyncLogger::new(
-        SentinelConfig::new(&live)
-            .rotate_bytes(8192)
-            .compress(Compression::Gzip),
-    )
-    .unwrap();
+    let logger =
+        AsyncLogger::new(config(&live).rotate_bytes(8192).compress(Compression::Gzip)).unwrap();
     for chunk in 0..10 {
         log_numbered(&logger, chunk * 100..(chunk + 1) * 100);
         assert!(logger.flush_blocking(WAIT));
@@ -479,14 +485,14 @@ fn zstd_compression_keeps_every_record() {
 }
 
 /// Writes `total` records in flushed chunks of 50 to a fresh logger made by
-/// `config`, and returns the folder's records and the logger's stats.
+/// `settings`, and returns the folder's records and the logger's stats.
 fn run_with(
-    config: impl FnOnce(SentinelConfig) -> SentinelConfig,
+    settings: impl FnOnce(SentinelConfig) -> SentinelConfig,
     total: u64,
 ) -> (tempfile::TempDir, PathBuf, sentinel::LoggerStats) {
     let dir = tempfile::tempdir().unwrap();
     let live = dir.path().join("app.jsonl");
-    let logger = AsyncLogger::new(config(SentinelConfig::new(&live))).unwrap();
+    let logger = AsyncLogger::new(settings(config(&live))).unwrap();
     let mut n = 0;
     while n < total {
         log_numbered(&logger, n..(n + 50).min(total));
@@ -583,7 +589,7 @@ fn retention_by_age_removes_segments_older_than_the_limit() {
     let live = dir.path().join("app.jsonl");
     let clock = Arc::new(ManualClock::new(at("2026-12-01T12:00:00Z")));
     let logger = AsyncLogger::new(
-        SentinelConfig::new(&live)
+        config(&live)
             .rotate_bytes(2048)
             .keep_age(Duration::from_secs(86_400))
             .rotation_clock(clock.clone()),
@@ -627,7 +633,7 @@ fn retention_never_removes_a_segment_another_logger_is_compressing() {
         Ok(())
     });
     let a = AsyncLogger::new(
-        SentinelConfig::new(&live)
+        config(&live)
             .rotate_bytes(2048)
             .compress(Compression::Gzip)
             .rotation_fault_hook(hook),
@@ -642,12 +648,7 @@ fn retention_never_removes_a_segment_another_logger_is_compressing() {
 
     // Logger B, same file, keeps one segment: its retention must pass over
     // the segment A holds.
-    let b = AsyncLogger::new(
-        SentinelConfig::new(&live)
-            .rotate_bytes(2048)
-            .keep_segments(1),
-    )
-    .unwrap();
+    let b = AsyncLogger::new(config(&live).rotate_bytes(2048).keep_segments(1)).unwrap();
     log_numbered(&b, 100..200);
     assert!(b.shutdown_blocking(WAIT));
     assert!(b.stats().segments_removed > 0);
@@ -698,13 +699,9 @@ fn a_rotation_waits_for_appends_in_progress_elsewhere() {
         }
         Ok(())
     });
-    let config = |hook| {
-        SentinelConfig::new(&live)
-            .rotate_bytes(2048)
-            .rotation_fault_hook(hook)
-    };
-    let a = AsyncLogger::new(config(a_hook)).unwrap();
-    let b = AsyncLogger::new(config(b_hook)).unwrap();
+    let hooked = |hook| config(&live).rotate_bytes(2048).rotation_fault_hook(hook);
+    let a = AsyncLogger::new(hooked(a_hook)).unwrap();
+    let b = AsyncLogger::new(hooked(b_hook)).unwrap();
     log_numbered(&a, 0..10);
     assert!(a.flush_blocking(WAIT));
     b.log(json!({"n": 1000}));
@@ -764,7 +761,7 @@ fn a_failed_rename_is_counted_and_the_live_file_keeps_every_record() {
     let clock = Arc::new(ManualClock::new(at("2026-12-02T10:00:00Z")));
     let fail = Arc::new(AtomicU64::new(u64::MAX));
     let logger = AsyncLogger::new(
-        SentinelConfig::new(&live)
+        config(&live)
             .rotate_bytes(2048)
             .rotation_clock(clock.clone())
             .rotation_fault_hook(failing(Step::Rename, fail.clone())),
@@ -842,12 +839,7 @@ fn a_failed_removal_is_counted_and_retention_tries_again() {
     assert_eq!(segments(&live).unwrap().len() as u64, stats.rotations);
     assert_eq!(numbers(&read_folder(&live)), (0..200).collect::<Vec<_>>());
     // Permission back: the next logger's first pass applies retention.
-    let logger = AsyncLogger::new(
-        SentinelConfig::new(&live)
-            .rotate_bytes(2048)
-            .keep_segments(1),
-    )
-    .unwrap();
+    let logger = AsyncLogger::new(config(&live).rotate_bytes(2048).keep_segments(1)).unwrap();
     assert!(logger.shutdown_blocking(WAIT));
     assert_eq!(segments(&live).unwrap().len(), 1);
     assert_eq!(logger.stats().segments_removed, stats.rotations - 1);
@@ -871,7 +863,7 @@ fn compression_stuck_on_a_segment_never_holds_up_the_writer() {
         Ok(())
     });
     let logger = AsyncLogger::new(
-        SentinelConfig::new(&live)
+        config(&live)
             .rotate_bytes(2048)
             .compress(Compression::Gzip)
             .rotation_fault_hook(hook),
@@ -1061,7 +1053,7 @@ fn a_new_logger_finishes_what_a_crashed_one_left() {
     std::fs::write(&live, lines(30..35)).unwrap();
 
     let logger = AsyncLogger::new(
-        SentinelConfig::new(&live)
+        config(&live)
             .rotate_bytes(1 << 20)
             .compress(Compression::Gzip),
     )
@@ -1110,7 +1102,7 @@ fn many_processes_rotate_one_file_without_losing_or_repeating_a_record() {
         // how many rotations this process did.
         let id: u64 = role.parse().unwrap();
         let logger = AsyncLogger::new(
-            SentinelConfig::new(&live)
+            config(&live)
                 .rotate_bytes(16 << 10)
                 .compress(Compression::Gzip),
         )
@@ -1151,7 +1143,7 @@ fn many_processes_rotate_one_file_without_losing_or_repeating_a_record() {
     // Leftovers of a process that exited before its last compression are
     // finished by the next logger to open the folder.
     let last = AsyncLogger::new(
-        SentinelConfig::new(&live)
+        config(&live)
             .rotate_bytes(16 << 10)
             .compress(Compression::Gzip),
     )
@@ -1196,7 +1188,7 @@ fn sigkill_at_any_step_of_a_rotation_loses_no_flushed_record() {
             Ok(())
         });
         let logger = AsyncLogger::new(
-            SentinelConfig::new(&live)
+            config(&live)
                 .rotate_bytes(4096)
                 .compress(Compression::Gzip)
                 .rotation_fault_hook(hook),
@@ -1238,12 +1230,8 @@ fn sigkill_at_any_step_of_a_rotation_loses_no_flushed_record() {
             "{step}"
         );
         // The next logger on the folder repairs it and loses nothing more.
-        let logger = AsyncLogger::new(
-            SentinelConfig::new(&live)
-                .rotate_bytes(4096)
-                .compress(Compression::Gzip),
-        )
-        .unwrap();
+        let logger =
+            AsyncLogger::new(config(&live).rotate_bytes(4096).compress(Compression::Gzip)).unwrap();
         log_numbered(&logger, 1_000_000..1_000_010);
         assert!(logger.shutdown_blocking(WAIT));
         let mut expected = after_kill.clone();
@@ -1272,7 +1260,7 @@ fn a_tracing_fmt_subscriber_gets_size_rotation_through_the_logger() {
     let dir = tempfile::tempdir().unwrap();
     let live = dir.path().join("app.log");
     let logger = AsyncLogger::new(
-        SentinelConfig::new(&live)
+        config(&live)
             .rotate_bytes(4096)
             .keep_segments(100)
             .compress(Compression::Gzip),
