@@ -435,6 +435,38 @@ fn at_a_boundary_exactly_one_of_two_writers_on_one_file_rotates_it() {
 }
 
 #[test]
+fn segment_names_keep_write_order_when_the_clock_steps_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("app.jsonl");
+    let clock = Arc::new(ManualClock::new(at("2026-12-02T10:00:00Z")));
+    let logger = AsyncLogger::new(
+        SentinelConfig::new(&live)
+            .rotate_bytes(2048)
+            .rotation_clock(clock.clone()),
+    )
+    .unwrap();
+    log_numbered(&logger, 0..100);
+    assert!(logger.flush_blocking(WAIT));
+    let before = segments(&live).unwrap().len();
+    assert!(before >= 2);
+    // NTP steps the clock back an hour: new segments still sort after the old ones.
+    clock.set(at("2026-12-02T09:00:00Z"));
+    log_numbered(&logger, 100..200);
+    assert!(logger.shutdown_blocking(WAIT));
+    let found = segments(&live).unwrap();
+    assert!(found.len() >= before + 2);
+    assert!(
+        found
+            .iter()
+            .all(|s| s.time == time::macros::datetime!(2026-12-02 10:00:00 UTC)),
+        "{:?}",
+        file_names(dir.path())
+    );
+    // Lexical order of the names (what `segments` and `ls` give) is write order.
+    assert_eq!(numbers(&read_folder(&live)), (0..200).collect::<Vec<_>>());
+}
+
+#[test]
 fn gzip_compression_runs_in_the_background_and_keeps_every_record() {
     let dir = tempfile::tempdir().unwrap();
     let live = dir.path().join("app.jsonl");
