@@ -424,6 +424,25 @@ fn broken_pipe_exits_quietly() {
     assert_eq!(String::from_utf8(out.stderr).unwrap(), "");
 }
 
+// regression: issue #15
+#[test]
+fn issue_15_a_closed_stderr_does_not_turn_an_error_into_a_panic() {
+    // `sentinel tail ... 2>&1 | head -1`: the reader may be gone when a note comes.
+    let (_dir, path) = fixture(&["garbage", r#"{"function":"f","duration_ms":1}"#]);
+    let missing = path.with_file_name("missing.jsonl");
+    for (file, code) in [(&path, 0), (&missing, 1)] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = Command::new(BIN)
+            .args(["tail", "--no-color"])
+            .arg(file)
+            .stderr(writer)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(code), "{file:?}: {out:?}");
+    }
+}
+
 // === colour ===
 
 #[test]

@@ -255,11 +255,11 @@ fn main() -> ExitCode {
         // Whoever read our output (`| head`) has gone: nothing left to do.
         Err(Failure::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e @ Failure::Usage(_)) => {
-            eprintln!("sentinel: {e}");
+            error::say(&e);
             ExitCode::from(2)
         }
         Err(e) => {
-            eprintln!("sentinel: {e}");
+            error::say(&e);
             ExitCode::FAILURE
         }
     }
@@ -279,7 +279,7 @@ fn exit_on_usage_error(e: clap::Error) -> ! {
         if let Some(ContextValue::Strings(values)) = e.get(ContextKind::ValidValue) {
             line.push_str(&format!(" (possible values: {})", values.join(", ")));
         }
-        eprintln!("sentinel: {line}");
+        error::say(&line);
         std::process::exit(2);
     }
     e.exit()
@@ -302,10 +302,10 @@ struct Reporter {
 impl Reporter {
     fn note(&mut self, note: Result<Option<String>, Failure>) {
         match note {
-            Ok(Some(note)) => eprintln!("sentinel: {note}"),
+            Ok(Some(note)) => error::say(&note),
             Ok(None) => {}
             Err(e) => {
-                eprintln!("sentinel: {e}");
+                error::say(&e);
                 self.failed = true;
             }
         }
