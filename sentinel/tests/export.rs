@@ -239,6 +239,41 @@ fn the_shared_filters_narrow_what_is_exported() {
     assert_eq!(spans.keys().collect::<Vec<_>>(), ["db"]);
 }
 
+// regression: issue #15
+#[test]
+fn issue_15_a_duration_that_is_not_a_number_skips_the_record_with_a_note_in_every_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.jsonl");
+    let lines = [
+        span(TRACE_A, 2, Some(1), "typo", (10, 20), "")
+            .replace(r#""duration_ms":10"#, r#""duration_ms":"ten""#),
+        span(TRACE_A, 3, Some(1), "flag", (10, 20), "")
+            .replace(r#""duration_ms":10"#, r#""duration_ms":true"#),
+        span(TRACE_A, 1, None, "handle", (0, 100), ""),
+        r#"{"timestamp":"2026-11-22T00:00:00.150000+00:00","event":"started"}"#.to_owned(),
+    ];
+    assert!(lines[0].contains(r#""ten""#) && lines[1].contains("true"));
+    fs::write(&path, lines.join("\n") + "\n").unwrap();
+    for format in ["chrome", "otlp-json", "folded"] {
+        let out = export(&["--format", format], &path);
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(stdout.contains("handle"), "{format}: {stdout}");
+        assert!(
+            !stdout.contains("typo") && !stdout.contains("flag"),
+            "{format} exported a record without a numeric duration: {stdout}"
+        );
+        assert!(
+            stderr.contains("app.jsonl: skipped 2 record(s) whose duration_ms is not a number"),
+            "{format}: {stderr}"
+        );
+        assert!(
+            stderr.contains("left out 1 records without a duration (not spans)"),
+            "{format}: only the log() record has no duration: {stderr}"
+        );
+    }
+}
+
 /// A request that crossed two services: the client's span in one file is the parent of the
 /// server's root span in the other.
 #[test]

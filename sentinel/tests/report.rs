@@ -173,6 +173,12 @@ fn fixture_lines() -> Vec<String> {
 }
 
 fn report(lines: &[String]) -> (tempfile::TempDir, PathBuf) {
+    let (dir, page, _) = report_with_stderr(lines);
+    (dir, page)
+}
+
+/// Like [`report`], with what the command said on stderr.
+fn report_with_stderr(lines: &[String]) -> (tempfile::TempDir, PathBuf, String) {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("app.jsonl");
     fs::write(&input, lines.join("\n") + "\n").unwrap();
@@ -184,12 +190,48 @@ fn report(lines: &[String]) -> (tempfile::TempDir, PathBuf) {
         .arg(&page)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(out.status.success(), "{stderr}");
+    (dir, page, stderr)
+}
+
+/// The data the page was written with (its `<script type="application/json">`).
+fn page_data(page: &Path) -> Value {
+    let html = fs::read_to_string(page).unwrap();
+    let open = r#"<script type="application/json" id="data">"#;
+    let start = html.find(open).expect("the page has its data") + open.len();
+    let len = html[start..].find("</script>").unwrap();
+    serde_json::from_str(&html[start..start + len]).unwrap()
+}
+
+// regression: issue #15
+#[test]
+fn issue_15_a_duration_that_is_not_a_number_skips_the_record_and_the_page_says_so() {
+    let mut lines = fixture_lines();
+    lines.push(
+        span(4, 0x40, None, "typo", (0, 10), "")
+            .replace(r#""duration_ms":10"#, r#""duration_ms":"ten""#),
     );
-    (dir, page)
+    assert!(lines.last().unwrap().contains(r#""ten""#));
+    let (_dir, page, stderr) = report_with_stderr(&lines);
+    assert!(
+        stderr.contains("app.jsonl: skipped 1 line(s) that are not records and 1 record(s) whose duration_ms is not a number"),
+        "{stderr}"
+    );
+    let data = page_data(&page);
+    let counts = &data["counts"];
+    assert_eq!(counts["spans"], 6, "{counts}");
+    assert_eq!(counts["mistyped"], 1, "{counts}");
+    assert_eq!(counts["not_spans"], 1, "only the log() record: {counts}");
+    assert!(!data["stats"].to_string().contains("typo"));
+    assert!(!data["slowest"].to_string().contains("typo"));
+    if let Some(chromium) = chromium() {
+        let dom = browse(&chromium, &page, &["--dump-dom"]);
+        assert!(
+            dom.contains("1 records whose duration_ms is not a number skipped"),
+            "the page's notes say so"
+        );
+    }
 }
 
 #[test]

@@ -37,21 +37,66 @@ const WRITER_ORDER: [usize; 12] = [0, 1, 3, 11, 4, 5, 6, 7, 8, 9, 12, 10];
 /// Deeper nesting is left to serde, which stops at 128.
 const MAX_DEPTH: usize = 64;
 
+/// What is known of a line's bytes before it is scanned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Known {
+    /// Nothing: [`scan`] looks for backslashes and control characters itself.
+    Nothing,
+    /// The line holds no backslash and no byte below 0x20 (a whole block was checked).
+    Plain,
+}
+
+/// Whether `b` holds a backslash (bit 0) or a byte below 0x20 (bit 1), a `\n` counting
+/// only when `NEWLINE` is true, in one pass the compiler vectorises.
+#[inline]
+pub(super) fn specials<const NEWLINE: bool>(b: &[u8]) -> u8 {
+    let mut found = 0u8;
+    for chunk in b.chunks(4096) {
+        found |= chunk.iter().fold(0u8, |any, &c| {
+            let control = c < 0x20 && (NEWLINE || c != b'\n');
+            any | u8::from(c == b'\\') | (u8::from(control) << 1)
+        });
+        if found == 3 {
+            break;
+        }
+    }
+    found
+}
+
 /// Decodes `wanted` of `s` (a whole line) when it is plain enough; `None` hands it to
 /// serde. The fields not wanted are only checked, as an unknown field is.
-pub(super) fn scan(s: &str, wanted: Fields) -> Option<Line<'_>> {
+pub(super) fn scan(s: &str, wanted: Fields, known: Known) -> Option<Line<'_>> {
+    let mut line = Line::default();
+    scan_into(s, wanted, known, &mut line).map(|()| line)
+}
+
+/// [`scan`], into a [`Line`] the caller made (all fields absent), so a decoded line is
+/// not moved on its way back.
+#[inline]
+pub(super) fn scan_into<'a>(
+    s: &'a str,
+    wanted: Fields,
+    known: Known,
+    line: &mut Line<'a>,
+) -> Option<()> {
     let b = s.as_bytes();
-    // A backslash anywhere is an escape (or malformed): serde's either way.
-    if memchr::memchr(b'\\', b).is_some() {
-        return None;
-    }
+    let quotes_end_strings = match known {
+        Known::Plain => true,
+        Known::Nothing => {
+            let found = specials::<true>(b);
+            // A backslash anywhere is an escape (or malformed): serde's either way.
+            if found & 1 != 0 {
+                return None;
+            }
+            found == 0
+        }
+    };
     let mut p = Scanner {
         s,
         b,
         i: 0,
-        quotes_end_strings: !b.iter().fold(false, |any, &c| any | (c < 0x20)),
+        quotes_end_strings,
     };
-    let mut line = Line::default();
     let mut seen: u32 = 0;
     // The key expected next, in the writer's order.
     let mut next = 0;
@@ -65,9 +110,10 @@ pub(super) fn scan(s: &str, wanted: Fields) -> Option<Line<'_>> {
             p.ws();
             // The field's bit in `Fields`, for a known field.
             let bit = match WRITER_ORDER.get(next) {
-                // The expected key, quotes included, needs no search for its end.
-                Some(&bit) if p.b[p.i..].starts_with(KEYS[bit].as_bytes()) => {
-                    p.i += KEYS[bit].len();
+                // The expected key and its colon, as the writer puts them, need no search
+                // for the key's end.
+                Some(&bit) if expected_key(p.b, p.i, bit) => {
+                    p.i += KEYS[bit].len() + 1;
                     next += 1;
                     Some(bit)
                 }
@@ -80,11 +126,11 @@ pub(super) fn scan(s: &str, wanted: Fields) -> Option<Line<'_>> {
                             .position(|&w| w == bit)
                             .map_or(next, |at| at + 1);
                     }
+                    p.ws();
+                    p.eat(b':')?;
                     bit
                 }
             };
-            p.ws();
-            p.eat(b':')?;
             p.ws();
             let slot = match bit {
                 Some(0) => Some((0, &mut line.timestamp)),
@@ -151,7 +197,36 @@ pub(super) fn scan(s: &str, wanted: Fields) -> Option<Line<'_>> {
         }
     }
     p.ws();
-    (p.i == p.b.len()).then_some(line)
+    (p.i == p.b.len()).then_some(())
+}
+
+/// Whether `b[i..]` starts with field `bit`'s key, quoted, and a colon: compared as
+/// fixed-size arrays, which compiles to a few word compares instead of a `memcmp` call.
+#[inline]
+fn expected_key(b: &[u8], i: usize, bit: usize) -> bool {
+    #[inline(always)]
+    fn at<const N: usize>(b: &[u8], i: usize, key: &[u8; N]) -> bool {
+        b.get(i..i + N)
+            .and_then(|s| <&[u8; N]>::try_from(s).ok())
+            .is_some_and(|s| s == key)
+    }
+    match bit {
+        0 => at(b, i, b"\"timestamp\":"),
+        1 => at(b, i, b"\"function\":"),
+        2 => at(b, i, b"\"label\":"),
+        3 => at(b, i, b"\"duration_ms\":"),
+        4 => at(b, i, b"\"status\":"),
+        5 => at(b, i, b"\"error_type\":"),
+        6 => at(b, i, b"\"error\":"),
+        7 => at(b, i, b"\"trace_id\":"),
+        8 => at(b, i, b"\"span_id\":"),
+        9 => at(b, i, b"\"parent_span_id\":"),
+        10 => at(b, i, b"\"slow\":"),
+        11 => at(b, i, b"\"cpu_time_ms\":"),
+        12 => at(b, i, b"\"tags\":"),
+        13 => at(b, i, b"\"dropped\":"),
+        _ => false,
+    }
 }
 
 /// The offset of the first `"`, `\\` or control character in `b`, eight bytes at a time.
@@ -192,6 +267,85 @@ fn quote(b: &[u8]) -> Option<usize> {
         i += 8;
     }
     b[i..].iter().position(|&c| c == b'"').map(|p| i + p)
+}
+
+/// Powers of ten that an `f64` holds exactly.
+const POWERS_OF_TEN: [f64; 16] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+];
+
+/// A number as [`Scanner::number`] read it.
+struct Scanned<'a> {
+    text: &'a str,
+    negative: bool,
+    /// The digits as an integer, ignoring the point (wrapped past 19 digits).
+    mantissa: u64,
+    /// Digits in all; `u32::MAX` with an exponent.
+    digits: u32,
+    /// Digits after the point.
+    fraction: u32,
+    integer: bool,
+}
+
+impl Scanned<'_> {
+    /// The value, when reading it in one pass is exact: an integer of at most 18 digits
+    /// (not `-0`, which serde reads as a float), or a decimal fraction without exponent of
+    /// at most 15 digits. Such a fraction is a 53-bit integer over an exact power of ten,
+    /// so one division rounds it correctly, as `str::parse` and serde do (Clinger's fast
+    /// path). `None` for anything else.
+    #[inline]
+    fn exact(&self) -> Option<serde_json::Number> {
+        if self.integer {
+            if self.digits > 18 {
+                return None;
+            }
+            if !self.negative {
+                return Some(serde_json::Number::from(self.mantissa));
+            }
+            if self.mantissa == 0 {
+                return None;
+            }
+            // At most 18 digits: below i64::MAX.
+            return Some(serde_json::Number::from(
+                -i64::try_from(self.mantissa).ok()?,
+            ));
+        }
+        if self.digits > 15 {
+            return None;
+        }
+        let scale = POWERS_OF_TEN[self.fraction as usize];
+        #[expect(
+            clippy::cast_precision_loss,
+            reason = "at most 15 digits: below 2^53, exact"
+        )]
+        let value = self.mantissa as f64 / scale;
+        serde_json::Number::from_f64(if self.negative { -value } else { value })
+    }
+}
+
+/// A number [`Scanned::exact`] did not take, as serde decodes it, or `None` where serde
+/// might decode it otherwise.
+fn slow_number(text: &str, integer: bool) -> Option<serde_json::Number> {
+    if integer {
+        // serde reads `-0` and integers past u64 as floats: its call.
+        if text.len() > 18 || text == "-0" {
+            return None;
+        }
+        if text.starts_with('-') {
+            Some(serde_json::Number::from(text.parse::<i64>().ok()?))
+        } else {
+            Some(serde_json::Number::from(text.parse::<u64>().ok()?))
+        }
+    } else {
+        // At most 15 digits and no exponent: the value is a 53-bit integer over a power
+        // of ten up to 10^22, which serde (without `float_roundtrip`) and `parse` both
+        // round exactly. Past that serde may round differently (by an ulp): its call.
+        let digits = text.bytes().filter(u8::is_ascii_digit).count();
+        if digits > 15 || text.bytes().any(|c| c | 0x20 == b'e') {
+            return None;
+        }
+        serde_json::Number::from_f64(text.parse::<f64>().ok()?)
+    }
 }
 
 struct Scanner<'a> {
@@ -243,47 +397,84 @@ impl<'a> Scanner<'a> {
         Some(&self.s[start..end])
     }
 
-    fn literal(&mut self, word: &[u8]) -> Option<()> {
-        let end = self.i + word.len();
-        (self.b.get(self.i..end)? == word).then(|| self.i = end)
+    /// `word` at the cursor, compared as an array (a word compare, not a `memcmp` call).
+    #[inline]
+    fn literal<const N: usize>(&mut self, word: &[u8; N]) -> Option<()> {
+        let end = self.i + N;
+        let at: &[u8; N] = self.b.get(self.i..end)?.try_into().ok()?;
+        (at == word).then(|| self.i = end)
     }
 
-    /// A number as JSON writes it; `(text, is_integer)`.
-    fn number(&mut self) -> Option<(&'a str, bool)> {
+    /// A number as JSON writes it, read in one pass.
+    fn number(&mut self) -> Option<Scanned<'a>> {
         let start = self.i;
-        if self.peek() == Some(b'-') {
+        let negative = self.peek() == Some(b'-');
+        if negative {
             self.i += 1;
         }
-        match self.next()? {
-            b'0' => {}
-            b'1'..=b'9' => self.digits(),
+        let mut n = Scanned {
+            text: "",
+            negative,
+            mantissa: 0,
+            digits: 0,
+            fraction: 0,
+            integer: true,
+        };
+        match self.peek()? {
+            b'0'..=b'9' => {
+                let leading_zero = self.b[self.i] == b'0';
+                self.digits(&mut n);
+                // JSON allows no digit after a leading zero.
+                if leading_zero && n.digits > 1 {
+                    self.i = start + usize::from(negative) + 1;
+                    n.digits = 1;
+                    n.mantissa = 0;
+                }
+            }
             _ => return None,
         }
-        let mut integer = true;
         if self.peek() == Some(b'.') {
             self.i += 1;
-            integer = false;
-            self.digit()?;
-            self.digits();
+            n.integer = false;
+            let before = n.digits;
+            self.digits(&mut n);
+            n.fraction = n.digits - before;
+            if n.fraction == 0 {
+                return None;
+            }
         }
         if let Some(b'e' | b'E') = self.peek() {
             self.i += 1;
-            integer = false;
+            n.integer = false;
+            // The value is serde's to work out; only the syntax is checked here.
+            n.digits = u32::MAX;
             if let Some(b'+' | b'-') = self.peek() {
                 self.i += 1;
             }
             self.digit()?;
-            self.digits();
+            while self.peek().is_some_and(|c| c.is_ascii_digit()) {
+                self.i += 1;
+            }
         }
-        Some((&self.s[start..self.i], integer))
+        n.text = &self.s[start..self.i];
+        Some(n)
     }
 
     fn digit(&mut self) -> Option<()> {
         self.next()?.is_ascii_digit().then_some(())
     }
 
-    fn digits(&mut self) {
-        while self.peek().is_some_and(|c| c.is_ascii_digit()) {
+    /// Reads digits into `n`'s mantissa (meaningful while it has at most 19 digits).
+    fn digits(&mut self, n: &mut Scanned<'_>) {
+        while let Some(&c) = self.b.get(self.i) {
+            if !c.is_ascii_digit() {
+                break;
+            }
+            n.mantissa = n
+                .mantissa
+                .wrapping_mul(10)
+                .wrapping_add(u64::from(c - b'0'));
+            n.digits = n.digits.saturating_add(1);
             self.i += 1;
         }
     }
@@ -297,27 +488,10 @@ impl<'a> Scanner<'a> {
             b'n' => self.literal(b"null").map(|()| Loose::Null),
             b'[' | b'{' => self.skip(0).map(|()| Loose::Other),
             _ => {
-                let (text, integer) = self.number()?;
-                let number = if integer {
-                    // serde reads `-0` and integers past u64 as floats: its call.
-                    if text.len() > 18 || text == "-0" {
-                        return None;
-                    }
-                    if text.starts_with('-') {
-                        serde_json::Number::from(text.parse::<i64>().ok()?)
-                    } else {
-                        serde_json::Number::from(text.parse::<u64>().ok()?)
-                    }
-                } else {
-                    // At most 15 digits and no exponent: the value is a 53-bit integer
-                    // over a power of ten up to 10^22, which serde (without
-                    // `float_roundtrip`) and `parse` both round exactly. Past that serde
-                    // may round differently (by an ulp): its call.
-                    let digits = text.bytes().filter(u8::is_ascii_digit).count();
-                    if digits > 15 || text.bytes().any(|c| c | 0x20 == b'e') {
-                        return None;
-                    }
-                    serde_json::Number::from_f64(text.parse::<f64>().ok()?)?
+                let n = self.number()?;
+                let number = match n.exact() {
+                    Some(number) => number,
+                    None => slow_number(n.text, n.integer)?,
                 };
                 Some(Loose::Num(number))
             }
@@ -360,7 +534,7 @@ impl<'a> Scanner<'a> {
                 }
             }
             _ => {
-                let (text, integer) = self.number()?;
+                let Scanned { text, integer, .. } = self.number()?;
                 // Numbers serde might read differently are its call.
                 let plain = if integer {
                     text.len() <= 18

@@ -5,8 +5,10 @@
 //! numeric `duration_ms`, an RFC 3339 `timestamp` (its end), and a trace id and a span id that
 //! [`sentinel::TraceId`] and [`sentinel::SpanId`] parse. A trace id of 16 hex digits (files
 //! written before trace ids became 128-bit) is the low 64 bits of a 128-bit id, which is what
-//! left-padding it with zeros to 32 digits means. Everything else is counted, never dropped
-//! silently: see [`SpanSet`]'s counters.
+//! left-padding it with zeros to 32 digits means. A record whose `duration_ms` is there but
+//! is not a number is skipped and counted, the one rule of every subcommand
+//! ([`crate::input::mistyped`]). Everything else is counted, never dropped silently: see
+//! [`SpanSet`]'s counters.
 
 use std::collections::HashMap;
 
@@ -15,7 +17,7 @@ use sentinel::{SpanId, TraceId};
 
 use crate::error::Failure;
 use crate::filter::Filter;
-use crate::input::{Seen, Source, read_lines};
+use crate::input::{Seen, Source, mistyped, read_lines};
 use crate::tail::DEFAULT_MAX_LINE_BYTES;
 use crate::timestamp::parse_timestamp_nanos;
 
@@ -106,6 +108,9 @@ pub struct SpanSet {
     pub drops: Vec<DropMark>,
     /// Objects without `duration_ms`: records from `log()`, which have no span to show.
     pub not_spans: u64,
+    /// Records skipped for a `duration_ms` that is not a number ([`mistyped`]); also
+    /// reported per input by [`Tally::check`](crate::input::Tally::check).
+    pub mistyped: u64,
     /// Lines that are not JSON objects (malformed, truncated, not an object); also reported
     /// per input by [`Tally::check`](crate::input::Tally::check).
     pub malformed: u64,
@@ -156,22 +161,25 @@ impl SpanSet {
         if is_blank(line) {
             return Seen::Blank;
         }
-        let decoded = is_object(line)
-            && with_utf8(line, |s| match Line::parse(s) {
-                Some(l) => {
-                    if filter.matches(&l) {
-                        self.add(&l, source);
-                    }
-                    true
+        let seen = if is_object(line) {
+            with_utf8(line, |s| {
+                let l = Line::parse(s)?;
+                if mistyped(&l) {
+                    self.mistyped += 1;
+                    return Some(Seen::Mistyped);
                 }
-                None => false,
-            });
-        if decoded {
-            Seen::Record
+                if filter.matches(&l) {
+                    self.add(&l, source);
+                }
+                Some(Seen::Record)
+            })
         } else {
+            None
+        };
+        seen.unwrap_or_else(|| {
             self.malformed += 1;
             Seen::NotRecord
-        }
+        })
     }
 
     fn add(&mut self, l: &Line<'_>, source: usize) {

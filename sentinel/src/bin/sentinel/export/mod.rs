@@ -1,6 +1,10 @@
 //! `sentinel export`: the spans of sentinel files in the formats other tools read. One file per
 //! format: [`chrome`] (Perfetto, `chrome://tracing`), [`otlp`] (OpenTelemetry, and [`post`] to
 //! send it), [`folded`] (flame graphs).
+//!
+//! Every format exports the spans of [`SpanSet`]; what is not a span (a record whose
+//! `duration_ms` is not a number among them, by [`crate::input::mistyped`]) is left out and
+//! counted on stderr.
 
 pub mod chrome;
 pub mod folded;

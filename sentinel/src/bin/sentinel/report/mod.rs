@@ -8,7 +8,9 @@
 //!
 //! What the page shows, and the caps that keep it usable however large the input (each cap
 //! says on the page what it left out):
-//! - the time range and the counts of spans, traces, names, errors and what was not a span;
+//! - the time range and the counts of spans, traces, names, errors and what was not a span
+//!   (a record whose `duration_ms` is not a number is skipped and counted, the one rule of
+//!   every subcommand: [`crate::input::mistyped`]);
 //! - the per-name table of `sentinel stats` (sortable; at most [`MAX_NAMES`] rows);
 //! - the [`MAX_TRACES`] slowest traces and the [`MAX_TRACES`] latest failed ones as
 //!   waterfalls (at most [`MAX_WATERFALL_SPANS`] spans each);
@@ -83,6 +85,7 @@ struct Counts {
     errors: usize,
     cancelled: usize,
     not_spans: u64,
+    mistyped: u64,
     malformed: u64,
     oversized: u64,
     no_time: u64,
@@ -238,6 +241,7 @@ fn data(set: &SpanSet, stats: &Stats, inputs: Vec<String>) -> Data {
                 .filter(|s| s.status == Status::Cancelled)
                 .count(),
             not_spans: set.not_spans,
+            mistyped: set.mistyped,
             malformed: set.malformed,
             oversized: set.oversized,
             no_time: set.no_time,

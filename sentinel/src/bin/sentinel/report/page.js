@@ -48,6 +48,7 @@
   });
   var notes = document.getElementById("notes");
   [[c.not_spans, "records without a duration (not spans) not shown"],
+   [c.mistyped, "records whose duration_ms is not a number skipped"],
    [c.malformed, "lines that are not records skipped"],
    [c.oversized, "over-long lines skipped"],
    [c.no_time, "spans without a timestamp not shown"],

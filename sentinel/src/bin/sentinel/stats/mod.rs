@@ -31,7 +31,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 
-use sentinel::format::{Fields, Line, is_blank, is_object, with_utf8};
+use sentinel::format::{Fields, Line, for_each_line, is_blank, is_object, with_utf8};
 
 use crate::error::Failure;
 use crate::filter::{Filter, Tags};
@@ -297,29 +297,55 @@ impl Stats {
 
     /// Adds one line (without its `\n`) when `filter` keeps it.
     pub(crate) fn add_line(&mut self, line: &[u8], filter: &Filter) -> Seen {
+        let fields = self.fields(filter);
         if is_blank(line) {
             return Seen::Blank;
         }
+        with_utf8(line, |s| {
+            let decoded = Line::parse_only(s, fields);
+            self.add_decoded(line, decoded.as_ref(), filter)
+        })
+    }
+
+    /// Adds every line of `block` (whole lines) that `filter` keeps, counting each in
+    /// `tally` unless it is longer than `max_line` bytes (then it counts as oversized).
+    pub(crate) fn add_block(
+        &mut self,
+        block: &[u8],
+        filter: &Filter,
+        max_line: usize,
+        tally: &mut Tally,
+    ) {
         let fields = self.fields(filter);
-        let seen = if is_object(line) {
-            with_utf8(line, |s| {
-                let w = Line::parse_only(s, fields)?;
-                if mistyped(&w) {
-                    self.mistyped += 1;
-                    return Some(Seen::Mistyped);
-                }
-                if filter.matches(&w) && !self.add(&w) {
+        for_each_line(block, fields, |bytes, line| {
+            if bytes.len() > max_line {
+                tally.oversized += 1;
+            } else {
+                tally.count(self.add_decoded(bytes, line, filter));
+            }
+        });
+    }
+
+    /// Adds one line, `bytes`, decoded to `line` (`None` when it is not a record), when
+    /// `filter` keeps it.
+    fn add_decoded(&mut self, bytes: &[u8], line: Option<&Line<'_>>, filter: &Filter) -> Seen {
+        match line {
+            None if is_blank(bytes) => Seen::Blank,
+            None => {
+                self.skipped += 1;
+                Seen::NotRecord
+            }
+            Some(w) if mistyped(w) => {
+                self.mistyped += 1;
+                Seen::Mistyped
+            }
+            Some(w) => {
+                if filter.matches(w) && !self.add(w) {
                     self.skipped += 1;
                 }
-                Some(Seen::Record)
-            })
-        } else {
-            None
-        };
-        seen.unwrap_or_else(|| {
-            self.skipped += 1;
-            Seen::NotRecord
-        })
+                Seen::Record
+            }
+        }
     }
 
     /// Like [`Stats::add_line`], but keeps the last `n` spans' lines in `kept` instead.

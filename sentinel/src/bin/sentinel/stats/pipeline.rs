@@ -233,18 +233,12 @@ fn work(
             break;
         };
         let tally = &mut tallies[block.source];
-        let data = &block.data[..block.len];
-        let mut start = 0;
-        let ends = memchr::memchr_iter(b'\n', data).chain(std::iter::once(data.len()));
-        for end in ends {
-            let line = &data[start..end];
-            start = end + 1;
-            if line.len() > DEFAULT_MAX_LINE_BYTES {
-                tally.oversized += 1;
-                continue;
-            }
-            tally.count(stats.add_line(line, &query.filter));
-        }
+        stats.add_block(
+            &block.data[..block.len],
+            &query.filter,
+            DEFAULT_MAX_LINE_BYTES,
+            tally,
+        );
         stats.end_block(block.index);
         let _ = recycle.try_send(block.data);
     }
