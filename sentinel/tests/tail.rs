@@ -441,6 +441,34 @@ fn issue_15_a_closed_stderr_does_not_turn_an_error_into_a_panic() {
             .unwrap();
         assert_eq!(out.status.code(), Some(code), "{file:?}: {out:?}");
     }
+    // `report` and `export` say what they did on stderr too.
+    let page = path.with_file_name("report.html");
+    let folded = path.with_file_name("folded.txt");
+    for args in [
+        vec![
+            "report".as_ref(),
+            path.as_os_str(),
+            "-o".as_ref(),
+            page.as_os_str(),
+        ],
+        vec![
+            "export".as_ref(),
+            "--format".as_ref(),
+            "folded".as_ref(),
+            path.as_os_str(),
+            "-o".as_ref(),
+            folded.as_os_str(),
+        ],
+    ] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = Command::new(BIN)
+            .args(&args)
+            .stderr(writer)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {out:?}");
+    }
 }
 
 // === colour ===
