@@ -1004,6 +1004,32 @@ fn a_failed_rotation_or_compression_is_reported_as_an_error_event() {
     }
 }
 
+// regression: issue #15
+#[test]
+fn issue_15_a_line_cut_by_a_full_disk_does_not_swallow_the_next_record() {
+    // A write cut short by a full disk (in an earlier run, or another process) leaves the
+    // live file ending mid-line; the next record must not be glued to it.
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("app.jsonl");
+    std::fs::write(&live, "{\"n\":0}\n{\"n\":1,\"pad\":\"xx").unwrap();
+    let logger = AsyncLogger::new(SentinelConfig::new(&live).rotate_bytes(1 << 20)).unwrap();
+    log_numbered(&logger, 2..4);
+    assert!(logger.shutdown_blocking(WAIT));
+    let text = std::fs::read_to_string(&live).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    assert_eq!(lines[1], "{\"n\":1,\"pad\":\"xx");
+    let later: Vec<u64> = lines[2..]
+        .iter()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["n"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(later, [2, 3]);
+}
+
 #[test]
 fn a_new_logger_finishes_what_a_crashed_one_left() {
     let dir = tempfile::tempdir().unwrap();

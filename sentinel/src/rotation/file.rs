@@ -4,7 +4,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -125,7 +125,36 @@ impl RotatingFile {
         };
         let meta = rotating.file.metadata()?;
         rotating.adopt(&meta);
+        rotating.end_cut_line();
         Ok(rotating)
+    }
+
+    /// Ends a last line left unfinished (a write cut short by a full disk, in an
+    /// earlier run or in another process), so the next record starts a line of
+    /// its own instead of being glued to the cut one and lost with it. Under the
+    /// exclusive lock: no append is half done while the last byte is read.
+    fn end_cut_line(&mut self) {
+        let held = match lock::lock(&self.lock, Mode::Exclusive) {
+            Ok(held) => held,
+            Err(e) => return self.failed("lock", &e),
+        };
+        let ended = self.follow().and_then(|len| {
+            if len == 0 {
+                return Ok(());
+            }
+            let mut last = [0u8];
+            // `follow` made the path name `self.file`; nobody renames it while we
+            // hold the lock.
+            File::open(&self.live)?.read_exact_at(&mut last, len - 1)?;
+            if last[0] == b'\n' {
+                return Ok(());
+            }
+            self.file.write_all(b"\n")
+        });
+        drop(held);
+        if let Err(e) = ended {
+            self.failed("end the cut last line", &e);
+        }
     }
 
     /// Takes `meta` (of `self.file`) as the current file: its identity, and
