@@ -1100,6 +1100,23 @@ fn each_filter_keeps_only_matching_records() {
     }
 }
 
+// regression: issue #15
+#[test]
+fn issue_15_a_boolean_tag_matches_as_tail_prints_it_and_as_json_writes_it() {
+    let (_dir, path) = fixture(&[
+        r#"{"function":"hit","duration_ms":1,"tags":{"cached":true}}"#,
+        r#"{"function":"miss","duration_ms":1,"tags":{"cached":false}}"#,
+    ]);
+    // tail prints `[cached=True]`: what a user copies into the filter.
+    assert!(stdout_of(&sentinel(&["tail"], &path)).contains("hit 1.00ms [cached=True]"));
+    for value in ["cached=True", "cached=true"] {
+        let out = stdout_of(&sentinel(&["tail", "--tag", value], &path));
+        assert_eq!(out, "hit 1.00ms [cached=True]\n", "{value}");
+    }
+    let out = stdout_of(&sentinel(&["tail", "--tag", "cached=False"], &path));
+    assert_eq!(out, "miss 1.00ms [cached=False]\n");
+}
+
 #[test]
 fn since_takes_rfc_3339_too() {
     let since = ago(120);

@@ -214,10 +214,7 @@ impl Filter {
             let Some(tags) = Tags::of(line) else {
                 return false;
             };
-            return self
-                .tags
-                .iter()
-                .all(|(k, v)| tags.get(k).as_deref() == Some(v.as_str()));
+            return self.tags.iter().all(|(k, v)| tags.is(k, v));
         }
         true
     }
@@ -232,6 +229,16 @@ impl<'a> Tags<'a> {
     pub(crate) fn of(line: &Line<'a>) -> Option<Tags<'a>> {
         let raw = line.tags?;
         serde_json::from_str(raw.get()).ok().map(Tags)
+    }
+
+    /// Whether tag `key` has the value `want`: as [`Tags::get`] writes it, or for a boolean
+    /// also as `tail` prints it (`True`, `False`).
+    pub(crate) fn is(&self, key: &str, want: &str) -> bool {
+        match self.0.get(key) {
+            Some(Loose::Bool(true)) => want == "true" || want == "True",
+            Some(Loose::Bool(false)) => want == "false" || want == "False",
+            _ => self.get(key).as_deref() == Some(want),
+        }
     }
 
     /// The tag's value as text: a string as it is, a number or boolean as JSON writes it.
