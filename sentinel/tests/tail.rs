@@ -667,6 +667,38 @@ fn tree_orphans_are_printed_at_end_of_file() {
 }
 
 #[test]
+fn tree_gives_up_on_a_trace_past_its_memory_cap_and_says_so() {
+    // One trace whose root comes after 40,000 children: more than the 8 MiB a trace may
+    // hold in tree mode.
+    let mut lines: Vec<String> = (0..40_000)
+        .map(|i| {
+            format!(r#"{{"function":"c{i}","duration_ms":1,"trace_id":"big","span_id":"s{i}","parent_span_id":"r"}}"#)
+        })
+        .collect();
+    lines.push(r#"{"function":"root","duration_ms":9,"trace_id":"big","span_id":"r"}"#.to_owned());
+    let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+    let (_dir, path) = fixture(&refs);
+    let out = sentinel(&["tail", "--tree", "--no-color"], &path);
+    let text = stdout_of(&out);
+    let mut printed = text.lines();
+    assert_eq!(
+        printed.next(),
+        Some("trace big (gave up waiting for the root: buffer full)")
+    );
+    assert_eq!(text.lines().last(), Some("[big] (late) root 9.00ms"));
+    // Every record is printed once, in the given-up tree or late.
+    assert_eq!(
+        text.lines().filter(|l| l.contains(" 1.00ms")).count(),
+        40_000
+    );
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        "sentinel: gave up waiting for the root of 1 trace(s) and printed them early: \
+         tree mode buffers at most 8 MiB per trace and 64 MiB in all\n"
+    );
+}
+
+#[test]
 fn tree_record_after_root_is_shown_late() {
     let out = tail(
         &["--tree"],
