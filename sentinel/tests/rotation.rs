@@ -1031,6 +1031,30 @@ fn issue_15_a_line_cut_by_a_full_disk_does_not_swallow_the_next_record() {
 }
 
 #[test]
+fn opening_a_logger_never_waits_for_another_process_s_append() {
+    use std::os::fd::AsRawFd;
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("app.jsonl");
+    std::fs::write(&live, "{\"n\":0}\n{\"n\":1,\"pad\":\"xx").unwrap();
+    // Another writer holds the shared lock, as while it appends (stopped by a debugger,
+    // say): a new logger must open at once, not wait for it.
+    let lock = std::fs::File::create(dir.path().join(".app.jsonl.lock")).unwrap();
+    // SAFETY: flock on a descriptor this test owns for the rest of the test.
+    assert_eq!(unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_SH) }, 0);
+    let (opened_tx, opened) = std::sync::mpsc::channel();
+    let config = SentinelConfig::new(&live).rotate_bytes(1 << 20);
+    std::thread::spawn(move || {
+        let _ = opened_tx.send(AsyncLogger::new(config).map(|l| l.shutdown_blocking(WAIT)));
+    });
+    let result = opened.recv_timeout(WAIT);
+    drop(lock);
+    assert!(
+        matches!(result, Ok(Ok(true))),
+        "AsyncLogger::new waited for the lock: {result:?}"
+    );
+}
+
+#[test]
 fn a_new_logger_finishes_what_a_crashed_one_left() {
     let dir = tempfile::tempdir().unwrap();
     let live = dir.path().join("app.jsonl");

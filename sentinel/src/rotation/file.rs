@@ -132,10 +132,14 @@ impl RotatingFile {
     /// Ends a last line left unfinished (a write cut short by a full disk, in an
     /// earlier run or in another process), so the next record starts a line of
     /// its own instead of being glued to the cut one and lost with it. Under the
-    /// exclusive lock: no append is half done while the last byte is read.
+    /// exclusive lock, so no append is half done while the last byte is read;
+    /// this runs in the caller's `AsyncLogger::new`, so it never waits for the
+    /// lock: while another process holds it (appending), the check is skipped
+    /// and a cut line, if any, stays as it is.
     fn end_cut_line(&mut self) {
-        let held = match lock::lock(&self.lock, Mode::Exclusive) {
-            Ok(held) => held,
+        let held = match lock::try_lock(&self.lock, Mode::Exclusive) {
+            Ok(Some(held)) => held,
+            Ok(None) => return,
             Err(e) => return self.failed("lock", &e),
         };
         let ended = self.follow().and_then(|len| {

@@ -100,7 +100,8 @@
 //! after the rename, the rename is undone. A live file found ending
 //! mid-line when a logger opens it (a write cut short by a full disk) gets
 //! a newline first, so the cut line stays one bad line and the next record
-//! starts a line of its own.
+//! starts a line of its own (unless another process is appending right
+//! then: opening a logger never waits for the lock).
 //!
 //! [`SentinelConfig::rotate_bytes`]: crate::SentinelConfig::rotate_bytes
 //! [`SentinelConfig::exit_timeout`]: crate::SentinelConfig::exit_timeout
