@@ -642,34 +642,42 @@ fn retention_by_age_removes_segments_older_than_the_limit() {
     assert_newest_kept(&live, 300);
 }
 
-#[test]
-fn retention_never_removes_a_segment_another_logger_is_compressing() {
-    let dir = tempfile::tempdir().unwrap();
-    let live = dir.path().join("app.jsonl");
-    // Logger A stops inside its first compression until released.
+/// A gzip-compressing logger on `live` with 100 records written and rotated, whose
+/// background thread is inside its first compression, held there until the returned
+/// sender sends (or `hold` passes).
+fn stuck_in_compression(live: &Path, hold: Duration) -> (AsyncLogger, std::sync::mpsc::Sender<()>) {
     let (entered_tx, entered) = std::sync::mpsc::channel();
     let (release, released) = std::sync::mpsc::channel::<()>();
     let released = std::sync::Mutex::new(released);
     let first = std::sync::atomic::AtomicBool::new(true);
-    let hook: sentinel::rotation::FaultHook = Arc::new(move |step| {
+    let hook: FaultHook = Arc::new(move |step| {
         if step == Step::Compress && first.swap(false, Ordering::SeqCst) {
             let _ = entered_tx.send(());
-            let _ = released.lock().unwrap().recv_timeout(WAIT);
+            let _ = released.lock().unwrap().recv_timeout(hold);
         }
         Ok(())
     });
-    let a = AsyncLogger::new(
-        SentinelConfig::new(&live)
+    let logger = AsyncLogger::new(
+        SentinelConfig::new(live)
             .rotate_bytes(2048)
             .compress(Compression::Gzip)
             .rotation_fault_hook(hook),
     )
     .unwrap();
-    log_numbered(&a, 0..100);
-    assert!(a.flush_blocking(WAIT));
+    log_numbered(&logger, 0..100);
+    assert!(logger.flush_blocking(WAIT));
     entered
         .recv_timeout(WAIT)
         .expect("compression never started");
+    (logger, release)
+}
+
+#[test]
+fn retention_never_removes_a_segment_another_logger_is_compressing() {
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("app.jsonl");
+    // Logger A stops inside its first compression until released.
+    let (a, release) = stuck_in_compression(&live, WAIT);
     let busy = segments(&live).unwrap()[0].path.clone();
 
     // Logger B, same file, keeps one segment: its retention must pass over
@@ -891,29 +899,7 @@ fn compression_stuck_on_a_segment_never_holds_up_the_writer() {
     let dir = tempfile::tempdir().unwrap();
     let live = dir.path().join("app.jsonl");
     // The background thread stops in its first compression until released.
-    let (entered_tx, entered) = std::sync::mpsc::channel();
-    let (release, released) = std::sync::mpsc::channel::<()>();
-    let released = std::sync::Mutex::new(released);
-    let first = std::sync::atomic::AtomicBool::new(true);
-    let hook: FaultHook = Arc::new(move |step| {
-        if step == Step::Compress && first.swap(false, Ordering::SeqCst) {
-            let _ = entered_tx.send(());
-            let _ = released.lock().unwrap().recv_timeout(4 * WAIT);
-        }
-        Ok(())
-    });
-    let logger = AsyncLogger::new(
-        SentinelConfig::new(&live)
-            .rotate_bytes(2048)
-            .compress(Compression::Gzip)
-            .rotation_fault_hook(hook),
-    )
-    .unwrap();
-    log_numbered(&logger, 0..100);
-    assert!(logger.flush_blocking(WAIT));
-    entered
-        .recv_timeout(WAIT)
-        .expect("compression never started");
+    let (logger, release) = stuck_in_compression(&live, 4 * WAIT);
     // Meanwhile the writer appends, rotates and flushes as if nothing were compressed.
     let rotated = logger.stats().rotations;
     for chunk in 1..5 {
