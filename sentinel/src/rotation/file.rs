@@ -57,6 +57,23 @@ pub(crate) fn open_append(path: &Path) -> io::Result<File> {
     Ok(file)
 }
 
+/// Ends a last line left unfinished (a write cut short by a full disk, in an
+/// earlier run or another process): writes a newline to `file`, open for
+/// appending at `path`, when its last byte (of `len`) is not one, so the
+/// next record starts a line of its own instead of being glued to the cut
+/// one and lost with it.
+pub(crate) fn end_cut_line(path: &Path, file: &mut File, len: u64) -> io::Result<()> {
+    if len == 0 {
+        return Ok(());
+    }
+    let mut last = [0u8];
+    File::open(path)?.read_exact_at(&mut last, len - 1)?;
+    if last[0] == b'\n' {
+        return Ok(());
+    }
+    file.write_all(b"\n")
+}
+
 /// The lock file beside `live`: `.app.jsonl.lock`.
 pub(crate) fn lock_path(live: &Path) -> PathBuf {
     let mut name = std::ffi::OsString::from(".");
@@ -142,19 +159,11 @@ impl RotatingFile {
             Ok(None) => return,
             Err(e) => return self.failed("lock", &e),
         };
-        let ended = self.follow().and_then(|len| {
-            if len == 0 {
-                return Ok(());
-            }
-            let mut last = [0u8];
-            // `follow` made the path name `self.file`; nobody renames it while we
-            // hold the lock.
-            File::open(&self.live)?.read_exact_at(&mut last, len - 1)?;
-            if last[0] == b'\n' {
-                return Ok(());
-            }
-            self.file.write_all(b"\n")
-        });
+        // `follow` makes the path name `self.file`; nobody renames it while we
+        // hold the lock.
+        let ended = self
+            .follow()
+            .and_then(|len| end_cut_line(&self.live, &mut self.file, len));
         drop(held);
         if let Err(e) = ended {
             self.failed("end the cut last line", &e);
