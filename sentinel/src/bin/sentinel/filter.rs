@@ -35,10 +35,12 @@ pub(crate) struct FilterArgs {
     /// Only records whose tag KEY has the value VALUE; repeat to require several.
     #[arg(long, value_name = "KEY=VALUE", value_parser = parse_tag)]
     pub(crate) tag: Vec<(String, String)>,
-    /// Only records that ended at or after TIME: RFC 3339, or an age such as 15m, 2h, 1d.
+    /// Only records that ended at or after TIME: RFC 3339, a date (midnight UTC), or an age
+    /// such as 15m, 2h, 1d.
     #[arg(long, value_name = "TIME", value_parser = parse_time, allow_hyphen_values = true)]
     pub(crate) since: Option<i128>,
-    /// Only records that ended before TIME: RFC 3339, or an age such as 15m, 2h, 1d.
+    /// Only records that ended before TIME: RFC 3339, a date (midnight UTC), or an age such
+    /// as 15m, 2h, 1d.
     #[arg(long, value_name = "TIME", value_parser = parse_time, allow_hyphen_values = true)]
     pub(crate) until: Option<i128>,
     /// Only the last N matching records (with `tail --tree`: the last N traces).
