@@ -91,6 +91,40 @@ fn creates_missing_parent_directories() {
     assert_eq!(read_jsonl(&nested).len(), 1);
 }
 
+// regression: issue #15
+#[test]
+fn issue_15_a_line_cut_by_a_full_disk_does_not_swallow_the_next_record_without_rotation() {
+    // A write cut short by a full disk (an earlier run, or another process) leaves the file
+    // ending mid-line; the next logger's first record must not be glued to it and lost.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("log.jsonl");
+    std::fs::write(&path, "{\"n\":0}\n{\"n\":1,\"pad\":\"xx").unwrap();
+    let logger = AsyncLogger::new(SentinelConfig::new(&path)).unwrap();
+    logger.log(json!({"n": 2}));
+    logger.log(json!({"n": 3}));
+    assert!(logger.shutdown_blocking(WAIT));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    assert_eq!(
+        lines[1], "{\"n\":1,\"pad\":\"xx",
+        "the cut line stays as it was"
+    );
+    let later: Vec<u64> = lines[2..]
+        .iter()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["n"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(later, [2, 3]);
+    // A file that ends with its newline gets no blank line.
+    let logger = AsyncLogger::new(SentinelConfig::new(&path)).unwrap();
+    assert!(logger.shutdown_blocking(WAIT));
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
+}
+
 #[test]
 fn unopenable_path_is_an_error_naming_the_path() {
     let dir = tempfile::tempdir().unwrap();

@@ -445,6 +445,38 @@ fn at_a_boundary_exactly_one_of_two_writers_on_one_file_rotates_it() {
 }
 
 #[test]
+fn segment_names_keep_write_order_when_the_clock_steps_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("app.jsonl");
+    let clock = Arc::new(ManualClock::new(at("2026-12-02T10:00:00Z")));
+    let logger = AsyncLogger::new(
+        config(&live)
+            .rotate_bytes(2048)
+            .rotation_clock(clock.clone()),
+    )
+    .unwrap();
+    log_numbered(&logger, 0..100);
+    assert!(logger.flush_blocking(WAIT));
+    let before = segments(&live).unwrap().len();
+    assert!(before >= 2);
+    // NTP steps the clock back an hour: new segments still sort after the old ones.
+    clock.set(at("2026-12-02T09:00:00Z"));
+    log_numbered(&logger, 100..200);
+    assert!(logger.shutdown_blocking(WAIT));
+    let found = segments(&live).unwrap();
+    assert!(found.len() >= before + 2);
+    assert!(
+        found
+            .iter()
+            .all(|s| s.time == time::macros::datetime!(2026-12-02 10:00:00 UTC)),
+        "{:?}",
+        file_names(dir.path())
+    );
+    // Lexical order of the names (what `segments` and `ls` give) is write order.
+    assert_eq!(numbers(&read_folder(&live)), (0..200).collect::<Vec<_>>());
+}
+
+#[test]
 fn gzip_compression_runs_in_the_background_and_keeps_every_record() {
     let dir = tempfile::tempdir().unwrap();
     let live = dir.path().join("app.jsonl");
@@ -616,34 +648,46 @@ fn retention_by_age_removes_segments_older_than_the_limit() {
     assert_newest_kept(&live, 300);
 }
 
-#[test]
-fn retention_never_removes_a_segment_another_logger_is_compressing() {
-    let dir = tempfile::tempdir().unwrap();
-    let live = dir.path().join("app.jsonl");
-    // Logger A stops inside its first compression until released.
+/// A gzip-compressing logger on `live` with 100 records written and rotated, whose
+/// background thread is inside its first compression, held there until the returned
+/// sender sends (or `hold` passes); `tune` adjusts the config.
+fn stuck_in_compression(
+    live: &Path,
+    hold: Duration,
+    tune: impl FnOnce(SentinelConfig) -> SentinelConfig,
+) -> (AsyncLogger, std::sync::mpsc::Sender<()>) {
     let (entered_tx, entered) = std::sync::mpsc::channel();
     let (release, released) = std::sync::mpsc::channel::<()>();
     let released = std::sync::Mutex::new(released);
     let first = std::sync::atomic::AtomicBool::new(true);
-    let hook: sentinel::rotation::FaultHook = Arc::new(move |step| {
+    let hook: FaultHook = Arc::new(move |step| {
         if step == Step::Compress && first.swap(false, Ordering::SeqCst) {
             let _ = entered_tx.send(());
-            let _ = released.lock().unwrap().recv_timeout(WAIT);
+            let _ = released.lock().unwrap().recv_timeout(hold);
         }
         Ok(())
     });
-    let a = AsyncLogger::new(
-        config(&live)
+    let logger = AsyncLogger::new(
+        tune(config(live))
             .rotate_bytes(2048)
             .compress(Compression::Gzip)
             .rotation_fault_hook(hook),
     )
     .unwrap();
-    log_numbered(&a, 0..100);
-    assert!(a.flush_blocking(WAIT));
+    log_numbered(&logger, 0..100);
+    assert!(logger.flush_blocking(WAIT));
     entered
         .recv_timeout(WAIT)
         .expect("compression never started");
+    (logger, release)
+}
+
+#[test]
+fn retention_never_removes_a_segment_another_logger_is_compressing() {
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("app.jsonl");
+    // Logger A stops inside its first compression until released.
+    let (a, release) = stuck_in_compression(&live, WAIT, |c| c);
     let busy = segments(&live).unwrap()[0].path.clone();
 
     // Logger B, same file, keeps one segment: its retention must pass over
@@ -851,29 +895,7 @@ fn compression_stuck_on_a_segment_never_holds_up_the_writer() {
     let dir = tempfile::tempdir().unwrap();
     let live = dir.path().join("app.jsonl");
     // The background thread stops in its first compression until released.
-    let (entered_tx, entered) = std::sync::mpsc::channel();
-    let (release, released) = std::sync::mpsc::channel::<()>();
-    let released = std::sync::Mutex::new(released);
-    let first = std::sync::atomic::AtomicBool::new(true);
-    let hook: FaultHook = Arc::new(move |step| {
-        if step == Step::Compress && first.swap(false, Ordering::SeqCst) {
-            let _ = entered_tx.send(());
-            let _ = released.lock().unwrap().recv_timeout(4 * WAIT);
-        }
-        Ok(())
-    });
-    let logger = AsyncLogger::new(
-        config(&live)
-            .rotate_bytes(2048)
-            .compress(Compression::Gzip)
-            .rotation_fault_hook(hook),
-    )
-    .unwrap();
-    log_numbered(&logger, 0..100);
-    assert!(logger.flush_blocking(WAIT));
-    entered
-        .recv_timeout(WAIT)
-        .expect("compression never started");
+    let (logger, release) = stuck_in_compression(&live, 4 * WAIT, |c| c);
     // Meanwhile the writer appends, rotates and flushes as if nothing were compressed.
     let rotated = logger.stats().rotations;
     for chunk in 1..5 {
@@ -904,32 +926,8 @@ fn shutdown_waiting_for_a_slow_compression_pass_is_no_stall() {
     let live = dir.path().join("app.jsonl");
     // The background thread stops in its first compression until released:
     // a pass slower than the stall timeout, as on a loaded machine.
-    let (entered_tx, entered) = std::sync::mpsc::channel();
-    let (release, released) = std::sync::mpsc::channel::<()>();
-    let released = std::sync::Mutex::new(released);
-    let first = std::sync::atomic::AtomicBool::new(true);
-    let hook: FaultHook = Arc::new(move |step| {
-        if step == Step::Compress && first.swap(false, Ordering::SeqCst) {
-            let _ = entered_tx.send(());
-            let _ = released.lock().unwrap().recv_timeout(4 * WAIT);
-        }
-        Ok(())
-    });
     let stall = Duration::from_millis(100);
-    let logger = AsyncLogger::new(
-        SentinelConfig::new(&live)
-            .rotate_bytes(2048)
-            .compress(Compression::Gzip)
-            .stall_timeout(stall)
-            .exit_timeout(WAIT)
-            .rotation_fault_hook(hook),
-    )
-    .unwrap();
-    log_numbered(&logger, 0..100);
-    assert!(logger.flush_blocking(WAIT));
-    entered
-        .recv_timeout(WAIT)
-        .expect("compression never started");
+    let (logger, release) = stuck_in_compression(&live, 4 * WAIT, |c| c.stall_timeout(stall));
     let (answer_tx, answer) = std::sync::mpsc::channel();
     let shutting = logger.clone();
     let waiter = std::thread::spawn(move || {
@@ -1023,6 +1021,56 @@ fn a_failed_rotation_or_compression_is_reported_as_an_error_event() {
         );
         assert_eq!(numbers(&read_folder(&live)), (0..200).collect::<Vec<_>>());
     }
+}
+
+// regression: issue #15
+#[test]
+fn issue_15_a_line_cut_by_a_full_disk_does_not_swallow_the_next_record() {
+    // A write cut short by a full disk (in an earlier run, or another process) leaves the
+    // live file ending mid-line; the next record must not be glued to it.
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("app.jsonl");
+    std::fs::write(&live, "{\"n\":0}\n{\"n\":1,\"pad\":\"xx").unwrap();
+    let logger = AsyncLogger::new(config(&live).rotate_bytes(1 << 20)).unwrap();
+    log_numbered(&logger, 2..4);
+    assert!(logger.shutdown_blocking(WAIT));
+    let text = std::fs::read_to_string(&live).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    assert_eq!(lines[1], "{\"n\":1,\"pad\":\"xx");
+    let later: Vec<u64> = lines[2..]
+        .iter()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["n"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(later, [2, 3]);
+}
+
+#[test]
+fn opening_a_logger_never_waits_for_another_process_s_append() {
+    use std::os::fd::AsRawFd;
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("app.jsonl");
+    std::fs::write(&live, "{\"n\":0}\n{\"n\":1,\"pad\":\"xx").unwrap();
+    // Another writer holds the shared lock, as while it appends (stopped by a debugger,
+    // say): a new logger must open at once, not wait for it.
+    let lock = std::fs::File::create(dir.path().join(".app.jsonl.lock")).unwrap();
+    // SAFETY: flock on a descriptor this test owns for the rest of the test.
+    assert_eq!(unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_SH) }, 0);
+    let (opened_tx, opened) = std::sync::mpsc::channel();
+    let settings = config(&live).rotate_bytes(1 << 20);
+    std::thread::spawn(move || {
+        let _ = opened_tx.send(AsyncLogger::new(settings).map(|l| l.shutdown_blocking(WAIT)));
+    });
+    let result = opened.recv_timeout(WAIT);
+    drop(lock);
+    assert!(
+        matches!(result, Ok(Ok(true))),
+        "AsyncLogger::new waited for the lock: {result:?}"
+    );
 }
 
 #[test]

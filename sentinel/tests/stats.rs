@@ -720,6 +720,42 @@ fn compare_two_time_windows_of_one_input() {
     assert_eq!(rows[0]["error_rate_change_pts"], 50.0);
 }
 
+// regression: issue #15
+#[test]
+fn issue_15_compare_refuses_to_read_stdin_twice() {
+    use std::io::Write;
+    let lines = spans_at("api", &[10.0; 4], 0, "2026-12-01T10:00:00Z");
+    for args in [
+        &[
+            "2026-12-01T09:00:00Z..2026-12-01T10:30:00Z",
+            "2026-12-01T10:30:00Z..",
+            "-",
+        ][..],
+        &["-", "-"][..],
+    ] {
+        let mut child = Command::new(BIN)
+            .args(["stats", "--compare"])
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The child may refuse before reading: a closed pipe is fine.
+        let _ = child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(lines.join("\n").as_bytes());
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains("stdin"), "{err}");
+    }
+}
+
 #[test]
 fn compare_rejects_a_mix_of_input_and_window() {
     let (_dir, path) = fixture(&[]);

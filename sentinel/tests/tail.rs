@@ -424,6 +424,53 @@ fn broken_pipe_exits_quietly() {
     assert_eq!(String::from_utf8(out.stderr).unwrap(), "");
 }
 
+// regression: issue #15
+#[test]
+fn issue_15_a_closed_stderr_does_not_turn_an_error_into_a_panic() {
+    // `sentinel tail ... 2>&1 | head -1`: the reader may be gone when a note comes.
+    let (_dir, path) = fixture(&["garbage", r#"{"function":"f","duration_ms":1}"#]);
+    let missing = path.with_file_name("missing.jsonl");
+    for (file, code) in [(&path, 0), (&missing, 1)] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = Command::new(BIN)
+            .args(["tail", "--no-color"])
+            .arg(file)
+            .stderr(writer)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(code), "{file:?}: {out:?}");
+    }
+    // `report` and `export` say what they did on stderr too.
+    let page = path.with_file_name("report.html");
+    let folded = path.with_file_name("folded.txt");
+    for args in [
+        vec![
+            "report".as_ref(),
+            path.as_os_str(),
+            "-o".as_ref(),
+            page.as_os_str(),
+        ],
+        vec![
+            "export".as_ref(),
+            "--format".as_ref(),
+            "folded".as_ref(),
+            path.as_os_str(),
+            "-o".as_ref(),
+            folded.as_os_str(),
+        ],
+    ] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = Command::new(BIN)
+            .args(&args)
+            .stderr(writer)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {out:?}");
+    }
+}
+
 // === colour ===
 
 #[test]
@@ -616,6 +663,38 @@ fn tree_orphans_are_printed_at_end_of_file() {
          \x20  └─ grandchild 0.00ms\n\
          trace other (incomplete)\n\
          └─ second_orphan 0.00ms\n"
+    );
+}
+
+#[test]
+fn tree_gives_up_on_a_trace_past_its_memory_cap_and_says_so() {
+    // One trace whose root comes after 40,000 children: more than the 8 MiB a trace may
+    // hold in tree mode.
+    let mut lines: Vec<String> = (0..40_000)
+        .map(|i| {
+            format!(r#"{{"function":"c{i}","duration_ms":1,"trace_id":"big","span_id":"s{i}","parent_span_id":"r"}}"#)
+        })
+        .collect();
+    lines.push(r#"{"function":"root","duration_ms":9,"trace_id":"big","span_id":"r"}"#.to_owned());
+    let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+    let (_dir, path) = fixture(&refs);
+    let out = sentinel(&["tail", "--tree", "--no-color"], &path);
+    let text = stdout_of(&out);
+    let mut printed = text.lines();
+    assert_eq!(
+        printed.next(),
+        Some("trace big (gave up waiting for the root: buffer full)")
+    );
+    assert_eq!(text.lines().last(), Some("[big] (late) root 9.00ms"));
+    // Every record is printed once, in the given-up tree or late.
+    assert_eq!(
+        text.lines().filter(|l| l.contains(" 1.00ms")).count(),
+        40_000
+    );
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        "sentinel: gave up waiting for the root of 1 trace(s) and printed them early: \
+         tree mode buffers at most 8 MiB per trace and 64 MiB in all\n"
     );
 }
 
@@ -1051,6 +1130,23 @@ fn each_filter_keeps_only_matching_records() {
     for (args, want) in cases {
         assert_eq!(names_with(args), *want, "{args:?}");
     }
+}
+
+// regression: issue #15
+#[test]
+fn issue_15_a_boolean_tag_matches_as_tail_prints_it_and_as_json_writes_it() {
+    let (_dir, path) = fixture(&[
+        r#"{"function":"hit","duration_ms":1,"tags":{"cached":true}}"#,
+        r#"{"function":"miss","duration_ms":1,"tags":{"cached":false}}"#,
+    ]);
+    // tail prints `[cached=True]`: what a user copies into the filter.
+    assert!(stdout_of(&sentinel(&["tail"], &path)).contains("hit 1.00ms [cached=True]"));
+    for value in ["cached=True", "cached=true"] {
+        let out = stdout_of(&sentinel(&["tail", "--tag", value], &path));
+        assert_eq!(out, "hit 1.00ms [cached=True]\n", "{value}");
+    }
+    let out = stdout_of(&sentinel(&["tail", "--tag", "cached=False"], &path));
+    assert_eq!(out, "miss 1.00ms [cached=False]\n");
 }
 
 #[test]

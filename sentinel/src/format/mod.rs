@@ -423,7 +423,7 @@ pub fn with_utf8<T>(line: &[u8], f: impl FnOnce(&str) -> T) -> T {
 /// for_each_line(block, Fields::DURATION_MS, |bytes, line| {
 ///     seen.push((bytes.len(), line.and_then(|l| l.duration_ms.f64())));
 /// });
-/// assert_eq!(seen, [(37, Some(1.5)), (8, None), (0, None)]);
+/// assert_eq!(seen, [(34, Some(1.5)), (8, None), (0, None)]);
 /// ```
 pub fn for_each_line<'a>(
     block: &'a [u8],

@@ -21,7 +21,7 @@ use crate::clock::now;
 use crate::config::SentinelConfig;
 use crate::error::{Error, Result};
 use crate::record::Entry;
-use crate::rotation::file::{RotatingFile, open_append};
+use crate::rotation::file::{RotatingFile, end_cut_line, open_append};
 use crate::rotation::policy::Counters;
 
 /// A handle to a JSONL logger and its writer.
@@ -95,7 +95,24 @@ impl AsyncLogger {
                     .map_err(open_err)?,
             ))
         } else {
-            Sink::Plain(Box::new(open_append(&path).map_err(open_err)?))
+            let mut file = open_append(&path).map_err(open_err)?;
+            // Without rotation's lock, the last byte may be another process's
+            // append in progress; O_APPEND writes one at a time, so the newline
+            // then lands after it: a blank line, which readers skip. Best
+            // effort: a file that cannot be read back is still written.
+            let ended = file.metadata().and_then(|m| match m.is_file() {
+                true => end_cut_line(&path, &mut file, m.len()),
+                false => Ok(()),
+            });
+            if let Err(error) = ended {
+                tracing::warn!(
+                    target: "sentinel",
+                    %error,
+                    path = %path.display(),
+                    "could not check the end of the log file for a line cut short"
+                );
+            }
+            Sink::Plain(Box::new(file))
         };
         Self::start(sink, config, Some(path), counters)
     }

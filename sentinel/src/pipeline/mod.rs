@@ -91,7 +91,11 @@
 //! An I/O error while writing (disk full, a file system turned read-only)
 //! makes the logger unhealthy for good: [`AsyncLogger::is_healthy`] turns
 //! false, the records in hand are counted as lost, and later records are
-//! refused and counted. A record whose `Serialize` impl fails or panics is
+//! refused and counted. Such a write may leave the file ending mid-line: the
+//! next logger to open it (a restart, another process) writes a newline
+//! first, so the cut line stays one bad line and its own records start lines
+//! of their own (without rotation's lock, at worst a blank line when another
+//! process's append was in progress). A record whose `Serialize` impl fails or panics is
 //! dropped alone and counted; the writer stays healthy. A failed rotation
 //! step never makes the logger unhealthy: it is counted and the live file
 //! keeps being written (see [`crate::rotation`]).

@@ -4,7 +4,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -55,6 +55,23 @@ pub(crate) fn open_append(path: &Path) -> io::Result<File> {
         }
     }
     Ok(file)
+}
+
+/// Ends a last line left unfinished (a write cut short by a full disk, in an
+/// earlier run or another process): writes a newline to `file`, open for
+/// appending at `path`, when its last byte (of `len`) is not one, so the
+/// next record starts a line of its own instead of being glued to the cut
+/// one and lost with it.
+pub(crate) fn end_cut_line(path: &Path, file: &mut File, len: u64) -> io::Result<()> {
+    if len == 0 {
+        return Ok(());
+    }
+    let mut last = [0u8];
+    File::open(path)?.read_exact_at(&mut last, len - 1)?;
+    if last[0] == b'\n' {
+        return Ok(());
+    }
+    file.write_all(b"\n")
 }
 
 /// The lock file beside `live`: `.app.jsonl.lock`.
@@ -125,7 +142,32 @@ impl RotatingFile {
         };
         let meta = rotating.file.metadata()?;
         rotating.adopt(&meta);
+        rotating.end_cut_line();
         Ok(rotating)
+    }
+
+    /// Ends a last line left unfinished (a write cut short by a full disk, in an
+    /// earlier run or in another process), so the next record starts a line of
+    /// its own instead of being glued to the cut one and lost with it. Under the
+    /// exclusive lock, so no append is half done while the last byte is read;
+    /// this runs in the caller's `AsyncLogger::new`, so it never waits for the
+    /// lock: while another process holds it (appending), the check is skipped
+    /// and a cut line, if any, stays as it is.
+    fn end_cut_line(&mut self) {
+        let held = match lock::try_lock(&self.lock, Mode::Exclusive) {
+            Ok(Some(held)) => held,
+            Ok(None) => return,
+            Err(e) => return self.failed("lock", &e),
+        };
+        // `follow` makes the path name `self.file`; nobody renames it while we
+        // hold the lock.
+        let ended = self
+            .follow()
+            .and_then(|len| end_cut_line(&self.live, &mut self.file, len));
+        drop(held);
+        if let Err(e) = ended {
+            self.failed("end the cut last line", &e);
+        }
     }
 
     /// Takes `meta` (of `self.file`) as the current file: its identity, and

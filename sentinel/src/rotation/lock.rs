@@ -39,6 +39,22 @@ pub(crate) fn lock(file: &Arc<File>, mode: Mode) -> io::Result<Held> {
     })
 }
 
+/// Takes `mode` on `file` if that needs no wait; `None` when another open
+/// file holds a lock in the way.
+pub(crate) fn try_lock(file: &Arc<File>, mode: Mode) -> io::Result<Option<Held>> {
+    let op = match mode {
+        Mode::Shared => libc::LOCK_SH,
+        Mode::Exclusive => libc::LOCK_EX,
+    };
+    match flock(file, op | libc::LOCK_NB) {
+        Ok(()) => Ok(Some(Held {
+            file: Arc::clone(file),
+        })),
+        Err(e) if e.raw_os_error() == Some(libc::EWOULDBLOCK) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// Takes an exclusive lock on `file` if nobody holds one: `Ok(false)` when
 /// another open file (in this process or another) holds it. The lock lasts
 /// until `file` is closed.

@@ -98,7 +98,11 @@
 //! [`LoggerStats::rotation_errors`](crate::LoggerStats::rotation_errors);
 //! the writer goes on appending to the live file (past its limit) and tries
 //! to rotate again a second later. If the new live file cannot be created
-//! after the rename, the rename is undone.
+//! after the rename, the rename is undone. A live file found ending
+//! mid-line when a logger opens it (a write cut short by a full disk) gets
+//! a newline first, so the cut line stays one bad line and the next record
+//! starts a line of its own (unless another process is appending right
+//! then: opening a logger never waits for the lock).
 //!
 //! [`SentinelConfig::rotate_bytes`]: crate::SentinelConfig::rotate_bytes
 //! [`SentinelConfig::exit_timeout`]: crate::SentinelConfig::exit_timeout

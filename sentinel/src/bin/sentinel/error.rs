@@ -3,6 +3,13 @@
 use std::fmt;
 use std::io;
 
+/// Prints `sentinel: MESSAGE` on stderr. A stderr nobody reads any more (`2>&1 | head`) is
+/// not an error of ours: the line is dropped, where `eprintln!` would panic.
+pub(crate) fn say(message: impl fmt::Display) {
+    use std::io::Write as _;
+    let _ = writeln!(io::stderr().lock(), "sentinel: {message}");
+}
+
 /// A failure of a subcommand, printed by `main` as `sentinel: WHAT: message`.
 #[derive(Debug)]
 pub(crate) enum Failure {

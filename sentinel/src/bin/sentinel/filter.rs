@@ -35,10 +35,12 @@ pub(crate) struct FilterArgs {
     /// Only records whose tag KEY has the value VALUE; repeat to require several.
     #[arg(long, value_name = "KEY=VALUE", value_parser = parse_tag)]
     pub(crate) tag: Vec<(String, String)>,
-    /// Only records that ended at or after TIME: RFC 3339, or an age such as 15m, 2h, 1d.
+    /// Only records that ended at or after TIME: RFC 3339, a date (midnight UTC), or an age
+    /// such as 15m, 2h, 1d.
     #[arg(long, value_name = "TIME", value_parser = parse_time, allow_hyphen_values = true)]
     pub(crate) since: Option<i128>,
-    /// Only records that ended before TIME: RFC 3339, or an age such as 15m, 2h, 1d.
+    /// Only records that ended before TIME: RFC 3339, a date (midnight UTC), or an age such
+    /// as 15m, 2h, 1d.
     #[arg(long, value_name = "TIME", value_parser = parse_time, allow_hyphen_values = true)]
     pub(crate) until: Option<i128>,
     /// Only the last N matching records (with `tail --tree`: the last N traces).
@@ -214,10 +216,7 @@ impl Filter {
             let Some(tags) = Tags::of(line) else {
                 return false;
             };
-            return self
-                .tags
-                .iter()
-                .all(|(k, v)| tags.get(k).as_deref() == Some(v.as_str()));
+            return self.tags.iter().all(|(k, v)| tags.is(k, v));
         }
         true
     }
@@ -232,6 +231,16 @@ impl<'a> Tags<'a> {
     pub(crate) fn of(line: &Line<'a>) -> Option<Tags<'a>> {
         let raw = line.tags?;
         serde_json::from_str(raw.get()).ok().map(Tags)
+    }
+
+    /// Whether tag `key` has the value `want`: as [`Tags::get`] writes it, or for a boolean
+    /// also as `tail` prints it (`True`, `False`).
+    pub(crate) fn is(&self, key: &str, want: &str) -> bool {
+        match self.0.get(key) {
+            Some(Loose::Bool(true)) => want == "true" || want == "True",
+            Some(Loose::Bool(false)) => want == "false" || want == "False",
+            _ => self.get(key).as_deref() == Some(want),
+        }
     }
 
     /// The tag's value as text: a string as it is, a number or boolean as JSON writes it.

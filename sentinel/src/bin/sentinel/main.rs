@@ -255,11 +255,11 @@ fn main() -> ExitCode {
         // Whoever read our output (`| head`) has gone: nothing left to do.
         Err(Failure::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e @ Failure::Usage(_)) => {
-            eprintln!("sentinel: {e}");
+            error::say(&e);
             ExitCode::from(2)
         }
         Err(e) => {
-            eprintln!("sentinel: {e}");
+            error::say(&e);
             ExitCode::FAILURE
         }
     }
@@ -279,7 +279,7 @@ fn exit_on_usage_error(e: clap::Error) -> ! {
         if let Some(ContextValue::Strings(values)) = e.get(ContextKind::ValidValue) {
             line.push_str(&format!(" (possible values: {})", values.join(", ")));
         }
-        eprintln!("sentinel: {line}");
+        error::say(&line);
         std::process::exit(2);
     }
     e.exit()
@@ -302,10 +302,10 @@ struct Reporter {
 impl Reporter {
     fn note(&mut self, note: Result<Option<String>, Failure>) {
         match note {
-            Ok(Some(note)) => eprintln!("sentinel: {note}"),
+            Ok(Some(note)) => error::say(&note),
             Ok(None) => {}
             Err(e) => {
-                eprintln!("sentinel: {e}");
+                error::say(&e);
                 self.failed = true;
             }
         }
@@ -401,6 +401,10 @@ fn run_stats(args: &StatsArgs) -> Result<Outcome, Failure> {
     Ok(reporter.outcome())
 }
 
+/// Why a comparison cannot read stdin on both sides.
+const READ_STDIN_TWICE: &str = "--compare reads each side's inputs apart, and stdin (-) can be \
+     read only once: save it to a file and compare that";
+
 /// One side of a comparison: its inputs and its query.
 type Side = (Vec<input::Source>, Query);
 
@@ -431,6 +435,9 @@ fn compare_sides(
                 b.clone().map_err(|e| bad(&e))?,
             );
             let sources = args.input.sources()?;
+            if sources.contains(&input::Source::Stdin) {
+                return Err(Failure::Usage(READ_STDIN_TWICE.to_owned()));
+            }
             let side = |w| Query {
                 filter: query.filter.clone().within(w),
                 ..query.clone()
@@ -443,6 +450,9 @@ fn compare_sides(
             };
             let a = inputs(&sides[0]).sources()?;
             let b = inputs(&sides[1]).sources()?;
+            if a.contains(&input::Source::Stdin) && b.contains(&input::Source::Stdin) {
+                return Err(Failure::Usage(READ_STDIN_TWICE.to_owned()));
+            }
             Ok(((a, query.clone()), (b, query.clone()), labels))
         }
         (None, None) => Err(Failure::Usage(

@@ -61,8 +61,9 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-/// Parses a time as a user types it: RFC 3339 (`2026-12-02T06:30:00Z`), `now`, or an age
-/// like `90s`, `15m`, `2h`, `1d`, `1w` meaning that long before `now_nanos`.
+/// Parses a time as a user types it: RFC 3339 (`2026-12-02T06:30:00Z`), a date
+/// (`2026-12-02`, its midnight UTC), `now`, or an age like `90s`, `15m`, `2h`, `1d`, `1w`
+/// meaning that long before `now_nanos`.
 ///
 /// # Errors
 ///
@@ -73,6 +74,11 @@ pub(crate) fn parse_user_time(s: &str, now_nanos: i128) -> Result<i128, String> 
         return Ok(now_nanos);
     }
     if let Some(nanos) = parse_timestamp_nanos(s) {
+        return Ok(nanos);
+    }
+    if s.len() == 10
+        && let Some(nanos) = parse_timestamp_nanos(&format!("{s}T00:00:00Z"))
+    {
         return Ok(nanos);
     }
     let split = s.find(|c: char| !c.is_ascii_digit() && c != '.');
@@ -92,7 +98,7 @@ pub(crate) fn parse_user_time(s: &str, now_nanos: i128) -> Result<i128, String> 
         }
     }
     Err(format!(
-        "`{s}` is not a time: use RFC 3339 (2026-12-02T06:30:00Z), `now`, or an age like 15m, 2h, 1d"
+        "`{s}` is not a time: use RFC 3339 (2026-12-02T06:30:00Z), a date (2026-12-02, midnight UTC), `now`, or an age like 15m, 2h, 1d"
     ))
 }
 
@@ -139,6 +145,8 @@ mod tests {
             parse_user_time("1970-01-01T00:00:01Z", now),
             Ok(1_000_000_000)
         );
+        assert_eq!(parse_user_time("1970-01-02", now), Ok(86_400_000_000_000));
+        assert!(parse_user_time("1970-01-32", now).is_err());
         assert!(parse_user_time("15", now).is_err());
         assert!(parse_user_time("m", now).is_err());
         assert!(

@@ -139,19 +139,19 @@ pub(crate) fn run(args: &ExportArgs) -> Result<Outcome, Failure> {
         .map(|s| args.service.clone().unwrap_or_else(|| service_name(s)))
         .collect();
     if let Some(text) = set.left_out() {
-        eprintln!("sentinel: export: left out {text}");
+        crate::error::say(format_args!("export: left out {text}"));
     }
     if set.bad_parents > 0 {
-        eprintln!(
-            "sentinel: export: {} spans with a malformed parent_span_id exported as roots",
+        crate::error::say(format_args!(
+            "export: {} spans with a malformed parent_span_id exported as roots",
             set.bad_parents
-        );
+        ));
     }
     let dropped = set.dropped_by_logger();
     if dropped > 0 && format != Format::Chrome {
-        eprintln!(
-            "sentinel: export: the inputs mark {dropped} records the logger dropped; they are not in any file"
-        );
+        crate::error::say(format_args!(
+            "export: the inputs mark {dropped} records the logger dropped; they are not in any file"
+        ));
     }
     if let Some(url) = endpoint {
         let sent = post::post(
@@ -159,8 +159,8 @@ pub(crate) fn run(args: &ExportArgs) -> Result<Outcome, Failure> {
             otlp::requests(&set, &services, args.batch_spans),
             POST_TIMEOUT,
         )?;
-        eprintln!(
-            "sentinel: export: sent {} spans in {} requests to {url}{}",
+        crate::error::say(format_args!(
+            "export: sent {} spans in {} requests to {url}{}",
             sent.spans,
             sent.batches,
             if sent.rejected > 0 {
@@ -168,7 +168,7 @@ pub(crate) fn run(args: &ExportArgs) -> Result<Outcome, Failure> {
             } else {
                 String::new()
             }
-        );
+        ));
         if args.output.is_none() {
             return Ok(reporter.outcome());
         }

@@ -169,10 +169,10 @@ pub(crate) fn post(
             .unwrap_or(0);
             if rejected > 0 {
                 sent.rejected += rejected;
-                eprintln!(
-                    "sentinel: {url}: receiver rejected {rejected} spans: {}",
+                crate::error::say(format_args!(
+                    "{url}: receiver rejected {rejected} spans: {}",
                     partial.error_message
-                );
+                ));
             }
         }
     }

@@ -159,11 +159,11 @@ pub(crate) fn run(args: &ReportArgs) -> Result<Outcome, Failure> {
     let mut out = output(Some(&args.output))?;
     out.write_all(html.as_bytes())?;
     out.flush()?;
-    eprintln!(
-        "sentinel: report: {} spans -> {}",
+    crate::error::say(format_args!(
+        "report: {} spans -> {}",
         set.spans.len(),
         args.output.display()
-    );
+    ));
     Ok(reporter.outcome())
 }
 
