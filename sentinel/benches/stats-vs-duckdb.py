@@ -11,7 +11,8 @@ deletes the file.
     python3 sentinel/benches/stats-vs-duckdb.py [--size-mb 1024] [--reps 3]
 
 Each command runs --reps times, each in its own process, after one untimed warm-up run (so
-the file is in the page cache for everyone). The table shows the best and the median wall
+the file is in the page cache for everyone); the repetitions take turns (rep 1 of every
+command, then rep 2, ...), so other work on the machine falls on all commands alike. The table shows the best and the median wall
 time (DuckDB's: of the query alone, without starting Python and importing duckdb), the
 CPU time (user + system, whole process, which a busy machine does not inflate) and the
 peak memory, both from /usr/bin/time.
@@ -177,21 +178,25 @@ def main():
     try:
         size, records = generate(path, args.size_mb)
         threads = os.cpu_count()
-        results = []
-
-        def bench(label, run):
-            run()  # warm-up: page cache, DuckDB's first-query setup
-            times, cpus, peak, counts = [], [], 0, None
-            for _ in range(args.reps):
-                t, cpu, mem, counts = run()
-                times.append(t)
-                cpus.append(cpu)
-                peak = max(peak, mem)
-            results.append((label, min(times), statistics.median(times), min(cpus), peak, counts))
-
-        bench("`sentinel stats`", lambda: time_sentinel(path))
+        commands = [("`sentinel stats`", lambda: time_sentinel(path))]
         for label, query in DUCKDB_QUERIES.items():
-            bench(label, lambda q=query: time_duckdb(q, path, threads))
+            commands.append((label, lambda q=query: time_duckdb(q, path, threads)))
+        for _, run in commands:
+            run()  # warm-up: page cache, DuckDB's first-query setup
+        # Round-robin: rep k of every command before rep k + 1 of any, so a burst of other
+        # work on the machine falls on all of them alike instead of on one.
+        samples = {label: [] for label, _ in commands}
+        counts = {}
+        for _ in range(args.reps):
+            for label, run in commands:
+                t, cpu, mem, counts[label] = run()
+                samples[label].append((t, cpu, mem))
+        results = []
+        for label, _ in commands:
+            times = [t for t, _, _ in samples[label]]
+            cpus = [c for _, c, _ in samples[label]]
+            peak = max(m for _, _, m in samples[label])
+            results.append((label, min(times), statistics.median(times), min(cpus), peak, counts[label]))
 
         reference = results[0][5]
         for label, *_, counts in results[1:]:
