@@ -193,6 +193,28 @@ fn issue_15_a_bad_choice_for_a_flag_is_a_one_line_error_listing_the_choices() {
     }
 }
 
+// regression: issue #15
+#[test]
+fn issue_15_an_unknown_flag_or_subcommand_is_a_one_line_error_naming_it() {
+    let (_dir, path) = fixture(&mixed());
+    let out = stats(&["--slwo"], &path);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("sentinel: unexpected argument '--slwo'") && err.contains("'--slow'"),
+        "{err}"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_sentinel"))
+        .arg("stat")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("'stat'") && err.contains("'stats'"), "{err}");
+}
+
 #[test]
 fn empty_file_gives_empty_results() {
     let (_dir, path) = fixture(&[]);

@@ -265,24 +265,53 @@ fn main() -> ExitCode {
     }
 }
 
-/// Exits on a command-line error; a bad flag value gets one line naming the flag (and the
-/// values it takes, when it takes a fixed set).
+/// Exits on a command-line error: a bad flag value gets one line naming the flag (and the
+/// values it takes, when it takes a fixed set); an unknown flag or subcommand one line
+/// naming it (and the nearest known one, if any). `--help`, `--version` and errors that
+/// need the usage text keep clap's rendering.
 fn exit_on_usage_error(e: clap::Error) -> ! {
     use clap::error::{ContextKind, ContextValue, ErrorKind};
-    if matches!(
-        e.kind(),
-        ErrorKind::ValueValidation | ErrorKind::InvalidValue
+    let kind = e.kind();
+    if !matches!(
+        kind,
+        ErrorKind::ValueValidation
+            | ErrorKind::InvalidValue
+            | ErrorKind::UnknownArgument
+            | ErrorKind::InvalidSubcommand
     ) {
-        let text = e.render().to_string();
-        let first = text.lines().next().unwrap_or_default();
-        let mut line = first.strip_prefix("error: ").unwrap_or(first).to_owned();
-        if let Some(ContextValue::Strings(values)) = e.get(ContextKind::ValidValue) {
-            line.push_str(&format!(" (possible values: {})", values.join(", ")));
-        }
-        error::say(&line);
-        std::process::exit(2);
+        e.exit()
     }
-    e.exit()
+    let text = e.render().to_string();
+    let first = text.lines().next().unwrap_or_default();
+    let mut line = first.strip_prefix("error: ").unwrap_or(first).to_owned();
+    if let Some(ContextValue::Strings(values)) = e.get(ContextKind::ValidValue) {
+        line.push_str(&format!(" (possible values: {})", values.join(", ")));
+    }
+    let suggested = [ContextKind::SuggestedArg, ContextKind::SuggestedSubcommand]
+        .into_iter()
+        .find_map(|k| match e.get(k) {
+            Some(ContextValue::String(s)) => Some(s.clone()),
+            Some(ContextValue::Strings(s)) => s.first().cloned(),
+            _ => None,
+        });
+    if let Some(suggested) = suggested {
+        line.push_str(&format!(" (did you mean '{suggested}'?)"));
+    }
+    if matches!(
+        kind,
+        ErrorKind::UnknownArgument | ErrorKind::InvalidSubcommand
+    ) {
+        let cmd = Cli::command();
+        let sub = std::env::args()
+            .nth(1)
+            .filter(|a| cmd.get_subcommands().any(|s| s.get_name() == a));
+        match sub {
+            Some(sub) => line.push_str(&format!("; see `sentinel {sub} --help`")),
+            None => line.push_str("; see `sentinel --help`"),
+        }
+    }
+    error::say(&line);
+    std::process::exit(2);
 }
 
 /// How a subcommand that ran to the end went.
