@@ -1205,8 +1205,13 @@ struct Followed {
 
 impl Followed {
     fn spawn(args: &[&str], path: &Path) -> Followed {
+        Followed::spawn_as("--follow", args, path)
+    }
+
+    /// Like [`Followed::spawn`], following by `flag` (`--follow`, `-f` or `-F`).
+    fn spawn_as(flag: &str, args: &[&str], path: &Path) -> Followed {
         let mut child = Command::new(BIN)
-            .args(["tail", "--follow", "--no-color"])
+            .args(["tail", flag, "--no-color"])
             .args(args)
             .arg(path)
             .stdout(Stdio::piped())
@@ -1348,17 +1353,20 @@ fn follow_survives_truncation_and_rotation_and_flushes_orphans_on_sigterm() {
 
 #[test]
 fn follow_waits_for_a_file_that_does_not_exist_yet() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("later.jsonl");
-    let mut tail = Followed::spawn(&[], &path);
-    fs::write(&path, named("born")).unwrap();
-    tail.expect("born 1.00ms");
-    append(&path, r#"{"function":"grown","duration_ms":2}"#);
-    tail.expect("grown 2.00ms");
-    tail.signal(libc::SIGINT);
-    let (status, rest) = tail.finish();
-    assert!(status.success(), "{status:?}");
-    assert!(rest.is_empty(), "{rest:?}");
+    // `-F`, as GNU tail spells "follow by name and wait for the file", is the same mode.
+    for flag in ["--follow", "-f", "-F"] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("later.jsonl");
+        let mut tail = Followed::spawn_as(flag, &[], &path);
+        fs::write(&path, named("born")).unwrap();
+        tail.expect("born 1.00ms");
+        append(&path, r#"{"function":"grown","duration_ms":2}"#);
+        tail.expect("grown 2.00ms");
+        tail.signal(libc::SIGINT);
+        let (status, rest) = tail.finish();
+        assert!(status.success(), "{flag}: {status:?}");
+        assert!(rest.is_empty(), "{flag}: {rest:?}");
+    }
 }
 
 #[test]
