@@ -2,6 +2,8 @@
 //! `opentelemetry-proto` for OTLP/JSON (also over HTTP), `inferno` for folded stacks, and the
 //! Trace Event Format's documented fields for the Chrome format.
 
+mod support;
+
 use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::net::SocketAddr;
@@ -13,6 +15,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
 use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 use serde_json::Value;
+use support::span_line as span;
 use tempfile::TempDir;
 
 const BIN: &str = env!("CARGO_BIN_EXE_sentinel");
@@ -21,29 +24,6 @@ const ORIGIN_S: i64 = 1_795_305_600;
 const TRACE_A: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 /// A 64-bit trace id, as files written before 128-bit ids have them.
 const TRACE_B: &str = "9f86d081884c7d65";
-
-/// One span ending at `end_ms` after the origin, `dur_ms` long; `extra` is spliced in.
-fn span(
-    trace: &str,
-    id: u64,
-    parent: Option<u64>,
-    name: &str,
-    ms: (u64, u64),
-    extra: &str,
-) -> String {
-    let (start_ms, end_ms) = ms;
-    let parent = parent.map_or("null".to_owned(), |p| format!("\"{p:016x}\""));
-    let extra = if extra.is_empty() {
-        String::new()
-    } else {
-        format!(",{extra}")
-    };
-    format!(
-        r#"{{"timestamp":"2026-11-22T00:00:00.{end_ms:03}000+00:00","function":{name},"duration_ms":{},"status":"success","trace_id":"{trace}","span_id":"{id:016x}","parent_span_id":{parent}{extra}}}"#,
-        end_ms - start_ms,
-        name = serde_json::to_string(name).unwrap(),
-    )
-}
 
 /// Trace A (128-bit id): `handle` 0..100 ms with tags of every JSON type; `db` 10..40 failed;
 /// `parse` 15..25 under `db`; `cache` 50..60 cancelled. Trace B (64-bit id): `job` 200..230,

@@ -5,6 +5,8 @@
 //! Without Chromium these tests print a notice and pass, except under CI (`CI` set), where
 //! a missing browser fails them.
 
+mod support;
+
 use std::fs;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -97,6 +99,7 @@ fn self_check(dom: &str) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("self-check {text:?}: {e}"))
 }
 
+/// A span of the trace numbered `trace` (its id in 32 hex digits).
 fn span(
     trace: u64,
     id: u64,
@@ -105,21 +108,7 @@ fn span(
     ms: (u64, u64),
     extra: &str,
 ) -> String {
-    let (start, end) = ms;
-    let parent = parent.map_or("null".to_owned(), |p| format!("\"{p:016x}\""));
-    let extra = if extra.is_empty() {
-        String::new()
-    } else {
-        format!(",{extra}")
-    };
-    format!(
-        r#"{{"timestamp":"2026-11-22T00:{:02}:{:02}.{:03}000+00:00","function":{},"duration_ms":{},"status":"success","trace_id":"{trace:032x}","span_id":"{id:016x}","parent_span_id":{parent}{extra}}}"#,
-        end / 60_000,
-        end / 1000 % 60,
-        end % 1000,
-        serde_json::to_string(name).unwrap(),
-        end - start,
-    )
+    support::span_line(&format!("{trace:032x}"), id, parent, name, ms, extra)
 }
 
 fn failed(line: String) -> String {

@@ -171,19 +171,24 @@ async fn instrumented_root(logger: AsyncLogger) -> u32 {
     traced_step(logger).await + spawned.await.unwrap()
 }
 
+/// A two-worker runtime whose worker threads keep `dispatch` as their default subscriber
+/// for their lifetime.
+fn multi_thread_runtime(dispatch: &tracing::Dispatch) -> tokio::runtime::Runtime {
+    let for_workers = dispatch.clone();
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .on_thread_start(move || {
+            std::mem::forget(tracing::dispatcher::set_default(&for_workers));
+        })
+        .build()
+        .unwrap()
+}
+
 #[test]
 fn async_tree_across_spawn_on_a_multi_thread_runtime_shares_one_trace() {
     let t = TempLog::new();
     let dispatch = tracing::Dispatch::new(subscriber(&t.logger));
-    let for_workers = dispatch.clone();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .on_thread_start(move || {
-            // Worker threads keep the test's subscriber for their lifetime.
-            std::mem::forget(tracing::dispatcher::set_default(&for_workers));
-        })
-        .build()
-        .unwrap();
+    let rt = multi_thread_runtime(&dispatch);
     let logger = t.logger.clone();
     let total =
         tracing::dispatcher::with_default(&dispatch, || rt.block_on(instrumented_root(logger)));
@@ -576,15 +581,7 @@ async fn instrumented_recorder(n: u64) -> u64 {
 fn values_recorded_in_an_async_instrument_span_survive_thread_hops() {
     let t = TempLog::new();
     let dispatch = tracing::Dispatch::new(subscriber(&t.logger));
-    let for_workers = dispatch.clone();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .on_thread_start(move || {
-            // Worker threads keep the test's subscriber for their lifetime.
-            std::mem::forget(tracing::dispatcher::set_default(&for_workers));
-        })
-        .build()
-        .unwrap();
+    let rt = multi_thread_runtime(&dispatch);
     tracing::dispatcher::with_default(&dispatch, || {
         rt.block_on(async {
             let tasks: Vec<_> = (1..=4)

@@ -224,3 +224,30 @@ pub fn global_events() -> Events {
         })
         .clone()
 }
+
+/// One writer-shaped span record (without its newline) of trace `trace`, ending `end` ms
+/// after 2026-11-22T00:00:00Z and `end - start` ms long; `extra` (fields, comma-separated)
+/// is spliced in before the closing brace.
+pub fn span_line(
+    trace: &str,
+    id: u64,
+    parent: Option<u64>,
+    name: &str,
+    (start, end): (u64, u64),
+    extra: &str,
+) -> String {
+    let parent = parent.map_or("null".to_owned(), |p| format!("\"{p:016x}\""));
+    let extra = if extra.is_empty() {
+        String::new()
+    } else {
+        format!(",{extra}")
+    };
+    format!(
+        r#"{{"timestamp":"2026-11-22T00:{:02}:{:02}.{:03}000+00:00","function":{},"duration_ms":{},"status":"success","trace_id":"{trace}","span_id":"{id:016x}","parent_span_id":{parent}{extra}}}"#,
+        end / 60_000,
+        end / 1000 % 60,
+        end % 1000,
+        serde_json::to_string(name).unwrap(),
+        end - start,
+    )
+}
