@@ -13,23 +13,52 @@ use serde_json::value::RawValue;
 
 use super::{Fields, Line, Loose};
 
-/// The fields [`Line`] decodes, quoted, at their bit in [`Fields`].
-const KEYS: [&str; 14] = [
-    "\"timestamp\"",
-    "\"function\"",
-    "\"label\"",
-    "\"duration_ms\"",
-    "\"status\"",
-    "\"error_type\"",
-    "\"error\"",
-    "\"trace_id\"",
-    "\"span_id\"",
-    "\"parent_span_id\"",
-    "\"slow\"",
-    "\"cpu_time_ms\"",
-    "\"tags\"",
-    "\"dropped\"",
-];
+/// The fields [`Line`] decodes, listed once, at their bit in [`Fields`]: `KEYS` (each
+/// name quoted) and `expected_key` (the name quoted and its colon, compared as a
+/// fixed-size array: a few word compares instead of a `memcmp` call).
+macro_rules! keys {
+    ($($bit:literal => $name:literal,)*) => {
+        const KEYS: [&str; 14] = [$(concat!("\"", $name, "\"")),*];
+
+        /// Whether `b[i..]` starts with field `bit`'s key, quoted, and a colon.
+        #[inline]
+        fn expected_key(b: &[u8], i: usize, bit: usize) -> bool {
+            match bit {
+                $($bit => {
+                    const KEY: &[u8] = concat!("\"", $name, "\":").as_bytes();
+                    at::<{ KEY.len() }>(b, i, KEY)
+                })*
+                _ => false,
+            }
+        }
+    };
+}
+
+keys! {
+    0 => "timestamp",
+    1 => "function",
+    2 => "label",
+    3 => "duration_ms",
+    4 => "status",
+    5 => "error_type",
+    6 => "error",
+    7 => "trace_id",
+    8 => "span_id",
+    9 => "parent_span_id",
+    10 => "slow",
+    11 => "cpu_time_ms",
+    12 => "tags",
+    13 => "dropped",
+}
+
+/// Whether `b[i..]` starts with `key` (`N` bytes long), compared as an `N`-byte array.
+#[inline(always)]
+fn at<const N: usize>(b: &[u8], i: usize, key: &[u8]) -> bool {
+    let (Some(s), Some(key)) = (b.get(i..i + N), key.first_chunk::<N>()) else {
+        return false;
+    };
+    <&[u8; N]>::try_from(s).is_ok_and(|s| s == key)
+}
 
 /// The bits of the fields the writer puts in a span, in its order.
 const WRITER_ORDER: [usize; 12] = [0, 1, 3, 11, 4, 5, 6, 7, 8, 9, 12, 10];
@@ -198,35 +227,6 @@ pub(super) fn scan_into<'a>(
     }
     p.ws();
     (p.i == p.b.len()).then_some(())
-}
-
-/// Whether `b[i..]` starts with field `bit`'s key, quoted, and a colon: compared as
-/// fixed-size arrays, which compiles to a few word compares instead of a `memcmp` call.
-#[inline]
-fn expected_key(b: &[u8], i: usize, bit: usize) -> bool {
-    #[inline(always)]
-    fn at<const N: usize>(b: &[u8], i: usize, key: &[u8; N]) -> bool {
-        b.get(i..i + N)
-            .and_then(|s| <&[u8; N]>::try_from(s).ok())
-            .is_some_and(|s| s == key)
-    }
-    match bit {
-        0 => at(b, i, b"\"timestamp\":"),
-        1 => at(b, i, b"\"function\":"),
-        2 => at(b, i, b"\"label\":"),
-        3 => at(b, i, b"\"duration_ms\":"),
-        4 => at(b, i, b"\"status\":"),
-        5 => at(b, i, b"\"error_type\":"),
-        6 => at(b, i, b"\"error\":"),
-        7 => at(b, i, b"\"trace_id\":"),
-        8 => at(b, i, b"\"span_id\":"),
-        9 => at(b, i, b"\"parent_span_id\":"),
-        10 => at(b, i, b"\"slow\":"),
-        11 => at(b, i, b"\"cpu_time_ms\":"),
-        12 => at(b, i, b"\"tags\":"),
-        13 => at(b, i, b"\"dropped\":"),
-        _ => false,
-    }
 }
 
 /// The offset of the first `"`, `\\` or control character in `b`, eight bytes at a time.
