@@ -113,32 +113,30 @@ def time_sentinel(path):
     return wall, cpu, peak, counts
 
 
+def duckdb_query(quantile, columns_given):
+    """DuckDB's `GROUP BY` of the same figures `stats` reports, with `quantile` (a function of
+    a column and a list of fractions), reading the file with the columns given or detected."""
+    if columns_given:
+        source = """read_json('{path}', format = 'newline_delimited',
+                       columns = {{'function': 'VARCHAR', 'label': 'VARCHAR',
+                                   'duration_ms': 'DOUBLE', 'status': 'VARCHAR'}})"""
+        name = """coalesce("function", label, '?')"""
+    else:
+        source = "read_json('{path}', format = 'newline_delimited')"
+        name = """coalesce("function", '?')"""
+    return f"""
+        SELECT {name} AS name, count(*) AS count,
+               count(*) FILTER (WHERE status = 'error') AS errors,
+               {quantile}(duration_ms, [0.5, 0.95, 0.99, 0.999]) AS q,
+               max(duration_ms) AS max_ms, sum(duration_ms) AS total_ms
+        FROM {source}
+        WHERE duration_ms IS NOT NULL GROUP BY name"""
+
+
 DUCKDB_QUERIES = {
-    "DuckDB `read_json` (columns given), `quantile_cont`": """
-        SELECT coalesce("function", label, '?') AS name, count(*) AS count,
-               count(*) FILTER (WHERE status = 'error') AS errors,
-               quantile_cont(duration_ms, [0.5, 0.95, 0.99, 0.999]) AS q,
-               max(duration_ms) AS max_ms, sum(duration_ms) AS total_ms
-        FROM read_json('{path}', format = 'newline_delimited',
-                       columns = {{'function': 'VARCHAR', 'label': 'VARCHAR',
-                                   'duration_ms': 'DOUBLE', 'status': 'VARCHAR'}})
-        WHERE duration_ms IS NOT NULL GROUP BY name""",
-    "DuckDB `read_json` (columns given), `approx_quantile`": """
-        SELECT coalesce("function", label, '?') AS name, count(*) AS count,
-               count(*) FILTER (WHERE status = 'error') AS errors,
-               approx_quantile(duration_ms, [0.5, 0.95, 0.99, 0.999]) AS q,
-               max(duration_ms) AS max_ms, sum(duration_ms) AS total_ms
-        FROM read_json('{path}', format = 'newline_delimited',
-                       columns = {{'function': 'VARCHAR', 'label': 'VARCHAR',
-                                   'duration_ms': 'DOUBLE', 'status': 'VARCHAR'}})
-        WHERE duration_ms IS NOT NULL GROUP BY name""",
-    "DuckDB `read_json` (schema detected), `quantile_cont`": """
-        SELECT coalesce("function", '?') AS name, count(*) AS count,
-               count(*) FILTER (WHERE status = 'error') AS errors,
-               quantile_cont(duration_ms, [0.5, 0.95, 0.99, 0.999]) AS q,
-               max(duration_ms) AS max_ms, sum(duration_ms) AS total_ms
-        FROM read_json('{path}', format = 'newline_delimited')
-        WHERE duration_ms IS NOT NULL GROUP BY name""",
+    "DuckDB `read_json` (columns given), `quantile_cont`": duckdb_query("quantile_cont", True),
+    "DuckDB `read_json` (columns given), `approx_quantile`": duckdb_query("approx_quantile", True),
+    "DuckDB `read_json` (schema detected), `quantile_cont`": duckdb_query("quantile_cont", False),
 }
 
 
